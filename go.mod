@@ -1,0 +1,3 @@
+module emgd
+
+go 1.26
