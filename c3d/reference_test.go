@@ -33,22 +33,22 @@ type refFile struct {
 			DisplayFlags []int     `json:"display_flags"`
 		} `json:"events"`
 	} `json:"header"`
-	PointCount      int       `json:"point_count"`
-	PointRate       float64   `json:"point_rate"`
-	PointScale      float64   `json:"point_scale"`
-	NFrames         int       `json:"n_frames"`
-	AnalogCount     int       `json:"analog_count"`
-	AnalogSPF       int       `json:"analog_samples_per_frame"`
-	AnalogRate      float64   `json:"analog_rate"`
-	NAnalogFrames   int       `json:"n_analog_frames"`
-	AnalogGenScale  float64   `json:"analog_gen_scale_applied"`
-	AnalogScale     []float64 `json:"analog_scale"`
-	AnalogOffset    []float64 `json:"analog_offset"`
-	AnalogLabels    []string  `json:"analog_labels"`
-	AnalogChannels  []refChannel
-	PointLabels     []string `json:"point_labels"`
-	Points          []refPoint
-	EventGroup      *struct {
+	PointCount     int       `json:"point_count"`
+	PointRate      float64   `json:"point_rate"`
+	PointScale     float64   `json:"point_scale"`
+	NFrames        int       `json:"n_frames"`
+	AnalogCount    int       `json:"analog_count"`
+	AnalogSPF      int       `json:"analog_samples_per_frame"`
+	AnalogRate     float64   `json:"analog_rate"`
+	NAnalogFrames  int       `json:"n_analog_frames"`
+	AnalogGenScale float64   `json:"analog_gen_scale_applied"`
+	AnalogScale    []float64 `json:"analog_scale"`
+	AnalogOffset   []float64 `json:"analog_offset"`
+	AnalogLabels   []string  `json:"analog_labels"`
+	AnalogChannels []refChannel
+	PointLabels    []string `json:"point_labels"`
+	Points         []refPoint
+	EventGroup     *struct {
 		Used         int       `json:"used"`
 		Labels       []string  `json:"labels"`
 		Contexts     []string  `json:"contexts"`
