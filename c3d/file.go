@@ -461,7 +461,7 @@ func (f *File) resolveFrames() error {
 	// 32-bit counts (TRIAL fields, POINT:LONG_FRAMES, a float POINT:FRAMES)
 	// win when the 16-bit counts confirm them or cannot hold them.
 	wide := []int{trial, long}
-	if pfFloat {
+	if pfFloat && pf > 0xffff {
 		wide = append(wide, pf)
 	}
 	for _, n := range wide {
