@@ -122,8 +122,8 @@ func (f *File) FrameBytes() int { return f.frameBytes }
 //     16-bit unsigned one centres there (the same choice as ezc3d and BTK
 //     make for such files).
 func Open(r io.ReaderAt, size int64) (*File, error) {
-	if size < blockSize*2 {
-		return nil, errorf(ErrNotC3D, "header", -1, "file of %d bytes is smaller than a header and one parameter block", size)
+	if size < blockSize+4 {
+		return nil, errorf(ErrNotC3D, "header", -1, "file of %d bytes is smaller than a header and a parameter section", size)
 	}
 	var hb [blockSize]byte
 	if err := readFull(r, hb[:], 0, "header"); err != nil {
@@ -136,7 +136,11 @@ func Open(r io.ReaderAt, size int64) (*File, error) {
 	}
 	pstart := int64(pblock-1) * blockSize
 	if pstart+4 > size {
-		return nil, errorf(ErrTruncated, "header", 0, "parameter section at block %d lies beyond the end of the file", pblock)
+		kind := ErrTruncated
+		if hb[1] != 0x50 {
+			kind = ErrNotC3D // no header key either: not a C3D file at all
+		}
+		return nil, errorf(kind, "header", 0, "parameter section at block %d lies beyond the end of the file", pblock)
 	}
 	var ph [4]byte
 	if err := readFull(r, ph[:], pstart, "parameter section"); err != nil {

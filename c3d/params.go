@@ -89,6 +89,10 @@ func (p *Parameter) RawStrings() []string {
 	}
 	w := p.Dims[0]
 	n := p.Len()
+	if w == 0 || n == 0 {
+		return nil
+	}
+	n = min(n, len(p.chars)/w)
 	out := make([]string, 0, n)
 	for i := 0; i < n; i++ {
 		lo, hi := i*w, (i+1)*w
