@@ -73,10 +73,10 @@ type AnalogInfo struct {
 
 // Event is one event of the EVENT group.
 type Event struct {
-	Label       string
-	Context     string
-	Description string
-	Time        float64 // seconds (minutes*60 + seconds as stored)
+	Label       string  `json:"label"`
+	Context     string  `json:"context"`
+	Description string  `json:"description"`
+	Time        float64 `json:"time_seconds"` // minutes*60 + seconds as stored
 }
 
 // SamplesPerChannel returns the number of analog samples of each channel.
