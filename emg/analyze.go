@@ -1,0 +1,613 @@
+package emg
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Channel is one analog channel of a recording: its label as written and its
+// samples, given directly or produced on demand by Load (so that a long
+// recording is held in memory one channel at a time).
+type Channel struct {
+	Label   string
+	Samples []float64
+	Load    func() ([]float64, error)
+}
+
+func (c *Channel) samples() ([]float64, error) {
+	if c.Load != nil {
+		return c.Load()
+	}
+	return c.Samples, nil
+}
+
+// Recording is the input of Analyze: the analog channels of one file and
+// their common sampling rate in Hz.
+type Recording struct {
+	Rate     float64
+	Channels []Channel
+}
+
+// Result is the analysis of one recording. Metadata is left to the caller
+// (the file's context); the rest is filled by Analyze.
+type Result struct {
+	Metadata            any                          `json:"metadata"`
+	Analytics           map[string]*ChannelAnalytics `json:"analytics"`
+	AvailableChannels   []string                     `json:"available_channels"`
+	PerformanceAnalysis *Performance                 `json:"performance_analysis"`
+	ProcessingVersion   string                       `json:"processing_version"`
+}
+
+// ChannelAnalytics is the analysis of one base channel (spec step 7). A
+// channel that failed validation has Errors set, null features and thresholds
+// and no contractions.
+type ChannelAnalytics struct {
+	RMS                          *float64      `json:"rms"`
+	MAV                          *float64      `json:"mav"`
+	MPF                          *float64      `json:"mpf"`
+	MDF                          *float64      `json:"mdf"`
+	FatigueIndexFINSM5           *float64      `json:"fatigue_index_fi_nsm5"`
+	ContractionCount             int           `json:"contraction_count"`
+	GoodContractionCount         int           `json:"good_contraction_count"`
+	MVCCompliantCount            int           `json:"mvc_compliant_count"`
+	DurationCompliantCount       int           `json:"duration_compliant_count"`
+	MVC75Threshold               *float64      `json:"mvc75_threshold"`
+	DurationThresholdActualValue *float64      `json:"duration_threshold_actual_value"`
+	MVCEstimationMethod          string        `json:"mvc_estimation_method"`
+	AvgDurationMs                float64       `json:"avg_duration_ms"`
+	MaxDurationMs                float64       `json:"max_duration_ms"`
+	MinDurationMs                float64       `json:"min_duration_ms"`
+	TotalTimeUnderTensionMs      float64       `json:"total_time_under_tension_ms"`
+	AvgAmplitude                 float64       `json:"avg_amplitude"`
+	MaxAmplitude                 float64       `json:"max_amplitude"`
+	ComplianceRate               float64       `json:"compliance_rate"`
+	RMSTemporalStats             TemporalStats `json:"rms_temporal_stats"`
+	MAVTemporalStats             TemporalStats `json:"mav_temporal_stats"`
+	MPFTemporalStats             TemporalStats `json:"mpf_temporal_stats"`
+	MDFTemporalStats             TemporalStats `json:"mdf_temporal_stats"`
+	FatigueIndexTemporalStats    TemporalStats `json:"fatigue_index_temporal_stats"`
+	Contractions                 []Contraction `json:"contractions"`
+	Errors                       *string       `json:"errors"`
+
+	// TimingSource names the signal that timed the contractions: the
+	// activated channel's label, or "<base> Processed".
+	TimingSource string `json:"-"`
+}
+
+// MVC estimation methods.
+const (
+	MVCUserProvided       = "user_provided"
+	MVCGlobalProvided     = "global_provided"
+	MVCBackendEstimation  = "backend_estimation"
+	DefaultThresholdPct   = 75.0
+	mvcEstimatePercentile = 95.0
+)
+
+// ErrAllChannelsFailed is matched (errors.Is) by the error of an analysis
+// in which no channel could be analysed.
+var ErrAllChannelsFailed = errors.New("every channel failed")
+
+// FailedError is returned when every channel failed; Channels maps base
+// names to their error messages.
+type FailedError struct {
+	Channels map[string]string
+}
+
+func (e *FailedError) Error() string {
+	var b strings.Builder
+	b.WriteString("analysis failed: every channel failed")
+	for _, k := range sortedKeys(e.Channels) {
+		fmt.Fprintf(&b, "; %s: %s", k, e.Channels[k])
+	}
+	return b.String()
+}
+
+func (e *FailedError) Is(target error) bool { return target == ErrAllChannelsFailed }
+
+// ChannelKeys returns unique keys for labels: a blank label becomes
+// "analog_<n>" and a repeat of an earlier key "<label>#<n>", n being the
+// 1-based channel index. Other labels are kept as written.
+func ChannelKeys(labels []string) []string {
+	keys := make([]string, len(labels))
+	seen := make(map[string]bool, len(labels))
+	for i, l := range labels {
+		k := l
+		if strings.TrimSpace(l) == "" {
+			k = "analog_" + strconv.Itoa(i+1)
+		}
+		if seen[k] {
+			k = k + "#" + strconv.Itoa(i+1)
+		}
+		seen[k] = true
+		keys[i] = k
+	}
+	return keys
+}
+
+// BaseName returns the key without a trailing " Raw" or " activated".
+func BaseName(key string) string {
+	if b, ok := strings.CutSuffix(key, " Raw"); ok {
+		return b
+	}
+	if b, ok := strings.CutSuffix(key, " activated"); ok {
+		return b
+	}
+	return key
+}
+
+// Analyzer runs analyses. The zero value works on one goroutine; Workers > 1
+// analyses that many channels at once.
+type Analyzer struct {
+	Workers int
+}
+
+// Analyze runs Analyzer{}.Analyze.
+func Analyze(rec Recording, p Params) (*Result, error) {
+	return Analyzer{}.Analyze(rec, p)
+}
+
+// plan is what Analyze resolved before processing the channels.
+type plan struct {
+	prof   Profile
+	p      *Params
+	rate   float64
+	keys   []string
+	index  map[string]int // key -> channel index
+	bases  []string       // analysed bases, sorted
+	limits Profile
+}
+
+// resolveChannel maps a parameter's channel name (base or key) to a base.
+func (pl *plan) resolveChannel(field, name string, allBases map[string]bool) (string, error) {
+	if allBases[name] {
+		return name, nil
+	}
+	if _, ok := pl.index[name]; ok {
+		return BaseName(name), nil
+	}
+	return "", perr(field, "no channel %q in the recording", name)
+}
+
+// Analyze analyses every base channel of rec (or those p selects) with the
+// profile p names, then scores the session. It returns a *ParamError for
+// invalid parameters, an error for an unusable recording, and a *FailedError
+// (with the Result, whose channels carry their errors) when no channel could
+// be analysed.
+func (a Analyzer) Analyze(rec Recording, p Params) (*Result, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	prof, _ := LookupProfile(p.Profile)
+	if !(rec.Rate > 0) || math.IsInf(rec.Rate, 0) {
+		return nil, fmt.Errorf("emg: sampling rate %v must be positive and finite", rec.Rate)
+	}
+	if len(rec.Channels) == 0 {
+		return nil, errors.New("emg: the recording has no analog channels")
+	}
+	labels := make([]string, len(rec.Channels))
+	for i, c := range rec.Channels {
+		labels[i] = c.Label
+	}
+	pl := &plan{prof: prof, p: &p, rate: rec.Rate, keys: ChannelKeys(labels), index: map[string]int{}}
+	allBases := map[string]bool{}
+	for i, k := range pl.keys {
+		pl.index[k] = i
+		allBases[BaseName(k)] = true
+	}
+	pl.limits = prof
+	if v := p.Validation; v != nil {
+		if v.MinSamples != nil {
+			pl.limits.MinSamples = *v.MinSamples
+		}
+		if v.MinSeconds != nil {
+			pl.limits.MinSeconds = *v.MinSeconds
+		}
+		if v.MaxSeconds != nil {
+			pl.limits.MaxSeconds = *v.MaxSeconds
+		}
+	}
+	// Resolve every channel-keyed parameter to bases.
+	resolved := func(field string, m map[string]float64) (map[string]float64, error) {
+		out := make(map[string]float64, len(m))
+		for _, k := range sortedKeys(m) {
+			b, err := pl.resolveChannel(field, k, allBases)
+			if err != nil {
+				return nil, err
+			}
+			out[b] = m[k]
+		}
+		return out, nil
+	}
+	var err error
+	rp := p
+	if rp.MVC, err = resolved("mvc", p.MVC); err != nil {
+		return nil, err
+	}
+	if rp.MVCThresholdPct, err = resolved("mvc_threshold_pct", p.MVCThresholdPct); err != nil {
+		return nil, err
+	}
+	if rp.DurationThresholdsS, err = resolved("duration_thresholds_s", p.DurationThresholdsS); err != nil {
+		return nil, err
+	}
+	rp.ExpectedContractionsPerChannel = map[string]int{}
+	for _, k := range sortedKeys(p.ExpectedContractionsPerChannel) {
+		b, err := pl.resolveChannel("expected_contractions_per_channel", k, allBases)
+		if err != nil {
+			return nil, err
+		}
+		rp.ExpectedContractionsPerChannel[b] = p.ExpectedContractionsPerChannel[k]
+	}
+	rp.Muscles = map[string]string{}
+	for _, k := range sortedKeys(p.Muscles) {
+		b, err := pl.resolveChannel("muscles", k, allBases)
+		if err != nil {
+			return nil, err
+		}
+		rp.Muscles[b] = strings.ToLower(p.Muscles[k])
+	}
+	pl.p = &rp
+	if len(p.Channels) > 0 {
+		sel := map[string]bool{}
+		for _, c := range p.Channels {
+			b, err := pl.resolveChannel("channels", c, allBases)
+			if err != nil {
+				return nil, err
+			}
+			sel[b] = true
+		}
+		pl.bases = sortedKeys(sel)
+	} else {
+		pl.bases = sortedKeys(allBases)
+	}
+
+	res := &Result{
+		Analytics:         make(map[string]*ChannelAnalytics, len(pl.bases)),
+		ProcessingVersion: prof.ProcessingVersion(),
+	}
+	results := make([]*ChannelAnalytics, len(pl.bases))
+	workers := max(1, min(a.Workers, len(pl.bases)))
+	if workers == 1 {
+		ws := getWorkspace()
+		for i, b := range pl.bases {
+			results[i] = pl.analyzeBase(ws, rec, b)
+		}
+		putWorkspace(ws)
+	} else {
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ws := getWorkspace()
+				defer putWorkspace(ws)
+				for i := range next {
+					results[i] = pl.analyzeBase(ws, rec, pl.bases[i])
+				}
+			}()
+		}
+		for i := range pl.bases {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+	res.AvailableChannels = append([]string(nil), pl.keys...)
+	failed := map[string]string{}
+	for i, b := range pl.bases {
+		ca := results[i]
+		res.Analytics[b] = ca
+		if ca.Errors != nil {
+			failed[b] = *ca.Errors
+		} else {
+			res.AvailableChannels = append(res.AvailableChannels, b+" Processed")
+		}
+	}
+	res.PerformanceAnalysis, err = pl.scores(res.Analytics)
+	if err != nil {
+		return nil, err
+	}
+	if len(failed) == len(pl.bases) {
+		return res, &FailedError{Channels: failed}
+	}
+	return res, nil
+}
+
+// scores picks the left and right muscles and computes the session scores.
+func (pl *plan) scores(an map[string]*ChannelAnalytics) (*Performance, error) {
+	var left, right string
+	for b, side := range pl.p.Muscles {
+		if side == "left" {
+			left = b
+		} else {
+			right = b
+		}
+	}
+	if len(pl.p.Muscles) == 0 {
+		if len(pl.bases) > 0 {
+			left = pl.bases[0]
+		}
+		if len(pl.bases) > 1 {
+			right = pl.bases[1]
+		}
+	}
+	counts := func(b string) *MuscleCounts {
+		ca, ok := an[b]
+		if b == "" || !ok || ca.Errors != nil {
+			return nil
+		}
+		return &MuscleCounts{Channel: b, Contractions: ca.ContractionCount, MVCCompliant: ca.MVCCompliantCount,
+			DurationCompliant: ca.DurationCompliantCount, Expected: pl.expected(b)}
+	}
+	return Scores(counts(left), counts(right), pl.p)
+}
+
+func (pl *plan) expected(base string) int {
+	if v, ok := pl.p.ExpectedContractionsPerChannel[base]; ok {
+		return v
+	}
+	if pl.p.ExpectedContractions != nil {
+		return *pl.p.ExpectedContractions
+	}
+	return DefaultExpectedContractions
+}
+
+// validate applies the profile's checks to a raw signal; "" means valid.
+func (pl *plan) validate(x []float64) string {
+	lim := pl.limits
+	fs := pl.rate
+	n := len(x)
+	dur := float64(n) / fs
+	if n < lim.MinSamples {
+		return fmt.Sprintf("signal too short: %d samples (%.3f s at %g Hz); at least %d samples are required", n, dur, fs, lim.MinSamples)
+	}
+	if n == 0 {
+		return "signal has no samples"
+	}
+	if lim.MinSeconds > 0 && dur < lim.MinSeconds {
+		return fmt.Sprintf("signal duration insufficient: %.2f s (%d samples at %g Hz); at least %g s are required", dur, n, fs, lim.MinSeconds)
+	}
+	if lim.MaxSeconds > 0 && dur > lim.MaxSeconds {
+		return fmt.Sprintf("signal too long: %.1f min exceeds the %g s maximum", dur/60, lim.MaxSeconds)
+	}
+	for _, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return "signal contains NaN or infinite values"
+		}
+	}
+	if sd := Std(x); sd < minSpectralStd {
+		return fmt.Sprintf("signal lacks variation: std=%.2e < %.2e", sd, minSpectralStd)
+	}
+	return ""
+}
+
+// workspace holds the buffers and plans one goroutine reuses across channels.
+type workspace struct {
+	fw     *featureWork
+	tv     temporalValues
+	ef     *envelopeFilters
+	bp     *ZeroPhase
+	bpRate float64
+	buf    []float64
+	env    []float64
+	feat   []float64
+}
+
+var wsPool = sync.Pool{New: func() any { return &workspace{fw: newFeatureWork()} }}
+
+func getWorkspace() *workspace  { return wsPool.Get().(*workspace) }
+func putWorkspace(w *workspace) { wsPool.Put(w) }
+
+func grow(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	return s[:n]
+}
+
+func failedChannel(msg string) *ChannelAnalytics {
+	return &ChannelAnalytics{Errors: &msg, Contractions: []Contraction{}}
+}
+
+// standardBand returns the band-pass edges of the standard profile.
+func standardBand(fs float64) (lo, hi float64) {
+	return 20, math.Min(450, 0.9*fs/2)
+}
+
+// analyzeBase runs steps 1-7 for one base.
+func (pl *plan) analyzeBase(ws *workspace, rec Recording, base string) *ChannelAnalytics {
+	fs := pl.rate
+	rawIdx, ok := pl.index[base+" Raw"]
+	if !ok {
+		rawIdx, ok = pl.index[base]
+	}
+	if !ok {
+		return failedChannel(fmt.Sprintf("no raw signal for %s (expected a channel %q or %q)", base, base+" Raw", base))
+	}
+	x, err := rec.Channels[rawIdx].samples()
+	if err != nil {
+		return failedChannel(fmt.Sprintf("reading %s: %v", pl.keys[rawIdx], err))
+	}
+	if msg := pl.validate(x); msg != "" {
+		return failedChannel(msg)
+	}
+	n := len(x)
+	ca := &ChannelAnalytics{}
+
+	// Steps 3-4: features on the raw (or band-passed) signal.
+	fx := x
+	if pl.prof.BandPassFeatures {
+		lo, hi := standardBand(fs)
+		if ws.bp == nil || ws.bpRate != fs {
+			z, err := Butter(4, Bandpass, fs, lo, hi)
+			if err != nil {
+				return failedChannel(fmt.Sprintf("sampling rate %g Hz too low for the %g..%g Hz band-pass: %v", fs, lo, hi, err))
+			}
+			b, a := z.TF()
+			if ws.bp, err = NewZeroPhase(b, a); err != nil {
+				return failedChannel(err.Error())
+			}
+			ws.bpRate = fs
+		}
+		ws.feat, err = ws.bp.Apply(ws.feat, x)
+		if err != nil {
+			return failedChannel(err.Error())
+		}
+		fx = ws.feat
+	}
+	f, err := ws.fw.features(fx, fs)
+	if err != nil {
+		return failedChannel(err.Error())
+	}
+	ca.RMS, ca.MAV, ca.MPF, ca.MDF, ca.FatigueIndexFINSM5 = ptr(f.RMS), ptr(f.MAV), f.MPF, f.MDF, f.FINSM5
+	t, err := ws.fw.temporal(fx, fs, &ws.tv)
+	if err != nil {
+		return failedChannel(err.Error())
+	}
+	ca.RMSTemporalStats, ca.MAVTemporalStats, ca.MPFTemporalStats, ca.MDFTemporalStats, ca.FatigueIndexTemporalStats =
+		t.RMS, t.MAV, t.MPF, t.MDF, t.FatigueIndex
+
+	// Step 2: Processed envelope.
+	if ws.ef == nil || ws.ef.fs != fs {
+		if ws.ef, err = newEnvelopeFilters(fs); err != nil {
+			return failedChannel(err.Error())
+		}
+	}
+	ws.buf = grow(ws.buf, n+2*ws.ef.padlen())
+	ws.env = grow(ws.env, n)
+	env := ws.env
+	if err := ws.ef.envelope(env, x, ws.buf); err != nil {
+		return failedChannel(err.Error())
+	}
+
+	// Step 5: MVC threshold.
+	p := pl.p
+	pct := DefaultThresholdPct
+	if v, ok := p.MVCThresholdPct[base]; ok {
+		pct = v
+	} else if p.ThresholdPct != nil {
+		pct = *p.ThresholdPct
+	}
+	var mvcThr float64
+	switch {
+	case p.MVC[base] > 0:
+		mvcThr = p.MVC[base] * (pct / 100)
+		ca.MVCEstimationMethod = MVCUserProvided
+	case p.MVCGlobal != nil:
+		mvcThr = *p.MVCGlobal * (pct / 100)
+		ca.MVCEstimationMethod = MVCGlobalProvided
+	default:
+		est, err := percentileScratch(env, mvcEstimatePercentile, ws.buf)
+		if err != nil {
+			return failedChannel(err.Error())
+		}
+		mvcThr = est * (pct / 100)
+		ca.MVCEstimationMethod = MVCBackendEstimation
+	}
+	ca.MVC75Threshold = ptr(mvcThr)
+	durThr := DefaultDurationThresholdMs
+	if v, ok := p.DurationThresholdsS[base]; ok {
+		durThr = v * 1000
+	} else if p.DurationThresholdMs != nil {
+		durThr = *p.DurationThresholdMs
+	}
+	ca.DurationThresholdActualValue = ptr(durThr)
+
+	// Step 6: timing signal and detection.
+	timing := env
+	factor := DefaultThresholdFactor
+	if p.ThresholdFactor != nil {
+		factor = *p.ThresholdFactor
+	}
+	ca.TimingSource = base + " Processed"
+	if ai, ok := pl.index[base+" activated"]; ok {
+		act, err := rec.Channels[ai].samples()
+		if err == nil && len(act) == n && allFinite(act) {
+			timing = act
+			factor = DefaultActivatedThresholdFactor
+			if p.ActivatedThresholdFactor != nil {
+				factor = *p.ActivatedThresholdFactor
+			}
+			ca.TimingSource = pl.keys[ai]
+		}
+	}
+	opt := NewDetectOptions(fs, factor)
+	if p.SmoothingWindow != nil {
+		opt.SmoothingWindow = *p.SmoothingWindow
+	}
+	if p.MinDurationMs != nil {
+		opt.MinDurationMs = *p.MinDurationMs
+	}
+	runs, err := detectRuns(timing, opt, ws.buf)
+	if err != nil {
+		return failedChannel(err.Error())
+	}
+	cs, err := Describe(runs, env, fs, &mvcThr, &durThr)
+	if err != nil {
+		return failedChannel(err.Error())
+	}
+	summarizeContractions(ca, cs)
+	return ca
+}
+
+func allFinite(x []float64) bool {
+	for _, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// summarizeContractions fills the step-7 summary from cs.
+func summarizeContractions(ca *ChannelAnalytics, cs []Contraction) {
+	ca.Contractions = cs
+	ca.ContractionCount = len(cs)
+	if len(cs) == 0 {
+		ca.Contractions = []Contraction{}
+		return
+	}
+	ca.MinDurationMs = math.Inf(1)
+	ca.MaxDurationMs = math.Inf(-1)
+	ca.MaxAmplitude = math.Inf(-1)
+	sumAmp := 0.0
+	for _, c := range cs {
+		if c.IsGood {
+			ca.GoodContractionCount++
+		}
+		if c.MeetsMVC {
+			ca.MVCCompliantCount++
+		}
+		if c.MeetsDuration {
+			ca.DurationCompliantCount++
+		}
+		ca.TotalTimeUnderTensionMs += c.DurationMs
+		ca.MinDurationMs = math.Min(ca.MinDurationMs, c.DurationMs)
+		ca.MaxDurationMs = math.Max(ca.MaxDurationMs, c.DurationMs)
+		ca.MaxAmplitude = math.Max(ca.MaxAmplitude, c.MaxAmplitude)
+		sumAmp += c.MeanAmplitude
+	}
+	k := float64(len(cs))
+	ca.AvgDurationMs = ca.TotalTimeUnderTensionMs / k
+	ca.AvgAmplitude = sumAmp / k
+	ca.ComplianceRate = float64(ca.GoodContractionCount) / k
+}
+
+// SortedBases returns the sorted base names of labels (after ChannelKeys).
+func SortedBases(labels []string) []string {
+	set := map[string]bool{}
+	for _, k := range ChannelKeys(labels) {
+		set[BaseName(k)] = true
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,272 @@
+package emg
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+)
+
+// MovingAverage writes into dst (grown as needed) the centred moving average
+// of x over w samples with zeros outside the record, equal to
+// numpy.convolve(x, ones(w)/w, 'same') for len(x) >= w:
+// dst[i] = sum(x[i-w/2 .. i+(w-1)/2]) / w. The result has len(x) samples.
+func MovingAverage(dst, x []float64, w int) ([]float64, error) {
+	if w < 1 {
+		return nil, fmt.Errorf("emg: moving-average window %d < 1", w)
+	}
+	n := len(x)
+	if cap(dst) < n {
+		dst = make([]float64, n)
+	}
+	dst = dst[:n]
+	movingSum(dst, x, w, 1/float64(w), false)
+	return dst, nil
+}
+
+// movingSum writes scale*windowsum (of |x| when abs) for each centred window.
+// The running sum is recomputed exactly every 1024 samples so rounding does
+// not accumulate over long records. dst must not alias x.
+func movingSum(dst, x []float64, w int, scale float64, abs bool) {
+	n := len(x)
+	h1 := w / 2       // samples before i
+	h2 := (w - 1) / 2 // samples after i
+	val := func(j int) float64 {
+		if abs {
+			return math.Abs(x[j])
+		}
+		return x[j]
+	}
+	exact := func(i int) float64 {
+		s := 0.0
+		for j := max(0, i-h1); j <= min(n-1, i+h2); j++ {
+			s += val(j)
+		}
+		return s
+	}
+	const resync = 1024
+	s := 0.0
+	for i := 0; i < n; i++ {
+		if i%resync == 0 {
+			s = exact(i)
+		}
+		dst[i] = s * scale
+		if j := i + 1 + h2; j < n {
+			s += val(j)
+		}
+		if j := i - h1; j >= 0 {
+			s -= val(j)
+		}
+	}
+}
+
+// RMSEnvelope returns the moving-RMS envelope of x with the window
+// w = int(0.050*fs): sqrt(convolve(x^2, ones(w)/w, 'same')), len(x) samples
+// (the window is shortened to len(x) when longer).
+func RMSEnvelope(x []float64, fs float64) ([]float64, error) {
+	if !(fs > 0) || math.IsInf(fs, 0) {
+		return nil, fmt.Errorf("emg: sampling rate %v must be positive and finite", fs)
+	}
+	w := int(0.050 * fs)
+	if w < 1 {
+		return nil, fmt.Errorf("emg: sampling rate %v Hz gives an empty 50 ms window", fs)
+	}
+	w = min(w, len(x))
+	if w < 1 {
+		return []float64{}, nil
+	}
+	sq := make([]float64, len(x))
+	for i, v := range x {
+		sq[i] = v * v
+	}
+	out := make([]float64, len(x))
+	movingSum(out, sq, w, 1/float64(w), false)
+	for i, v := range out {
+		out[i] = math.Sqrt(math.Max(v, 0))
+	}
+	return out, nil
+}
+
+// Envelope parameters of the Processed signal (spec step 2).
+const (
+	EnvelopeHighpassHz = 20.0
+	EnvelopeLowpassHz  = 10.0
+	EnvelopeOrder      = 4
+	EnvelopeSmoothingS = 0.050
+)
+
+// envelopeFilters holds the zero-phase filters of the Processed envelope for
+// one sampling rate; nil filters are skipped (cutoff at or above Nyquist).
+type envelopeFilters struct {
+	fs     float64
+	hp, lp *ZeroPhase
+	smooth int
+}
+
+func newEnvelopeFilters(fs float64) (*envelopeFilters, error) {
+	ef := &envelopeFilters{fs: fs, smooth: int(EnvelopeSmoothingS * fs)}
+	if EnvelopeHighpassHz/(fs/2) < 1 {
+		z, err := Butter(EnvelopeOrder, Highpass, fs, EnvelopeHighpassHz)
+		if err != nil {
+			return nil, err
+		}
+		b, a := z.TF()
+		if ef.hp, err = NewZeroPhase(b, a); err != nil {
+			return nil, err
+		}
+	}
+	if EnvelopeLowpassHz/(fs/2) < 1 {
+		z, err := Butter(EnvelopeOrder, Lowpass, fs, EnvelopeLowpassHz)
+		if err != nil {
+			return nil, err
+		}
+		b, a := z.TF()
+		if ef.lp, err = NewZeroPhase(b, a); err != nil {
+			return nil, err
+		}
+	}
+	return ef, nil
+}
+
+// padlen is the largest padding of the two filters.
+func (ef *envelopeFilters) padlen() int {
+	p := 0
+	if ef.hp != nil {
+		p = ef.hp.padlen
+	}
+	if ef.lp != nil {
+		p = max(p, ef.lp.padlen)
+	}
+	return p
+}
+
+// envelope computes the Processed envelope of x into dst (len(x)), using buf
+// (len(x)+2*padlen()) as scratch.
+func (ef *envelopeFilters) envelope(dst, x, buf []float64) error {
+	n := len(x)
+	pad := ef.padlen()
+	if n <= pad {
+		return fmt.Errorf("emg: the envelope filters need more than %d samples, got %d", pad, n)
+	}
+	mid := buf[pad : pad+n]
+	copy(mid, x)
+	if ef.hp != nil {
+		ef.hp.run(buf[pad-ef.hp.padlen : pad+n+ef.hp.padlen])
+	}
+	for i, v := range mid {
+		mid[i] = math.Abs(v)
+	}
+	if ef.lp != nil {
+		ef.lp.run(buf[pad-ef.lp.padlen : pad+n+ef.lp.padlen])
+	}
+	if ef.smooth > 0 {
+		movingSum(dst, mid, ef.smooth, 1/float64(ef.smooth), false)
+	} else {
+		copy(dst, mid)
+	}
+	return nil
+}
+
+// ProcessedEnvelope returns the Processed envelope of a raw EMG signal:
+// Butterworth order-4 high-pass at 20 Hz (zero phase, filtfilt), full-wave
+// rectification, Butterworth order-4 low-pass at 10 Hz (zero phase), then a
+// centred moving average of int(0.050*fs) samples. A filter whose cutoff is at
+// or above fs/2 is skipped, as is a smoothing window of 0 samples. The
+// low-pass can leave slightly negative values; they are kept.
+func ProcessedEnvelope(x []float64, fs float64) ([]float64, error) {
+	if !(fs > 0) || math.IsInf(fs, 0) {
+		return nil, fmt.Errorf("emg: sampling rate %v must be positive and finite", fs)
+	}
+	ef, err := newEnvelopeFilters(fs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(x))
+	buf := make([]float64, len(x)+2*ef.padlen())
+	if err := ef.envelope(out, x, buf); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Percentile returns the q-th percentile (0..100) of x with linear
+// interpolation between order statistics (numpy.percentile's default). x is
+// not modified.
+func Percentile(x []float64, q float64) (float64, error) {
+	return percentileScratch(x, q, make([]float64, len(x)))
+}
+
+func percentileScratch(x []float64, q float64, scratch []float64) (float64, error) {
+	if len(x) == 0 {
+		return 0, errors.New("emg: percentile of an empty signal")
+	}
+	if !(q >= 0 && q <= 100) {
+		return 0, fmt.Errorf("emg: percentile %v outside 0..100", q)
+	}
+	s := scratch[:len(x)]
+	copy(s, x)
+	n := len(s)
+	virt := (q / 100) * float64(n-1)
+	lo := int(math.Floor(virt))
+	if lo >= n-1 {
+		return selectKth(s, n-1), nil
+	}
+	t := virt - float64(lo)
+	a := selectKth(s, lo)
+	// the next order statistic is the minimum of the part right of lo
+	b := s[lo+1]
+	for _, v := range s[lo+2:] {
+		if v < b {
+			b = v
+		}
+	}
+	d := b - a
+	if t >= 0.5 {
+		return b - d*(1-t), nil
+	}
+	return a + d*t, nil
+}
+
+// selectKth partially sorts s so that s[k] is the k-th smallest value, all
+// values left of k are <= s[k] and all right are >= s[k]; it returns s[k].
+func selectKth(s []float64, k int) float64 {
+	lo, hi := 0, len(s)-1
+	for hi-lo > 16 {
+		// median of three pivot
+		mid := lo + (hi-lo)/2
+		if s[mid] < s[lo] {
+			s[mid], s[lo] = s[lo], s[mid]
+		}
+		if s[hi] < s[lo] {
+			s[hi], s[lo] = s[lo], s[hi]
+		}
+		if s[hi] < s[mid] {
+			s[hi], s[mid] = s[mid], s[hi]
+		}
+		p := s[mid]
+		i, j := lo, hi
+		for i <= j {
+			for s[i] < p {
+				i++
+			}
+			for s[j] > p {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return s[k]
+		}
+	}
+	sort.Float64s(s[lo : hi+1])
+	return s[k]
+}

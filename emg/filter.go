@@ -1,0 +1,361 @@
+package emg
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// LFilter filters x with the rational transfer function b/a in direct form II
+// transposed (scipy.signal.lfilter), starting from the state zi (nil for
+// zeros; len(zi) = max(len(a), len(b)) - 1). It returns the output and the
+// final state.
+func LFilter(b, a, x, zi []float64) (y, zf []float64, err error) {
+	bn, an, err := normalizeBA(b, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := len(bn)
+	z := make([]float64, n-1)
+	if zi != nil {
+		if len(zi) != n-1 {
+			return nil, nil, fmt.Errorf("emg: initial state has %d values, filter needs %d", len(zi), n-1)
+		}
+		copy(z, zi)
+	}
+	y = append([]float64(nil), x...)
+	lfilterInPlace(bn, an, z, y, false)
+	return y, z, nil
+}
+
+// normalizeBA pads b and a to a common length and divides by a[0].
+func normalizeBA(b, a []float64) (bn, an []float64, err error) {
+	if len(a) == 0 || len(b) == 0 {
+		return nil, nil, errors.New("emg: filter coefficients b and a must not be empty")
+	}
+	if a[0] == 0 {
+		return nil, nil, errors.New("emg: filter coefficient a[0] must not be zero")
+	}
+	for _, v := range b {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, nil, errors.New("emg: filter coefficients must be finite")
+		}
+	}
+	for _, v := range a {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, nil, errors.New("emg: filter coefficients must be finite")
+		}
+	}
+	n := max(len(a), len(b))
+	bn = make([]float64, n)
+	an = make([]float64, n)
+	for i, v := range b {
+		bn[i] = v / a[0]
+	}
+	for i, v := range a {
+		an[i] = v / a[0]
+	}
+	return bn, an, nil
+}
+
+// lfilterInPlace filters x in place (backward: from the last sample to the
+// first), updating the state z. b and a are normalised and of equal length.
+func lfilterInPlace(b, a, z, x []float64, backward bool) {
+	if len(b) == 5 {
+		lfilter5((*[5]float64)(b), (*[5]float64)(a), (*[4]float64)(z), x, backward)
+		return
+	}
+	n := len(b)
+	step, i, end := 1, 0, len(x)
+	if backward {
+		step, i, end = -1, len(x)-1, -1
+	}
+	if n == 1 {
+		for ; i != end; i += step {
+			x[i] *= b[0]
+		}
+		return
+	}
+	b0 := b[0]
+	for ; i != end; i += step {
+		xi := x[i]
+		y := b0*xi + z[0]
+		for k := 1; k < n-1; k++ {
+			z[k-1] = b[k]*xi + z[k] - a[k]*y
+		}
+		z[n-2] = b[n-1]*xi - a[n-1]*y
+		x[i] = y
+	}
+}
+
+// lfilter5 is lfilterInPlace for order-4 transfer functions (5 coefficients),
+// the case of every low- and high-pass in the pipeline.
+func lfilter5(b, a *[5]float64, z *[4]float64, x []float64, backward bool) {
+	b0, b1, b2, b3, b4 := b[0], b[1], b[2], b[3], b[4]
+	a1, a2, a3, a4 := a[1], a[2], a[3], a[4]
+	z0, z1, z2, z3 := z[0], z[1], z[2], z[3]
+	if backward {
+		for i := len(x) - 1; i >= 0; i-- {
+			xi := x[i]
+			y := b0*xi + z0
+			z0 = b1*xi + z1 - a1*y
+			z1 = b2*xi + z2 - a2*y
+			z2 = b3*xi + z3 - a3*y
+			z3 = b4*xi - a4*y
+			x[i] = y
+		}
+	} else {
+		for i, xi := range x {
+			y := b0*xi + z0
+			z0 = b1*xi + z1 - a1*y
+			z1 = b2*xi + z2 - a2*y
+			z2 = b3*xi + z3 - a3*y
+			z3 = b4*xi - a4*y
+			x[i] = y
+		}
+	}
+	z[0], z[1], z[2], z[3] = z0, z1, z2, z3
+}
+
+// LFilterZI returns the initial state for LFilter that corresponds to the
+// steady state of a unit step input (scipy.signal.lfilter_zi).
+func LFilterZI(b, a []float64) ([]float64, error) {
+	bn, an, err := normalizeBA(b, a)
+	if err != nil {
+		return nil, err
+	}
+	return lfilterZI(bn, an)
+}
+
+func lfilterZI(b, a []float64) ([]float64, error) {
+	n := len(b)
+	if n < 2 {
+		return []float64{}, nil
+	}
+	m := n - 1
+	// (I - A^T) zi = b[1:] - a[1:]*b[0], A the companion matrix of a.
+	mat := make([][]float64, m)
+	rhs := make([]float64, m)
+	for i := 0; i < m; i++ {
+		row := make([]float64, m)
+		row[i] = 1
+		row[0] += a[i+1]
+		if i+1 < m {
+			row[i+1] -= 1
+		}
+		mat[i] = row
+		rhs[i] = b[i+1] - a[i+1]*b[0]
+	}
+	x, err := solve(mat, rhs)
+	if err != nil {
+		return nil, fmt.Errorf("emg: filter has no steady state for a step input: %w", err)
+	}
+	return x, nil
+}
+
+// solve runs Gaussian elimination with partial pivoting (mat and rhs are overwritten).
+func solve(mat [][]float64, rhs []float64) ([]float64, error) {
+	m := len(rhs)
+	for c := 0; c < m; c++ {
+		p := c
+		for r := c + 1; r < m; r++ {
+			if math.Abs(mat[r][c]) > math.Abs(mat[p][c]) {
+				p = r
+			}
+		}
+		if mat[p][c] == 0 {
+			return nil, errors.New("singular system")
+		}
+		mat[c], mat[p] = mat[p], mat[c]
+		rhs[c], rhs[p] = rhs[p], rhs[c]
+		for r := c + 1; r < m; r++ {
+			f := mat[r][c] / mat[c][c]
+			if f == 0 {
+				continue
+			}
+			for k := c; k < m; k++ {
+				mat[r][k] -= f * mat[c][k]
+			}
+			rhs[r] -= f * rhs[c]
+		}
+	}
+	x := make([]float64, m)
+	for r := m - 1; r >= 0; r-- {
+		s := rhs[r]
+		for k := r + 1; k < m; k++ {
+			s -= mat[r][k] * x[k]
+		}
+		x[r] = s / mat[r][r]
+	}
+	return x, nil
+}
+
+// ZeroPhase applies a filter forward and backward (zero phase, squared
+// magnitude response) with odd extension of the input at both ends and
+// steady-state initial conditions, as scipy.signal.filtfilt (transfer-function
+// form, default padlen 3*max(len(a), len(b))) or scipy.signal.sosfiltfilt
+// (second-order sections). A ZeroPhase reuses its scratch buffer between
+// calls: it is not safe for concurrent use.
+type ZeroPhase struct {
+	b, a, zi []float64 // transfer-function form
+	sos      []Section // second-order-section form
+	sosZi    [][2]float64
+	padlen   int
+	buf      []float64
+	state    []float64
+}
+
+// NewZeroPhase prepares filtfilt with transfer-function coefficients b, a.
+func NewZeroPhase(b, a []float64) (*ZeroPhase, error) {
+	bn, an, err := normalizeBA(b, a)
+	if err != nil {
+		return nil, err
+	}
+	zi, err := lfilterZI(bn, an)
+	if err != nil {
+		return nil, err
+	}
+	return &ZeroPhase{b: bn, a: an, zi: zi, padlen: 3 * max(len(a), len(b)), state: make([]float64, len(zi))}, nil
+}
+
+// NewZeroPhaseSOS prepares sosfiltfilt with second-order sections.
+func NewZeroPhaseSOS(sos []Section) (*ZeroPhase, error) {
+	if len(sos) == 0 {
+		return nil, errors.New("emg: no second-order sections")
+	}
+	f := &ZeroPhase{sos: append([]Section(nil), sos...), sosZi: make([][2]float64, len(sos))}
+	scale := 1.0
+	zb2, za2 := 0, 0
+	for i, s := range sos {
+		for _, v := range s {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, errors.New("emg: filter coefficients must be finite")
+			}
+		}
+		if s[3] != 1 {
+			return nil, fmt.Errorf("emg: section %d has a0 = %v, want 1", i, s[3])
+		}
+		zi, err := lfilterZI(s[0:3], s[3:6])
+		if err != nil {
+			return nil, err
+		}
+		f.sosZi[i] = [2]float64{scale * zi[0], scale * zi[1]}
+		scale *= (s[0] + s[1] + s[2]) / (s[3] + s[4] + s[5])
+		if s[2] == 0 {
+			zb2++
+		}
+		if s[5] == 0 {
+			za2++
+		}
+	}
+	f.padlen = 3 * (2*len(sos) + 1 - min(zb2, za2))
+	return f, nil
+}
+
+// PadLen returns the number of samples added at each end.
+func (f *ZeroPhase) PadLen() int { return f.padlen }
+
+// Apply filters x forward and backward into dst (grown as needed; dst may be
+// x itself) and returns it. x must be longer than PadLen().
+func (f *ZeroPhase) Apply(dst, x []float64) ([]float64, error) {
+	n := len(x)
+	if n <= f.padlen {
+		return nil, fmt.Errorf("emg: zero-phase filtering needs more than %d samples, got %d", f.padlen, n)
+	}
+	need := n + 2*f.padlen
+	if cap(f.buf) < need {
+		f.buf = make([]float64, need)
+	}
+	buf := f.buf[:need]
+	copy(buf[f.padlen:], x)
+	f.run(buf)
+	if cap(dst) < n {
+		dst = make([]float64, n)
+	}
+	dst = dst[:n]
+	copy(dst, buf[f.padlen:f.padlen+n])
+	return dst, nil
+}
+
+// oddExtend fills the padlen samples at each end of buf from its middle part
+// (odd extension about the first and last samples).
+func oddExtend(buf []float64, padlen int) {
+	n := len(buf) - 2*padlen
+	mid := buf[padlen : padlen+n]
+	x0, xl := mid[0], mid[n-1]
+	for i := 1; i <= padlen; i++ {
+		buf[padlen-i] = 2*x0 - mid[i]
+		buf[padlen+n-1+i] = 2*xl - mid[n-1-i]
+	}
+}
+
+// run filters buf in place; buf holds the signal in its middle with padlen
+// free samples at each end, which it fills first.
+func (f *ZeroPhase) run(buf []float64) {
+	oddExtend(buf, f.padlen)
+	if f.sos != nil {
+		x0 := buf[0]
+		for i, s := range f.sos {
+			z := [2]float64{f.sosZi[i][0] * x0, f.sosZi[i][1] * x0}
+			biquad(&s, &z, buf, false)
+		}
+		y0 := buf[len(buf)-1]
+		for i, s := range f.sos {
+			z := [2]float64{f.sosZi[i][0] * y0, f.sosZi[i][1] * y0}
+			biquad(&s, &z, buf, true)
+		}
+		return
+	}
+	z := f.state
+	x0 := buf[0]
+	for i, v := range f.zi {
+		z[i] = v * x0
+	}
+	lfilterInPlace(f.b, f.a, z, buf, false)
+	y0 := buf[len(buf)-1]
+	for i, v := range f.zi {
+		z[i] = v * y0
+	}
+	lfilterInPlace(f.b, f.a, z, buf, true)
+}
+
+func biquad(s *Section, z *[2]float64, x []float64, backward bool) {
+	b0, b1, b2, a1, a2 := s[0], s[1], s[2], s[4], s[5]
+	z0, z1 := z[0], z[1]
+	if backward {
+		for i := len(x) - 1; i >= 0; i-- {
+			xi := x[i]
+			y := b0*xi + z0
+			z0 = b1*xi + z1 - a1*y
+			z1 = b2*xi - a2*y
+			x[i] = y
+		}
+	} else {
+		for i, xi := range x {
+			y := b0*xi + z0
+			z0 = b1*xi + z1 - a1*y
+			z1 = b2*xi - a2*y
+			x[i] = y
+		}
+	}
+	z[0], z[1] = z0, z1
+}
+
+// FiltFilt is scipy.signal.filtfilt(b, a, x) with its defaults (odd padding,
+// padlen 3*max(len(a), len(b))). It returns a new slice.
+func FiltFilt(b, a, x []float64) ([]float64, error) {
+	f, err := NewZeroPhase(b, a)
+	if err != nil {
+		return nil, err
+	}
+	return f.Apply(nil, x)
+}
+
+// SOSFiltFilt is scipy.signal.sosfiltfilt(sos, x) with its defaults.
+func SOSFiltFilt(sos []Section, x []float64) ([]float64, error) {
+	f, err := NewZeroPhaseSOS(sos)
+	if err != nil {
+		return nil, err
+	}
+	return f.Apply(nil, x)
+}

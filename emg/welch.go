@@ -1,0 +1,127 @@
+package emg
+
+import (
+	"fmt"
+	"math"
+)
+
+// HannPeriodic returns the periodic Hann window of length n
+// (scipy.signal.get_window('hann', n), i.e. fftbins=True).
+func HannPeriodic(n int) []float64 {
+	w := make([]float64, n)
+	for k := range w {
+		w[k] = 0.5 - 0.5*math.Cos(2*math.Pi*float64(k)/float64(n))
+	}
+	return w
+}
+
+// Welch estimates power spectral density with scipy.signal.welch's defaults
+// for a given segment length: periodic Hann window of nperseg samples,
+// noverlap = nperseg/2, nfft = nperseg, constant detrend per segment,
+// one-sided density scaling, mean of the segment periodograms. An estimator
+// keeps its window, FFT plan and buffers, so repeated calls do not allocate;
+// it is not safe for concurrent use.
+type Welch struct {
+	fs       float64
+	nperseg  int
+	noverlap int
+	win      []float64
+	scale    float64
+	fft      *RealFFT
+	seg      []float64
+	spec     []complex128
+	freqs    []float64
+	psd      []float64
+}
+
+// NewWelch returns an estimator for sampling rate fs and segment length nperseg.
+func NewWelch(fs float64, nperseg int) (*Welch, error) {
+	if !(fs > 0) || math.IsInf(fs, 0) {
+		return nil, fmt.Errorf("emg: sampling rate %v must be positive and finite", fs)
+	}
+	if nperseg < 1 {
+		return nil, fmt.Errorf("emg: Welch segment length %d < 1", nperseg)
+	}
+	w := &Welch{fs: fs, nperseg: nperseg, noverlap: nperseg / 2, win: HannPeriodic(nperseg), fft: NewRealFFT(nperseg)}
+	s := 0.0
+	for _, v := range w.win {
+		s += v * v
+	}
+	w.scale = 1 / (fs * s)
+	w.seg = make([]float64, nperseg)
+	nb := nperseg/2 + 1
+	w.spec = make([]complex128, nb)
+	w.psd = make([]float64, nb)
+	w.freqs = make([]float64, nb)
+	df := 1 / (float64(nperseg) * (1 / fs)) // as numpy.fft.rfftfreq
+	for k := range w.freqs {
+		w.freqs[k] = float64(k) * df
+	}
+	return w, nil
+}
+
+// SegmentLength returns nperseg.
+func (w *Welch) SegmentLength() int { return w.nperseg }
+
+// Freqs returns the bin frequencies in Hz (owned by the estimator; do not modify).
+func (w *Welch) Freqs() []float64 { return w.freqs }
+
+// PSD estimates the spectrum of x (len(x) >= nperseg) and returns the
+// densities, one per Freqs() bin. The slice is owned by the estimator and is
+// overwritten by the next call.
+func (w *Welch) PSD(x []float64) ([]float64, error) {
+	n := w.nperseg
+	if len(x) < n {
+		return nil, fmt.Errorf("emg: Welch needs at least %d samples, got %d", n, len(x))
+	}
+	step := n - w.noverlap
+	nseg := (len(x) - w.noverlap) / step
+	psd := w.psd
+	for k := range psd {
+		psd[k] = 0
+	}
+	seg := w.seg
+	win := w.win
+	for s := 0; s < nseg; s++ {
+		part := x[s*step : s*step+n : s*step+n]
+		mean := 0.0
+		for _, v := range part {
+			mean += v
+		}
+		mean /= float64(n)
+		for i, v := range part {
+			seg[i] = (v - mean) * win[i]
+		}
+		spec := w.fft.Forward(w.spec, seg)
+		for k, c := range spec {
+			psd[k] += real(c)*real(c) + imag(c)*imag(c)
+		}
+	}
+	sc := w.scale / float64(nseg)
+	last := len(psd) - 1
+	for k := range psd {
+		v := psd[k] * sc
+		if k > 0 && (k < last || n%2 == 1) {
+			v *= 2
+		}
+		psd[k] = v
+	}
+	return psd, nil
+}
+
+// WelchPSD is the one-shot form of Welch: scipy.signal.welch(x, fs,
+// nperseg=min(nperseg, len(x))) with its other defaults. It returns new slices.
+func WelchPSD(x []float64, fs float64, nperseg int) (freqs, psd []float64, err error) {
+	if len(x) == 0 {
+		return nil, nil, fmt.Errorf("emg: Welch of an empty signal")
+	}
+	w, err := NewWelch(fs, min(nperseg, len(x)))
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := w.PSD(x)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append([]float64(nil), w.freqs...), append([]float64(nil), p...), nil
+}
