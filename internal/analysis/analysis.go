@@ -1,0 +1,219 @@
+// Package analysis connects C3D files to the emg analytics: it opens a file
+// with package c3d, builds the recording metadata, hands the analog channels
+// to emg.Analyze (loading them on demand, a raw/activated pair per pass) and
+// returns the result with its metadata filled.
+package analysis
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"emgd/c3d"
+	"emgd/emg"
+)
+
+// Metadata is the recording context of a result. Game fields come from the
+// INFO and SUBJECTS groups that GHOSTLY writes and are omitted when absent.
+type Metadata struct {
+	File              string   `json:"file,omitempty"`
+	ChannelNames      []string `json:"channel_names"`
+	ChannelCount      int      `json:"channel_count"`
+	SamplingRate      float64  `json:"sampling_rate"`
+	DurationSeconds   float64  `json:"duration_seconds"`
+	FrameCount        int      `json:"frame_count"`
+	SamplesPerChannel int      `json:"samples_per_channel"`
+	PointRate         float64  `json:"point_rate,omitempty"`
+	GenScale          float64  `json:"gen_scale,omitempty"`
+
+	System       string   `json:"system,omitempty"`
+	Event        string   `json:"event,omitempty"`
+	GameName     string   `json:"game_name,omitempty"`
+	Level        string   `json:"level,omitempty"`
+	LevelName    string   `json:"level_name,omitempty"`
+	Version      string   `json:"version,omitempty"`
+	GameDuration *float64 `json:"duration,omitempty"` // INFO:DURATION, seconds as the game states it
+	TherapistID  string   `json:"therapist_id,omitempty"`
+	GroupID      string   `json:"group_id,omitempty"`
+	Time         string   `json:"time,omitempty"` // INFO:TIME as "YYYY-MM-DD HH:MM"
+	PlayerName   string   `json:"player_name,omitempty"`
+	GameScore    *float64 `json:"game_score,omitempty"`
+	MarkerSet    string   `json:"marker_set,omitempty"`
+
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// ReadMetadata builds the metadata of an open file.
+func ReadMetadata(f *c3d.File, name string) *Metadata {
+	spc := f.SamplesPerChannel()
+	m := &Metadata{
+		File:              name,
+		ChannelNames:      append([]string{}, f.Analog.Labels...),
+		ChannelCount:      len(f.Analog.Labels),
+		SamplingRate:      f.Analog.Rate,
+		FrameCount:        f.Frames,
+		SamplesPerChannel: spc,
+		PointRate:         f.Point.Rate,
+		GenScale:          f.Analog.GenScale,
+		Warnings:          f.Warnings,
+	}
+	if f.Analog.Rate > 0 {
+		m.DurationSeconds = float64(spc) / f.Analog.Rate
+	}
+	str := func(group, param string) string {
+		if p := f.Params.Param(group, param); p != nil {
+			return strings.TrimSpace(strings.Join(p.Strings(), " "))
+		}
+		return ""
+	}
+	num := func(group, param string) *float64 {
+		if p := f.Params.Param(group, param); p != nil {
+			if v, ok := p.Float(); ok {
+				return &v
+			}
+		}
+		return nil
+	}
+	m.System = str("INFO", "SYSTEM")
+	m.Event = str("INFO", "EVENT")
+	m.GameName = str("INFO", "GAME_NAME")
+	if v := num("INFO", "GAME_LEVEL"); v != nil {
+		m.Level = strconv.FormatFloat(*v, 'f', -1, 64)
+	}
+	m.LevelName = str("INFO", "GAME_LEVEL_NAME")
+	m.Version = str("INFO", "VERSION")
+	m.GameDuration = num("INFO", "DURATION")
+	m.TherapistID = str("INFO", "THERAPIST_ID")
+	m.GroupID = str("INFO", "GROUP_ID")
+	if p := f.Params.Param("INFO", "TIME"); p != nil {
+		m.Time = formatTime(p.Strings())
+	}
+	m.PlayerName = str("SUBJECTS", "PLAYER_NAME")
+	m.GameScore = num("SUBJECTS", "GAME_SCORE")
+	m.MarkerSet = str("SUBJECTS", "MARKER_SET")
+	return m
+}
+
+// formatTime turns INFO:TIME's five strings (year, month, day, hour, minute)
+// into "YYYY-MM-DD HH:MM"; other shapes are joined with spaces.
+func formatTime(parts []string) string {
+	if len(parts) == 5 {
+		n := make([]int, 5)
+		ok := true
+		for i, s := range parts {
+			v, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil {
+				ok = false
+				break
+			}
+			n[i] = v
+		}
+		if ok {
+			return fmt.Sprintf("%04d-%02d-%02d %02d:%02d", n[0], n[1], n[2], n[3], n[4])
+		}
+	}
+	return strings.TrimSpace(strings.Join(parts, " "))
+}
+
+// AnalyzeFile opens path and analyses it (see Analyze).
+func AnalyzeFile(path string, p emg.Params, a emg.Analyzer) (*emg.Result, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return Analyze(fh, st.Size(), path, p, a)
+}
+
+// Analyze reads the C3D file in r and analyses its analog channels. When the
+// parameters give no game points, SUBJECTS:GAME_SCORE is used as the points.
+// On an analysis in which every channel failed it returns the result with the
+// channels' errors and an error matching emg.ErrAllChannelsFailed.
+func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyzer) (*emg.Result, error) {
+	f, err := c3d.Open(r, size)
+	if err != nil {
+		return nil, err
+	}
+	md := ReadMetadata(f, name)
+	if len(f.Analog.Labels) == 0 {
+		return nil, fmt.Errorf("the file has no analog channels")
+	}
+	if !(f.Analog.Rate > 0) {
+		return nil, fmt.Errorf("the file states no analog sampling rate (ANALOG:RATE)")
+	}
+	if p.GamePoints == nil && md.GameScore != nil && *md.GameScore >= 0 {
+		v := *md.GameScore
+		p.GamePoints = &v
+	}
+	rec := emg.Recording{Rate: f.Analog.Rate, Channels: make([]emg.Channel, len(f.Analog.Labels))}
+	ld := newPairLoader(f)
+	for i, l := range f.Analog.Labels {
+		i := i
+		rec.Channels[i] = emg.Channel{Label: l, Load: func() ([]float64, error) { return ld.load(i) }}
+	}
+	res, err := a.Analyze(rec, p)
+	if res != nil {
+		res.Metadata = md
+	}
+	return res, err
+}
+
+// pairLoader reads a base's raw and activated channels in one pass over the
+// data section and hands each out once.
+type pairLoader struct {
+	f       *c3d.File
+	partner map[int]int
+	mu      sync.Mutex
+	kept    map[int][]float64
+}
+
+func newPairLoader(f *c3d.File) *pairLoader {
+	keys := emg.ChannelKeys(f.Analog.Labels)
+	idx := map[string]int{}
+	for i, k := range keys {
+		idx[k] = i
+	}
+	pl := &pairLoader{f: f, partner: map[int]int{}, kept: map[int][]float64{}}
+	for i, k := range keys {
+		if base, ok := strings.CutSuffix(k, " activated"); ok {
+			raw, ok := idx[base+" Raw"]
+			if !ok {
+				raw, ok = idx[base]
+			}
+			if ok {
+				pl.partner[raw] = i
+				pl.partner[i] = raw
+			}
+		}
+	}
+	return pl
+}
+
+func (pl *pairLoader) load(ch int) ([]float64, error) {
+	pl.mu.Lock()
+	if x, ok := pl.kept[ch]; ok {
+		delete(pl.kept, ch)
+		pl.mu.Unlock()
+		return x, nil
+	}
+	pl.mu.Unlock()
+	other, ok := pl.partner[ch]
+	if !ok {
+		return pl.f.ReadAnalog(ch)
+	}
+	xs, err := pl.f.ReadAnalogChannels([]int{ch, other})
+	if err != nil {
+		return nil, err
+	}
+	pl.mu.Lock()
+	pl.kept[other] = xs[1]
+	pl.mu.Unlock()
+	return xs[0], nil
+}
