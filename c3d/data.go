@@ -159,19 +159,46 @@ func (f *File) ReadAnalogChannels(chs []int) ([][]float64, error) {
 		offs[j], muls[j] = f.Analog.Offsets[ch], f.Analog.Scales[ch]*f.Analog.GenScale
 	}
 	if f.Storage == Float && f.Processor == Intel {
-		// The common case, without an indirect call per sample.
+		// The common case, decoded straight from the bytes, channel by
+		// channel within each frame so that writes stay sequential.
+		le := binary.LittleEndian
 		err := f.scanFrames(0, f.Frames, func(i int, b []byte) {
 			b = b[base:]
-			for s := 0; s < spf; s++ {
-				row := b[s*stride*4:]
-				k := i*spf + s
-				for j, ch := range chs {
-					v := float64(math.Float32frombits(binary.LittleEndian.Uint32(row[ch*4:])))
-					out[j][k] = (v - offs[j]) * muls[j]
+			k0 := i * spf
+			for j, ch := range chs {
+				dst := out[j][k0 : k0+spf]
+				off, mul := offs[j], muls[j]
+				src := b[ch*4:]
+				for s := range dst {
+					dst[s] = (float64(math.Float32frombits(le.Uint32(src[s*stride*4:]))) - off) * mul
 				}
 			}
 		})
-		return out, err
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	if 2*len(chs) >= stride {
+		// Most channels wanted: decode each frame's analog block in one
+		// tight loop, then pick and scale.
+		decRow := f.rowDecoder()
+		row := make([]float64, stride*spf)
+		err := f.scanFrames(0, f.Frames, func(i int, b []byte) {
+			decRow(row, b[base:])
+			k0 := i * spf
+			for j, ch := range chs {
+				dst := out[j][k0 : k0+spf]
+				off, mul := offs[j], muls[j]
+				for s := range dst {
+					dst[s] = (row[s*stride+ch] - off) * mul
+				}
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
 	}
 	dec := f.rawDecoder()
 	err := f.scanFrames(0, f.Frames, func(i int, b []byte) {
@@ -187,6 +214,54 @@ func (f *File) ReadAnalogChannels(chs []int) ([][]float64, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// rowDecoder returns a function decoding len(dst) raw analog words from src.
+func (f *File) rowDecoder() func(dst []float64, src []byte) {
+	le, be := binary.LittleEndian, binary.BigEndian
+	switch {
+	case f.Storage == Float && f.Processor == Intel:
+		return func(dst []float64, src []byte) {
+			for i := range dst {
+				dst[i] = float64(math.Float32frombits(le.Uint32(src[4*i:])))
+			}
+		}
+	case f.Storage == Float && f.Processor == MIPS:
+		return func(dst []float64, src []byte) {
+			for i := range dst {
+				dst[i] = float64(math.Float32frombits(be.Uint32(src[4*i:])))
+			}
+		}
+	case f.Storage == Float:
+		return func(dst []float64, src []byte) {
+			for i := range dst {
+				dst[i] = float64(decToFloat(src[4*i:]))
+			}
+		}
+	case f.Processor == MIPS && f.Analog.Unsigned:
+		return func(dst []float64, src []byte) {
+			for i := range dst {
+				dst[i] = float64(be.Uint16(src[2*i:]))
+			}
+		}
+	case f.Processor == MIPS:
+		return func(dst []float64, src []byte) {
+			for i := range dst {
+				dst[i] = float64(int16(be.Uint16(src[2*i:])))
+			}
+		}
+	case f.Analog.Unsigned:
+		return func(dst []float64, src []byte) {
+			for i := range dst {
+				dst[i] = float64(le.Uint16(src[2*i:]))
+			}
+		}
+	}
+	return func(dst []float64, src []byte) {
+		for i := range dst {
+			dst[i] = float64(int16(le.Uint16(src[2*i:])))
+		}
+	}
 }
 
 // ReadAllAnalog returns every analog channel's scaled samples.
