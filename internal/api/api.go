@@ -1,0 +1,406 @@
+// Package api is emgd's HTTP interface: the storage webhook (phase 1), session
+// status and listing, re-analysis, health, metrics and the API description.
+package api
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"emgd/emg"
+	"emgd/internal/service"
+	"emgd/internal/store"
+	"emgd/internal/webhook"
+)
+
+// MaxWebhookBody is the largest webhook body accepted (413 above).
+const MaxWebhookBody = 1 << 20
+
+// Config holds the HTTP settings.
+type Config struct {
+	WebhookAuth webhook.Auth
+	// ReadToken, when set, is required as "Authorization: Bearer" on the
+	// read API (sessions, status).
+	ReadToken string
+}
+
+// Server serves the API.
+type Server struct {
+	svc      *service.Service
+	cfg      Config
+	log      *slog.Logger
+	registry *prometheus.Registry
+	mux      *http.ServeMux
+	// Extra lets other packages (signals, dashboard) add routes.
+	Extra func(mux *http.ServeMux)
+}
+
+// New builds the server. reg is the registry /metrics serves (the service's
+// metrics should be registered on it).
+func New(svc *service.Service, cfg Config, reg *prometheus.Registry, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{svc: svc, cfg: cfg, log: log, registry: reg, mux: http.NewServeMux()}
+	m := s.mux
+	m.HandleFunc("POST /webhooks/storage/c3d-upload", s.webhook)
+	m.HandleFunc("GET /webhooks/storage/status/{ref}", s.read(s.status))
+	m.HandleFunc("GET /sessions", s.read(s.listSessions))
+	m.HandleFunc("GET /sessions/{id}", s.read(s.getSession))
+	m.HandleFunc("POST /sessions/{id}/recalc", s.read(s.recalc))
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]any{"status": "ok"}) })
+	m.HandleFunc("GET /readyz", s.readyz)
+	m.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	m.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openapiJSON)
+	})
+	m.HandleFunc("GET /docs", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(docsHTML)
+	})
+	return s
+}
+
+// Mux returns the router, for adding routes before serving.
+func (s *Server) Mux() *http.ServeMux { return s.mux }
+
+// ServeHTTP routes the request, recording metrics by route pattern.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, code: 200}
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("handler panic", "route", r.Pattern, "panic", fmt.Sprint(v))
+			if !rec.wrote {
+				writeError(rec, http.StatusInternalServerError, "internal error")
+			}
+		}
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		if m := s.svc.Metrics; m != nil {
+			m.Requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
+			m.Latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		}
+	}()
+	s.mux.ServeHTTP(rec, r)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code, r.wrote = code, true
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = 500, []byte(`{"success":false,"error":"response encoding failed"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]any{"success": false, "error": msg})
+}
+
+// read guards the read API with the optional bearer token.
+func (s *Server) read(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.ReadToken != "" {
+			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || !constantEqual(tok, s.cfg.ReadToken) {
+				w.Header().Set("WWW-Authenticate", "Bearer")
+				writeError(w, http.StatusUnauthorized, "a bearer token is required")
+				return
+			}
+		}
+		h(w, r)
+	}
+}
+
+func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", MaxWebhookBody))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		return
+	}
+	if err := s.cfg.WebhookAuth.Verify(r, body); err != nil {
+		writeError(w, http.StatusUnauthorized, err.Error())
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.Contains(strings.ToLower(ct), "json") {
+		writeError(w, http.StatusUnsupportedMediaType, "content type must be application/json")
+		return
+	}
+	events, err := webhook.Parse(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	var first map[string]any
+	results := make([]map[string]any, 0, len(events))
+	for _, ev := range events {
+		out, err := s.svc.Ingest(r.Context(), ev)
+		if err != nil {
+			code := ingestStatus(err)
+			if code >= 500 {
+				s.log.Warn("webhook deferred", "error", err)
+			}
+			if len(events) == 1 {
+				writeError(w, code, err.Error())
+				return
+			}
+			results = append(results, map[string]any{"success": false, "error": err.Error(), "status": code})
+			continue
+		}
+		var res map[string]any
+		if out.Ignored {
+			res = map[string]any{"success": true, "ignored": true, "message": out.Message}
+		} else {
+			status := string(out.Session.Status)
+			if out.Created || status == string(store.StatusPending) {
+				status = "processing"
+			}
+			res = map[string]any{"success": true, "session_id": out.Session.ID, "session_code": out.Session.SessionCode,
+				"metadata": out.Metadata, "analytics_status": status, "duplicate": !out.Created}
+		}
+		if first == nil {
+			first = res
+		}
+		results = append(results, res)
+	}
+	if first == nil { // every record failed
+		writeJSON(w, http.StatusMultiStatus, map[string]any{"success": false, "results": results})
+		return
+	}
+	if len(events) > 1 {
+		first["results"] = results
+	}
+	writeJSON(w, http.StatusOK, first)
+}
+
+func ingestStatus(err error) int {
+	switch {
+	case errors.Is(err, service.ErrInvalidFile):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, service.ErrObjectMissing):
+		return http.StatusNotFound
+	case errors.Is(err, service.ErrBadKey):
+		return http.StatusBadRequest
+	case errors.Is(err, context.Canceled):
+		return 499
+	}
+	return http.StatusServiceUnavailable
+}
+
+// sessionJSON is a session as the API shows it.
+func sessionJSON(s *store.Session) map[string]any {
+	out := map[string]any{
+		"id": s.ID, "session_code": s.SessionCode, "patient_code": s.PatientCode, "bucket": s.Bucket,
+		"object_key": s.ObjectKey, "etag": s.ETag, "file_size_bytes": s.FileSizeBytes, "file_sha256": nilIfEmpty(s.FileSHA256),
+		"status": s.Status, "error": nilIfEmpty(s.Error), "metadata": raw(s.Metadata), "recorded_at": nil,
+		"superseded_by": nilIfEmpty(s.SupersededBy), "timings": raw(s.Timings), "created_at": s.CreatedAt,
+		"updated_at": s.UpdatedAt, "processed_at": s.ProcessedAt, "has_analysis": s.HasAnalysis,
+	}
+	if s.RecordedAt != nil {
+		out["recorded_at"] = s.RecordedAt.Format(store.RecordedAtLayout)
+	}
+	return out
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func raw(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func (s *Server) findSession(w http.ResponseWriter, r *http.Request, ref string) *store.Session {
+	sess, err := s.svc.Store.FindSession(r.Context(), ref)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidInput):
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no session %q", ref))
+		return nil
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, "database unavailable")
+		return nil
+	}
+	return sess
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	sess := s.findSession(w, r, r.PathValue("ref"))
+	if sess == nil {
+		return
+	}
+	writeJSON(w, 200, map[string]any{"success": true, "session_id": sess.ID, "session_code": sess.SessionCode,
+		"status": sess.Status, "error": nilIfEmpty(sess.Error), "timings": raw(sess.Timings), "has_analysis": sess.HasAnalysis,
+		"created_at": sess.CreatedAt, "updated_at": sess.UpdatedAt, "processed_at": sess.ProcessedAt})
+}
+
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	opts := store.ListOptions{PatientCode: q.Get("patient"), Status: store.Status(q.Get("status")), Cursor: q.Get("cursor")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			writeError(w, http.StatusBadRequest, "limit must be an integer from 1 to 500")
+			return
+		}
+		opts.Limit = n
+	}
+	if opts.Status != "" && !opts.Status.Valid() {
+		writeError(w, http.StatusBadRequest, "status must be pending, processing, completed or failed")
+		return
+	}
+	page, err := s.svc.Store.ListSessions(r.Context(), opts)
+	if err != nil {
+		if errors.Is(err, store.ErrInvalidInput) {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeError(w, http.StatusServiceUnavailable, "database unavailable")
+		return
+	}
+	list := make([]map[string]any, 0, len(page.Sessions))
+	for i := range page.Sessions {
+		sj := sessionJSON(&page.Sessions[i])
+		if page.Sessions[i].HasAnalysis {
+			if a, err := s.svc.Store.CurrentAnalysis(r.Context(), page.Sessions[i].ID); err == nil {
+				sj["overview"] = overview(a)
+			}
+		}
+		list = append(list, sj)
+	}
+	writeJSON(w, 200, map[string]any{"success": true, "sessions": list, "next_cursor": nilIfEmpty(page.NextCursor)})
+}
+
+// overview is the few figures a session list shows: contraction counts per
+// channel and the overall score.
+func overview(a *store.AnalysisResult) map[string]any {
+	var sum service.StoredSummary
+	_ = json.Unmarshal(a.AnalyticsSummary, &sum)
+	counts := map[string]any{}
+	for base, ch := range sum.Analytics {
+		if ch != nil {
+			counts[base] = map[string]int{"contractions": ch.ContractionCount, "good": ch.GoodContractionCount}
+		}
+	}
+	var scores map[string]any
+	_ = json.Unmarshal(a.Scores, &scores)
+	return map[string]any{"channels": counts, "overall_score": scores["overall_score"], "processing_version": a.ProcessingVersion}
+}
+
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
+	sess := s.findSession(w, r, r.PathValue("id"))
+	if sess == nil {
+		return
+	}
+	out := sessionJSON(sess)
+	out["success"] = true
+	out["analysis"] = nil
+	a, err := s.svc.Store.CurrentAnalysis(r.Context(), sess.ID)
+	switch {
+	case err == nil:
+		out["analysis"] = map[string]any{"processing_version": a.ProcessingVersion, "params": raw(a.Params), "params_hash": a.ParamsHash,
+			"analytics_summary": raw(a.AnalyticsSummary), "scores": raw(a.Scores), "created_at": a.CreatedAt}
+	case !errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusServiceUnavailable, "database unavailable")
+		return
+	}
+	writeJSON(w, 200, out)
+}
+
+func (s *Server) recalc(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "parameters over 1 MiB")
+		return
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	params, err := emg.ReadParams(bytes.NewReader(body))
+	if err != nil {
+		// Validation errors are 422; anything the decoder refused is 400.
+		code := http.StatusBadRequest
+		var pe *emg.ParamError
+		if errors.As(err, &pe) {
+			code = http.StatusUnprocessableEntity
+		}
+		writeError(w, code, err.Error())
+		return
+	}
+	if _, err := emg.LookupProfile(params.Profile); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	canon, _ := json.Marshal(params)
+	sess := s.findSession(w, r, r.PathValue("id"))
+	if sess == nil {
+		return
+	}
+	err = s.svc.Store.InTx(r.Context(), func(tx store.Tx) error {
+		if _, err := tx.SetStatus(r.Context(), sess.ID, store.StatusUpdate{Status: store.StatusPending}); err != nil {
+			return err
+		}
+		return s.svc.Queue.EnqueueTx(r.Context(), tx, service.AnalyzeArgs{SessionID: sess.ID, Params: canon})
+	})
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "database unavailable")
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"success": true, "session_id": sess.ID, "session_code": sess.SessionCode,
+		"analytics_status": "processing", "params": json.RawMessage(canon)})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.svc.Store.Ping(ctx); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "database unreachable")
+		return
+	}
+	writeJSON(w, 200, map[string]any{"status": "ready"})
+}

@@ -1,0 +1,438 @@
+// Package service is emgd's two-phase pipeline. Phase 1 (Ingest) runs inside
+// the storage webhook request: it reads only the header and parameter section
+// of the uploaded C3D file, then creates the session and enqueues its
+// analysis in one transaction. Phase 2 (Process) runs in a worker: it streams
+// the file once, computing its SHA-256 and the EMG analytics, and stores only
+// aggregates.
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"emgd/c3d"
+	"emgd/emg"
+	"emgd/internal/analysis"
+	"emgd/internal/storage"
+	"emgd/internal/store"
+	"emgd/internal/webhook"
+)
+
+// Errors that map to HTTP statuses; test with errors.Is.
+var (
+	// ErrInvalidFile: the object is not a readable C3D file (422).
+	ErrInvalidFile = errors.New("not a readable C3D file")
+	// ErrObjectMissing: the object named by the event does not exist (404).
+	ErrObjectMissing = errors.New("object not found in storage")
+	// ErrBadKey: the bucket or key is not acceptable (400).
+	ErrBadKey = errors.New("invalid bucket or object key")
+	// ErrUnavailable: storage or database unreachable; retry later (503).
+	ErrUnavailable = errors.New("temporarily unavailable")
+)
+
+// AnalyzeArgs are the arguments of a phase-2 job.
+type AnalyzeArgs struct {
+	SessionID string          `json:"session_id"`
+	Params    json.RawMessage `json:"params,omitempty"` // emg.Params; empty for defaults
+}
+
+// Queue enqueues phase-2 jobs inside a store transaction, so that a session
+// exists exactly when its job does.
+type Queue interface {
+	EnqueueTx(ctx context.Context, tx store.Tx, args AnalyzeArgs) error
+}
+
+// Config holds the pipeline's settings.
+type Config struct {
+	// Buckets accepted by the webhook; others are ignored. Default: the
+	// storage's default bucket.
+	Buckets []string
+	// Analyzer runs the analytics (Workers > 1 analyses channels in parallel).
+	Analyzer emg.Analyzer
+	// SpoolInMemory is the largest file phase 2 holds in memory; larger ones
+	// are spooled to a temporary file (default 64 MiB).
+	SpoolInMemory int64
+}
+
+// Service runs both phases.
+type Service struct {
+	Store   store.Store
+	Storage storage.Backend
+	Queue   Queue
+	Config  Config
+	Log     *slog.Logger
+	Metrics *Metrics
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// Outcome of one event in phase 1.
+type Outcome struct {
+	Ignored bool   `json:"ignored,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Session is set for accepted events; Created tells whether this event
+	// created it.
+	Session  *store.Session `json:"-"`
+	Created  bool           `json:"-"`
+	Metadata map[string]any `json:"-"`
+}
+
+func (s *Service) acceptsBucket(b string) bool {
+	buckets := s.Config.Buckets
+	if len(buckets) == 0 {
+		buckets = []string{s.Storage.DefaultBucket()}
+	}
+	for _, x := range buckets {
+		if x == b {
+			return true
+		}
+	}
+	return false
+}
+
+// Ingest is phase 1 for one event.
+func (s *Service) Ingest(ctx context.Context, ev webhook.Event) (*Outcome, error) {
+	start := time.Now()
+	switch {
+	case !ev.Created:
+		return &Outcome{Ignored: true, Message: fmt.Sprintf("event %s is not an object creation", ev.Type)}, nil
+	case !s.acceptsBucket(ev.Bucket):
+		return &Outcome{Ignored: true, Message: fmt.Sprintf("bucket %q is not watched", ev.Bucket)}, nil
+	case !strings.HasSuffix(strings.ToLower(ev.Key), ".c3d") && !strings.HasSuffix(strings.ToLower(ev.RawKey), ".c3d"):
+		return &Outcome{Ignored: true, Message: "not a .c3d object"}, nil
+	}
+	if err := storage.ValidateBucket(ev.Bucket); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
+	}
+	key := ev.Key
+	if err := storage.ValidateKey(key); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
+	}
+	etag := ev.ETag
+	size := ev.Size
+
+	// A known object version answers at once, without touching storage.
+	if etag != "" {
+		if sess, err := s.Store.GetSessionByObject(ctx, ev.Bucket, key, etag); err == nil {
+			return s.existing(sess), nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: database: %v", ErrUnavailable, err)
+		}
+	}
+
+	obj, err := s.Storage.Open(ctx, ev.Bucket, key)
+	if errors.Is(err, storage.ErrNotFound) && ev.RawKey != key && storage.ValidateKey(ev.RawKey) == nil {
+		// Some senders URL-encode keys and others do not: try the raw key.
+		if o2, err2 := s.Storage.Open(ctx, ev.Bucket, ev.RawKey); err2 == nil {
+			obj, err, key = o2, nil, ev.RawKey
+		}
+	}
+	if err != nil {
+		return nil, classifyStorage(err)
+	}
+	defer obj.Close()
+	info := obj.Info()
+	if etag == "" { // the sender's etag when given, else the store's own
+		etag = info.ETag
+	}
+	if size <= 0 {
+		size = obj.Size()
+	}
+	if etag == "" {
+		etag = fmt.Sprintf("%d-%d", info.Size, info.ModTime.UnixNano())
+	}
+	f, err := c3d.Open(obj, obj.Size())
+	if err != nil {
+		var fe *c3d.FormatError
+		if errors.As(err, &fe) {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidFile, err)
+		}
+		return nil, classifyStorage(err)
+	}
+	md := BuildMetadata(f, ev.Bucket, key, etag, obj.Size())
+	mdJSON, err := json.Marshal(md)
+	if err != nil {
+		return nil, err
+	}
+	var recorded *time.Time
+	if t, ok := RecordedAt(key, f); ok {
+		recorded = &t
+	}
+	phase1 := time.Since(start)
+	timings, _ := json.Marshal(map[string]float64{"phase1_ms": float64(phase1.Microseconds()) / 1000})
+	var out Outcome
+	err = s.Store.InTx(ctx, func(tx store.Tx) error {
+		sess, created, err := tx.CreateSession(ctx, store.NewSession{
+			Bucket: ev.Bucket, ObjectKey: key, ETag: etag, FileSizeBytes: &size,
+			Metadata: mdJSON, RecordedAt: recorded,
+		})
+		if err != nil {
+			return err
+		}
+		out.Session, out.Created = sess, created
+		if !created {
+			return nil
+		}
+		if _, err := tx.SetStatus(ctx, sess.ID, store.StatusUpdate{Status: store.StatusPending, Timings: timings}); err != nil {
+			return err
+		}
+		return s.Queue.EnqueueTx(ctx, tx, AnalyzeArgs{SessionID: sess.ID})
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrInvalidInput) {
+			return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
+		}
+		return nil, fmt.Errorf("%w: database: %v", ErrUnavailable, err)
+	}
+	if !out.Created {
+		return s.existing(out.Session), nil
+	}
+	md["patient_code"] = out.Session.PatientCode
+	out.Metadata = md
+	if s.Metrics != nil {
+		s.Metrics.Phase.WithLabelValues("phase1").Observe(time.Since(start).Seconds())
+	}
+	s.log().Info("session created", "session", out.Session.SessionCode, "patient", out.Session.PatientCode, "phase1_ms", phase1.Milliseconds())
+	return &out, nil
+}
+
+func (s *Service) existing(sess *store.Session) *Outcome {
+	md := map[string]any{}
+	_ = json.Unmarshal(sess.Metadata, &md)
+	return &Outcome{Session: sess, Metadata: md}
+}
+
+func classifyStorage(err error) error {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("%w: %v", ErrObjectMissing, err)
+	case errors.Is(err, storage.ErrInvalidKey):
+		return fmt.Errorf("%w: %v", ErrBadKey, err)
+	}
+	return fmt.Errorf("%w: storage: %v", ErrUnavailable, err)
+}
+
+// BuildMetadata is the session metadata phase 1 answers with and stores.
+func BuildMetadata(f *c3d.File, bucket, key, etag string, size int64) map[string]any {
+	m := analysis.ReadMetadata(f, path.Base(key))
+	game := map[string]any{"name": nilIfEmpty(m.GameName), "level": nilIfEmpty(m.Level), "player": nilIfEmpty(m.PlayerName), "version": nilIfEmpty(m.Version), "score": nil}
+	if m.GameScore != nil {
+		game["score"] = *m.GameScore
+	}
+	out := map[string]any{
+		"channel_names":       m.ChannelNames,
+		"channel_count":       m.ChannelCount,
+		"sampling_rate":       m.SamplingRate,
+		"duration_seconds":    m.DurationSeconds,
+		"frame_count":         m.FrameCount,
+		"samples_per_channel": m.SamplesPerChannel,
+		"file_size_bytes":     size,
+		"bucket":              bucket,
+		"object_key":          key,
+		"etag":                etag,
+		"patient_code":        store.PatientCodeFromKey(key),
+		"recorded_at":         nil,
+		"game":                game,
+	}
+	if t, ok := RecordedAt(key, f); ok {
+		out["recorded_at"] = t.Format(store.RecordedAtLayout)
+	}
+	if len(f.Warnings) > 0 {
+		out["warnings"] = f.Warnings
+	}
+	return out
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+var fileTimeRe = regexp.MustCompile(`(\d{4})(\d{2})(\d{2})_(\d{2})-(\d{2})-(\d{2})`)
+
+// RecordedAt is the recording's local wall-clock time: the file name's
+// YYYYMMDD_HH-MM-SS, else INFO:TIME (year, month, day, hour, minute).
+func RecordedAt(key string, f *c3d.File) (time.Time, bool) {
+	if m := fileTimeRe.FindStringSubmatch(path.Base(key)); m != nil {
+		t, err := time.Parse("20060102150405", m[1]+m[2]+m[3]+m[4]+m[5]+m[6])
+		if err == nil {
+			return t, true
+		}
+	}
+	if f == nil {
+		return time.Time{}, false
+	}
+	if p := f.Params.Param("INFO", "TIME"); p != nil {
+		parts := p.Strings()
+		if len(parts) == 5 {
+			var n [5]int
+			for i, s := range parts {
+				if _, err := fmt.Sscanf(strings.TrimSpace(s), "%d", &n[i]); err != nil {
+					return time.Time{}, false
+				}
+			}
+			t := time.Date(n[0], time.Month(n[1]), n[2], n[3], n[4], 0, 0, time.UTC)
+			if t.Year() == n[0] && int(t.Month()) == n[1] && t.Day() == n[2] {
+				return t, true
+			}
+		}
+	}
+	return time.Time{}, false
+}
+
+// PermanentError marks a phase-2 failure that retrying cannot fix (an
+// invalid file or parameters): the job is not retried.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Process is phase 2: analyse the session's file with the given parameters
+// and store the aggregates. Transient errors (storage, database) are
+// returned for the job to retry; a file or parameters that cannot be analysed
+// mark the session failed and return a *PermanentError.
+func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
+	start := time.Now()
+	sess, err := s.Store.GetSession(ctx, args.SessionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return &PermanentError{fmt.Errorf("session %s does not exist", args.SessionID)}
+	}
+	if err != nil {
+		return err
+	}
+	var params emg.Params
+	if len(args.Params) > 0 {
+		if params, err = emg.ReadParams(bytes.NewReader(args.Params)); err != nil {
+			return s.fail(ctx, sess, fmt.Errorf("parameters: %w", err))
+		}
+	}
+	if _, err := s.Store.SetStatus(ctx, sess.ID, store.StatusUpdate{Status: store.StatusProcessing}); err != nil {
+		return err
+	}
+	body, info, err := s.Storage.Get(ctx, sess.Bucket, sess.ObjectKey)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%w: %s/%s", ErrObjectMissing, sess.Bucket, sess.ObjectKey)
+	}
+	if err != nil {
+		return err
+	}
+	ra, size, sum, cleanup, err := s.spool(body, info.Size)
+	body.Close()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	read := time.Since(start)
+	res, err := analysis.Analyze(ra, size, path.Base(sess.ObjectKey), params, s.Config.Analyzer)
+	if err != nil {
+		return s.fail(ctx, sess, err)
+	}
+	summary, err := json.Marshal(Summary(res))
+	if err != nil {
+		return s.fail(ctx, sess, err)
+	}
+	scores, _ := json.Marshal(res.PerformanceAnalysis)
+	paramsJSON := args.Params
+	if len(paramsJSON) == 0 {
+		paramsJSON = json.RawMessage("{}")
+	}
+	total := time.Since(start)
+	timings, _ := json.Marshal(map[string]float64{"phase2_read_ms": ms(read), "phase2_ms": ms(total)})
+	fileSize := size
+	err = s.Store.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.SaveAnalysis(ctx, store.AnalysisResult{SessionID: sess.ID, ProcessingVersion: res.ProcessingVersion,
+			Params: paramsJSON, AnalyticsSummary: summary, Scores: scores}); err != nil {
+			return err
+		}
+		_, err := tx.SetStatus(ctx, sess.ID, store.StatusUpdate{Status: store.StatusCompleted, Timings: timings, FileSHA256: sum, FileSizeBytes: &fileSize})
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrInvalidInput) {
+			return s.fail(ctx, sess, err)
+		}
+		return err
+	}
+	if s.Metrics != nil {
+		s.Metrics.Phase.WithLabelValues("phase2").Observe(total.Seconds())
+	}
+	s.log().Info("session analysed", "session", sess.SessionCode, "version", res.ProcessingVersion, "phase2_ms", total.Milliseconds())
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Fail marks a session failed with err's message (used when a job gives up).
+func (s *Service) Fail(ctx context.Context, sessionID string, err error) error {
+	_, serr := s.Store.SetStatus(ctx, sessionID, store.StatusUpdate{Status: store.StatusFailed, Error: err.Error()})
+	if s.Metrics != nil {
+		s.Metrics.Failures.Inc()
+	}
+	return serr
+}
+
+func (s *Service) fail(ctx context.Context, sess *store.Session, err error) error {
+	s.log().Warn("analysis failed", "session", sess.SessionCode, "error", err)
+	if serr := s.Fail(ctx, sess.ID, err); serr != nil {
+		return serr // the database is the problem: retry
+	}
+	return &PermanentError{err}
+}
+
+// spool reads the stream once, hashing it, into memory or (when larger than
+// the in-memory limit) a temporary file, and returns random access to it.
+func (s *Service) spool(r io.Reader, size int64) (io.ReaderAt, int64, string, func(), error) {
+	limit := s.Config.SpoolInMemory
+	if limit <= 0 {
+		limit = 64 << 20
+	}
+	h := sha256.New()
+	tee := io.TeeReader(r, h)
+	var head []byte
+	if size >= 0 && size <= limit {
+		b := bytes.NewBuffer(make([]byte, 0, size+1))
+		n, err := io.Copy(b, io.LimitReader(tee, limit+1))
+		if err != nil {
+			return nil, 0, "", nil, err
+		}
+		if n <= limit {
+			return bytes.NewReader(b.Bytes()), n, hex.EncodeToString(h.Sum(nil)), func() {}, nil
+		}
+		head = b.Bytes() // larger than announced: continue on disk
+	}
+	tmp, err := os.CreateTemp("", "emgd-spool-*.c3d")
+	if err != nil {
+		return nil, 0, "", nil, err
+	}
+	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
+	if _, err := tmp.Write(head); err != nil {
+		cleanup()
+		return nil, 0, "", nil, err
+	}
+	n, err := io.Copy(tmp, tee)
+	n += int64(len(head))
+	if err != nil {
+		cleanup()
+		return nil, 0, "", nil, err
+	}
+	return tmp, n, hex.EncodeToString(h.Sum(nil)), cleanup, nil
+}
