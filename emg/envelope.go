@@ -24,38 +24,46 @@ func MovingAverage(dst, x []float64, w int) ([]float64, error) {
 	return dst, nil
 }
 
-// movingSum writes scale*windowsum (of |x| when abs) for each centred window.
-// The running sum is recomputed exactly every 1024 samples so rounding does
-// not accumulate over long records. dst must not alias x.
+// movingSum writes scale*windowsum (of |x| when abs) for each centred window
+// (w/2 samples before, (w-1)/2 after, zeros outside). The running sum is
+// recomputed exactly every 1024 samples so rounding does not accumulate over
+// long records. dst must not alias x.
 func movingSum(dst, x []float64, w int, scale float64, abs bool) {
 	n := len(x)
+	dst = dst[:n]
 	h1 := w / 2       // samples before i
 	h2 := (w - 1) / 2 // samples after i
-	val := func(j int) float64 {
-		if abs {
-			return math.Abs(x[j])
-		}
-		return x[j]
-	}
-	exact := func(i int) float64 {
+	const block = 1024
+	for b0 := 0; b0 < n; b0 += block {
+		b1 := min(n, b0+block)
 		s := 0.0
-		for j := max(0, i-h1); j <= min(n-1, i+h2); j++ {
-			s += val(j)
+		for j := max(0, b0-h1); j <= min(n-1, b0+h2); j++ {
+			if abs {
+				s += math.Abs(x[j])
+			} else {
+				s += x[j]
+			}
 		}
-		return s
-	}
-	const resync = 1024
-	s := 0.0
-	for i := 0; i < n; i++ {
-		if i%resync == 0 {
-			s = exact(i)
-		}
-		dst[i] = s * scale
-		if j := i + 1 + h2; j < n {
-			s += val(j)
-		}
-		if j := i - h1; j >= 0 {
-			s -= val(j)
+		if abs {
+			for i := b0; i < b1; i++ {
+				dst[i] = s * scale
+				if j := i + 1 + h2; j < n {
+					s += math.Abs(x[j])
+				}
+				if j := i - h1; j >= 0 {
+					s -= math.Abs(x[j])
+				}
+			}
+		} else {
+			for i := b0; i < b1; i++ {
+				dst[i] = s * scale
+				if j := i + 1 + h2; j < n {
+					s += x[j]
+				}
+				if j := i - h1; j >= 0 {
+					s -= x[j]
+				}
+			}
 		}
 	}
 }

@@ -53,6 +53,47 @@ func Std(x []float64) float64 {
 	return math.Sqrt(s / float64(len(x)))
 }
 
+// moments returns sum(x), sum(x^2) and sum(|x|) with four accumulators.
+func moments(x []float64) (sum, sumsq, sumabs float64) {
+	var s0, s1, s2, s3, q0, q1, q2, q3, a0, a1, a2, a3 float64
+	i := 0
+	for ; i+3 < len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		s0 += v[0]
+		s1 += v[1]
+		s2 += v[2]
+		s3 += v[3]
+		q0 += v[0] * v[0]
+		q1 += v[1] * v[1]
+		q2 += v[2] * v[2]
+		q3 += v[3] * v[3]
+		a0 += math.Abs(v[0])
+		a1 += math.Abs(v[1])
+		a2 += math.Abs(v[2])
+		a3 += math.Abs(v[3])
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i]
+		q0 += x[i] * x[i]
+		a0 += math.Abs(x[i])
+	}
+	return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3), (a0 + a1) + (a2 + a3)
+}
+
+// varies reports whether std(x) >= minSpectralStd, given its moments: the
+// one-pass variance decides when it is far from the limit and well
+// conditioned, else the two-pass Std does.
+func varies(x []float64, sum, sumsq float64) bool {
+	n := float64(len(x))
+	m := sum / n
+	ms := sumsq / n
+	v := ms - m*m
+	if v > 1e-16 && v > 1e-6*ms {
+		return true
+	}
+	return Std(x) >= minSpectralStd
+}
+
 // Spectral holds the spectral features of one power spectrum. A feature that
 // cannot be computed (no power, no positive-frequency bin) has its Has flag false.
 type Spectral struct {
@@ -143,6 +184,11 @@ func (fw *featureWork) spectral(x []float64, fs float64) (Spectral, bool, error)
 	if len(x) < MinSpectralSamples || !(Std(x) >= minSpectralStd) {
 		return Spectral{}, false, nil
 	}
+	return fw.spectralChecked(x, fs)
+}
+
+// spectralChecked is spectral for a signal known to be long enough and to vary.
+func (fw *featureWork) spectralChecked(x []float64, fs float64) (Spectral, bool, error) {
 	w, err := fw.estimator(fs)
 	if err != nil {
 		return Spectral{}, false, err
@@ -226,11 +272,16 @@ func (fw *featureWork) temporal(x []float64, fs float64, tv *temporalValues) (Te
 	if w > 1 {
 		for start := 0; start+w <= len(x); start += step {
 			win := x[start : start+w]
-			tv.rms = append(tv.rms, RMS(win))
-			tv.mav = append(tv.mav, MAV(win))
-			s, ok, err := fw.spectral(win, fs)
-			if err != nil {
-				return Temporal{}, err
+			sum, sumsq, sumabs := moments(win)
+			tv.rms = append(tv.rms, math.Sqrt(sumsq/float64(w)))
+			tv.mav = append(tv.mav, sumabs/float64(w))
+			var s Spectral
+			ok := false
+			if w >= MinSpectralSamples && varies(win, sum, sumsq) {
+				var err error
+				if s, ok, err = fw.spectralChecked(win, fs); err != nil {
+					return Temporal{}, err
+				}
 			}
 			if ok {
 				if s.HasMPF {

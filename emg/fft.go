@@ -13,11 +13,11 @@ import (
 // concurrent use, give each goroutine its own.
 type FFT struct {
 	n      int
-	rev    []int32        // bit-reversal permutation (power-of-two plans)
-	tw     []complex128   // twiddles of every stage, stage after stage
-	blue   *bluestein     // non-power-of-two lengths
-	ident  bool           // n <= 1
-	stages [][]complex128 // views into tw, one per stage of size >= 8
+	rev    []int32           // bit-reversal permutation (power-of-two plans)
+	tw     []complex128      // twiddles of every stage, stage after stage
+	blue   *bluestein        // non-power-of-two lengths
+	ident  bool              // n <= 1
+	stages [][][3]complex128 // radix-4 twiddles (w^k, w^2k, w^3k) per stage
 }
 
 type bluestein struct {
@@ -34,7 +34,11 @@ func NewFFT(n int) *FFT {
 		panic(fmt.Sprintf("emg: FFT length %d < 1", n))
 	}
 	p := &FFT{n: n}
-	if n == 1 {
+	if n == 1 || n == 2 {
+		if n == 2 {
+			p.rev = []int32{0, 1}
+			return p
+		}
 		p.ident = true
 		return p
 	}
@@ -47,13 +51,19 @@ func NewFFT(n int) *FFT {
 	for i := range p.rev {
 		p.rev[i] = int32(bits.Reverse32(uint32(i)) >> (32 - logn))
 	}
-	// Stages of size 2 and 4 use trivial twiddles; tables for size >= 8.
-	for size := 8; size <= n; size <<= 1 {
-		half := size / 2
-		st := make([]complex128, half)
-		for k := 0; k < half; k++ {
-			s, c := math.Sincos(-2 * math.Pi * float64(k) / float64(size))
-			st[k] = complex(c, s)
+	// Radix-4 stages combine blocks of L into 4L, from L = 2 (odd log2 n,
+	// after a radix-2 stage) or L = 4 (even, after a twiddle-free radix-4 stage).
+	l := 2
+	if logn%2 == 0 {
+		l = 4
+	}
+	for ; 4*l <= n; l *= 4 {
+		st := make([][3]complex128, l)
+		for k := 0; k < l; k++ {
+			for r := 1; r <= 3; r++ {
+				s, c := math.Sincos(-2 * math.Pi * float64(r*k) / float64(4*l))
+				st[k][r-1] = complex(c, s)
+			}
 		}
 		p.stages = append(p.stages, st)
 	}
@@ -134,45 +144,104 @@ func (b *bluestein) transform(x []complex128) {
 }
 
 func (p *FFT) radix2(x []complex128) {
-	n := p.n
 	for i, j := range p.rev {
 		if int(j) > i {
 			x[i], x[j] = x[j], x[i]
 		}
 	}
-	// size 2
-	for i := 0; i+1 < n; i += 2 {
-		a, b := x[i], x[i+1]
-		x[i], x[i+1] = a+b, a-b
+	p.permuted(x)
+}
+
+// permuted runs the butterflies on input already in bit-reversed order.
+func (p *FFT) permuted(x []complex128) { p.permutedFrom(x, false) }
+
+// permutedFrom is permuted; pairsDone says the caller has already run the
+// first radix-2 stage (only for odd log2 n).
+func (p *FFT) permutedFrom(x []complex128, pairsDone bool) {
+	n := p.n
+	x = x[:n:n]
+	l := 2
+	if pairsDone {
+		// first stage already applied
+	} else if bits.TrailingZeros(uint(n))%2 == 1 {
+		for i := 0; i+1 < n; i += 2 {
+			q := x[i : i+2 : i+2]
+			a, b := q[0], q[1]
+			q[0], q[1] = a+b, a-b
+		}
+	} else {
+		// twiddle-free radix-4 stage
+		for i := 0; i+3 < n; i += 4 {
+			q := x[i : i+4 : i+4]
+			t0, t1, t2, t3 := q[0], q[2], q[1], q[3]
+			s02, d02 := t0+t2, t0-t2
+			s13, d13 := t1+t3, t1-t3
+			jd := complex(imag(d13), -real(d13)) // -i*(t1-t3)
+			q[0], q[1], q[2], q[3] = s02+s13, d02+jd, s02-s13, d02-jd
+		}
+		l = 4
 	}
-	if n < 4 {
-		return
+	stages := p.stages
+	if l == 2 && len(stages) > 0 {
+		// Radix-4 stage from blocks of 2 to 8 with constant twiddles:
+		// k = 0: 1, 1, 1; k = 1: W8, -i, W8^3.
+		const r = 0.70710678118654752440
+		for i := 0; i+7 < n; i += 8 {
+			q := x[i : i+8 : i+8]
+			// k = 0
+			a, c, b, d := q[0], q[2], q[4], q[6]
+			s02, d02 := a+c, a-c
+			s13, d13 := b+d, b-d
+			q[0], q[4] = s02+s13, s02-s13
+			q[2], q[6] = complex(real(d02)+imag(d13), imag(d02)-real(d13)), complex(real(d02)-imag(d13), imag(d02)+real(d13))
+			// k = 1: t1 = W8*q[5], t2 = -i*q[3], t3 = W8^3*q[7]
+			a, c, b, d = q[1], q[3], q[5], q[7]
+			t1 := complex(r*(real(b)+imag(b)), r*(imag(b)-real(b)))
+			t2 := complex(imag(c), -real(c))
+			t3 := complex(r*(imag(d)-real(d)), -r*(real(d)+imag(d)))
+			s02, d02 = a+t2, a-t2
+			s13, d13 = t1+t3, t1-t3
+			q[1], q[5] = s02+s13, s02-s13
+			q[3], q[7] = complex(real(d02)+imag(d13), imag(d02)-real(d13)), complex(real(d02)-imag(d13), imag(d02)+real(d13))
+		}
+		stages = stages[1:]
+		l = 8
 	}
-	// size 4: twiddles 1 and -i
-	for i := 0; i+3 < n; i += 4 {
-		a0, a1, b0, b1 := x[i], x[i+1], x[i+2], x[i+3]
-		t1 := complex(imag(b1), -real(b1)) // b1 * -i
-		x[i], x[i+2] = a0+b0, a0-b0
-		x[i+1], x[i+3] = a1+t1, a1-t1
-	}
-	size := 8
-	for _, tw := range p.stages {
-		half := size / 2
-		for start := 0; start < n; start += size {
-			lo := x[start : start+half : start+half]
-			hi := x[start+half : start+size : start+size]
-			tw := tw[:half:half]
-			for k := range lo {
-				w := tw[k]
-				b := hi[k]
-				br := real(b)*real(w) - imag(b)*imag(w)
-				bi := real(b)*imag(w) + imag(b)*real(w)
-				a := lo[k]
-				lo[k] = complex(real(a)+br, imag(a)+bi)
-				hi[k] = complex(real(a)-br, imag(a)-bi)
+	for _, tw := range stages {
+		size := 4 * l
+		for start := 0; start+size <= n; start += size {
+			blk := x[start : start+size : start+size]
+			q0 := blk[0:l:l]
+			q1 := blk[l : 2*l : 2*l]
+			q2 := blk[2*l : 3*l : 3*l]
+			q3 := blk[3*l : 4*l : 4*l]
+			q1, q2, q3 = q1[:len(q0)], q2[:len(q0)], q3[:len(q0)]
+			tw := tw[:len(q0)]
+			for k := range q0 {
+				w1, w2, w3 := tw[k][0], tw[k][1], tw[k][2]
+				a := q0[k]
+				// t1 = W^k F1 (F1 in q2), t2 = W^2k F2 (in q1), t3 = W^3k F3 (in q3)
+				b := q2[k]
+				t1r := real(b)*real(w1) - imag(b)*imag(w1)
+				t1i := real(b)*imag(w1) + imag(b)*real(w1)
+				c := q1[k]
+				t2r := real(c)*real(w2) - imag(c)*imag(w2)
+				t2i := real(c)*imag(w2) + imag(c)*real(w2)
+				d := q3[k]
+				t3r := real(d)*real(w3) - imag(d)*imag(w3)
+				t3i := real(d)*imag(w3) + imag(d)*real(w3)
+				s02r, s02i := real(a)+t2r, imag(a)+t2i
+				d02r, d02i := real(a)-t2r, imag(a)-t2i
+				s13r, s13i := t1r+t3r, t1i+t3i
+				d13r, d13i := t1r-t3r, t1i-t3i
+				// -i*d13 = (d13i, -d13r)
+				q0[k] = complex(s02r+s13r, s02i+s13i)
+				q1[k] = complex(d02r+d13i, d02i-d13r)
+				q2[k] = complex(s02r-s13r, s02i-s13i)
+				q3[k] = complex(d02r-d13i, d02i+d13r)
 			}
 		}
-		size <<= 1
+		l *= 4
 	}
 }
 
@@ -234,10 +303,18 @@ func (r *RealFFT) Forward(dst []complex128, src []float64) []complex128 {
 	}
 	m := n / 2
 	z := r.buf
-	for i := 0; i < m; i++ {
-		z[i] = complex(src[2*i], src[2*i+1])
+	if r.half.rev != nil {
+		rev := r.half.rev[:m]
+		for i, j := range rev {
+			z[j] = complex(src[2*i], src[2*i+1])
+		}
+		r.half.permuted(z)
+	} else {
+		for i := 0; i < m; i++ {
+			z[i] = complex(src[2*i], src[2*i+1])
+		}
+		r.half.Forward(z)
 	}
-	r.half.Forward(z)
 	z0 := z[0]
 	dst[0] = complex(real(z0)+imag(z0), 0)
 	dst[m] = complex(real(z0)-imag(z0), 0)
@@ -285,4 +362,45 @@ func (r *RealFFT) Inverse(dst []float64, src []complex128) []float64 {
 		dst[i] = real(full[i])
 	}
 	return dst
+}
+
+// fastPower reports whether addPower can be used: even length whose half is
+// a power of two (at least 4).
+func (r *RealFFT) fastPower() bool { return r.half != nil && r.half.rev != nil && r.n >= 8 }
+
+// addPower adds |X_k|^2 of the packed, bit-reversed input in r.buf (see
+// Welch.PSD) to psd (n/2+1 bins), running the transform first.
+func (r *RealFFT) addPower(psd []float64, pairsDone bool) {
+	m := r.n / 2
+	z := r.buf[:m]
+	r.half.permutedFrom(z, pairsDone)
+	psd = psd[: m+1 : m+1]
+	tw := r.tw[: m+1 : m+1]
+	z0 := z[0]
+	dc := real(z0) + imag(z0)
+	ny := real(z0) - imag(z0)
+	psd[0] += dc * dc
+	psd[m] += ny * ny
+	// Bins k and m-k share their inputs: with a = z[k], b = z[m-k],
+	// E = (a + conj b)/2 and O = (a - conj b)/(2i), X[k] = E + w*O.
+	for k := 1; 2*k <= m; k++ {
+		a := z[k]
+		b := z[m-k]
+		er := 0.5 * (real(a) + real(b))
+		ei := 0.5 * (imag(a) - imag(b))
+		or := 0.5 * (imag(a) + imag(b))
+		oi := -0.5 * (real(a) - real(b))
+		w := tw[k]
+		tr := or*real(w) - oi*imag(w)
+		ti := or*imag(w) + oi*real(w)
+		xr, xi := er+tr, ei+ti
+		psd[k] += xr*xr + xi*xi
+		if 2*k == m {
+			break
+		}
+		// bin m-k: E' = conj(E), O' = conj(O), twiddle -conj(w), so
+		// X[m-k] = conj(E - w*O).
+		xr2, xi2 := er-tr, ei-ti
+		psd[m-k] += xr2*xr2 + xi2*xi2
+	}
 }

@@ -61,6 +61,10 @@ func normalizeBA(b, a []float64) (bn, an []float64, err error) {
 // lfilterInPlace filters x in place (backward: from the last sample to the
 // first), updating the state z. b and a are normalised and of equal length.
 func lfilterInPlace(b, a, z, x []float64, backward bool) {
+	if len(b) == 5 && b[0] == b[4] && b[1] == b[3] {
+		lfilter5sym((*[5]float64)(b), (*[5]float64)(a), (*[4]float64)(z), x, backward)
+		return
+	}
 	if len(b) == 5 {
 		lfilter5((*[5]float64)(b), (*[5]float64)(a), (*[4]float64)(z), x, backward)
 		return
@@ -89,32 +93,72 @@ func lfilterInPlace(b, a, z, x []float64, backward bool) {
 }
 
 // lfilter5 is lfilterInPlace for order-4 transfer functions (5 coefficients),
-// the case of every low- and high-pass in the pipeline.
+// the case of every low- and high-pass in the pipeline. It carries
+// q = z0 + a1*y(previous) instead of z0, so that the recursion from one
+// output to the next is one multiply and one subtract.
 func lfilter5(b, a *[5]float64, z *[4]float64, x []float64, backward bool) {
-	b0, b1, b2, b3, b4 := b[0], b[1], b[2], b[3], b[4]
-	a1, a2, a3, a4 := a[1], a[2], a[3], a[4]
-	z0, z1, z2, z3 := z[0], z[1], z[2], z[3]
+	// Coefficients are read through c inside the loops: loads are off the
+	// recursion's critical path, and keeping them out of registers leaves
+	// room for the state (no spills on the y -> y dependency).
+	c := &[9]float64{b[0], b[1], b[2], b[3], b[4], a[1], a[2], a[3], a[4]}
+	// z0 = q - a1*yp; start from yp = 0, q = z0.
+	q, yp, z1, z2, z3 := z[0], 0.0, z[1], z[2], z[3]
 	if backward {
 		for i := len(x) - 1; i >= 0; i-- {
 			xi := x[i]
-			y := b0*xi + z0
-			z0 = b1*xi + z1 - a1*y
-			z1 = b2*xi + z2 - a2*y
-			z2 = b3*xi + z3 - a3*y
-			z3 = b4*xi - a4*y
+			y := (c[0]*xi + q) - c[5]*yp
+			q = c[1]*xi + z1
+			z1 = (c[2]*xi + z2) - c[6]*y
+			z2 = (c[3]*xi + z3) - c[7]*y
+			z3 = c[4]*xi - c[8]*y
 			x[i] = y
+			yp = y
 		}
 	} else {
 		for i, xi := range x {
-			y := b0*xi + z0
-			z0 = b1*xi + z1 - a1*y
-			z1 = b2*xi + z2 - a2*y
-			z2 = b3*xi + z3 - a3*y
-			z3 = b4*xi - a4*y
+			y := (c[0]*xi + q) - c[5]*yp
+			q = c[1]*xi + z1
+			z1 = (c[2]*xi + z2) - c[6]*y
+			z2 = (c[3]*xi + z3) - c[7]*y
+			z3 = c[4]*xi - c[8]*y
 			x[i] = y
+			yp = y
 		}
 	}
-	z[0], z[1], z[2], z[3] = z0, z1, z2, z3
+	z[0], z[1], z[2], z[3] = q-c[5]*yp, z1, z2, z3
+}
+
+// lfilter5sym is lfilter5 for symmetric numerators (b0 = b4, b1 = b3), as
+// every Butterworth low- and high-pass has: three products of x instead of
+// five leave every coefficient and state in a register.
+func lfilter5sym(b, a *[5]float64, z *[4]float64, x []float64, backward bool) {
+	c := &[7]float64{b[0], b[1], b[2], a[1], a[2], a[3], a[4]}
+	q, yp, z1, z2, z3 := z[0], 0.0, z[1], z[2], z[3]
+	if backward {
+		for i := len(x) - 1; i >= 0; i-- {
+			xi := x[i]
+			p0, p1 := c[0]*xi, c[1]*xi
+			y := (p0 + q) - c[3]*yp
+			q = p1 + z1
+			z1 = (c[2]*xi + z2) - c[4]*y
+			z2 = (p1 + z3) - c[5]*y
+			z3 = p0 - c[6]*y
+			x[i] = y
+			yp = y
+		}
+	} else {
+		for i, xi := range x {
+			p0, p1 := c[0]*xi, c[1]*xi
+			y := (p0 + q) - c[3]*yp
+			q = p1 + z1
+			z1 = (c[2]*xi + z2) - c[4]*y
+			z2 = (p1 + z3) - c[5]*y
+			z3 = p0 - c[6]*y
+			x[i] = y
+			yp = y
+		}
+	}
+	z[0], z[1], z[2], z[3] = q-c[3]*yp, z1, z2, z3
 }
 
 // LFilterZI returns the initial state for LFilter that corresponds to the

@@ -3,6 +3,7 @@ package emg
 import (
 	"fmt"
 	"math"
+	"math/bits"
 )
 
 // HannPeriodic returns the periodic Hann window of length n
@@ -28,6 +29,7 @@ type Welch struct {
 	win      []float64
 	scale    float64
 	fft      *RealFFT
+	pairs    bool // fast path runs the first radix-2 stage while packing
 	seg      []float64
 	spec     []complex128
 	freqs    []float64
@@ -48,6 +50,10 @@ func NewWelch(fs float64, nperseg int) (*Welch, error) {
 		s += v * v
 	}
 	w.scale = 1 / (fs * s)
+	if w.fft.fastPower() {
+		m := nperseg / 2
+		w.pairs = bits.TrailingZeros(uint(m))%2 == 1
+	}
 	w.seg = make([]float64, nperseg)
 	nb := nperseg/2 + 1
 	w.spec = make([]complex128, nb)
@@ -82,13 +88,49 @@ func (w *Welch) PSD(x []float64) ([]float64, error) {
 	}
 	seg := w.seg
 	win := w.win
+	fast := w.fft.fastPower()
 	for s := 0; s < nseg; s++ {
 		part := x[s*step : s*step+n : s*step+n]
-		mean := 0.0
-		for _, v := range part {
-			mean += v
+		var m0, m1, m2, m3 float64
+		i := 0
+		for ; i+3 < n; i += 4 {
+			q := part[i : i+4 : i+4]
+			m0 += q[0]
+			m1 += q[1]
+			m2 += q[2]
+			m3 += q[3]
 		}
-		mean /= float64(n)
+		for ; i < n; i++ {
+			m0 += part[i]
+		}
+		mean := ((m0 + m1) + (m2 + m3)) / float64(n)
+		if fast {
+			// detrend, window and pack pairs into bit-reversed order in one
+			// pass; for odd log2(n/2) also run the first radix-2 stage, whose
+			// butterflies join packed values h apart (adjacent once reversed).
+			z := w.fft.buf
+			m := n / 2
+			rev := w.fft.half.rev[:m:m]
+			win := win[:n:n]
+			if n == 256 && w.pairs {
+				pack256((*[256]float64)(part), (*[256]float64)(win), (*[128]complex128)(z), (*[128]int32)(rev), mean)
+			} else if w.pairs {
+				h := m / 2
+				for i := 0; i < h; i++ {
+					a := complex((part[2*i]-mean)*win[2*i], (part[2*i+1]-mean)*win[2*i+1])
+					k := 2 * (i + h)
+					b := complex((part[k]-mean)*win[k], (part[k+1]-mean)*win[k+1])
+					j := rev[i]
+					z[j], z[j+1] = a+b, a-b
+				}
+			} else {
+				for i, j := range rev {
+					z[j] = complex((part[2*i]-mean)*win[2*i], (part[2*i+1]-mean)*win[2*i+1])
+				}
+			}
+			w.fft.addPower(psd, w.pairs)
+			continue
+		}
 		for i, v := range part {
 			seg[i] = (v - mean) * win[i]
 		}
@@ -124,4 +166,16 @@ func WelchPSD(x []float64, fs float64, nperseg int) (freqs, psd []float64, err e
 		return nil, nil, err
 	}
 	return append([]float64(nil), w.freqs...), append([]float64(nil), p...), nil
+}
+
+// pack256 is the packing loop of PSD for nperseg = 256 (the analytics'
+// segment length), written on arrays so that it runs without bounds checks.
+func pack256(part, win *[256]float64, z *[128]complex128, rev *[128]int32, mean float64) {
+	for i := 0; i < 64; i++ {
+		a := complex((part[2*i]-mean)*win[2*i], (part[2*i+1]-mean)*win[2*i+1])
+		b := complex((part[2*i+128]-mean)*win[2*i+128], (part[2*i+129]-mean)*win[2*i+129])
+		j := rev[i] & 127
+		z[j] = a + b
+		z[(j+1)&127] = a - b
+	}
 }
