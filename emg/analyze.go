@@ -375,13 +375,14 @@ func (pl *plan) validate(x []float64) string {
 	if lim.MaxSeconds > 0 && dur > lim.MaxSeconds {
 		return fmt.Sprintf("signal too long: %.1f min exceeds the %g s maximum", dur/60, lim.MaxSeconds)
 	}
-	for _, v := range x {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+	sum, sumsq, _ := moments(x)
+	if math.IsNaN(sum) || math.IsInf(sum, 0) || math.IsNaN(sumsq) || math.IsInf(sumsq, 0) {
+		if !allFinite(x) {
 			return "signal contains NaN or infinite values"
 		}
 	}
-	if sd := Std(x); sd < minSpectralStd {
-		return fmt.Sprintf("signal lacks variation: std=%.2e < %.2e", sd, minSpectralStd)
+	if !varies(x, sum, sumsq) {
+		return fmt.Sprintf("signal lacks variation: std=%.2e < %.2e", Std(x), minSpectralStd)
 	}
 	return ""
 }
@@ -527,7 +528,7 @@ func (pl *plan) analyzeBase(ws *workspace, rec Recording, base string) *ChannelA
 	ca.TimingSource = base + " Processed"
 	if ai, ok := pl.index[base+" activated"]; ok {
 		act, err := rec.Channels[ai].samples()
-		if err == nil && len(act) == n && allFinite(act) {
+		if err == nil && len(act) == n && sumFinite(act) {
 			timing = act
 			factor = DefaultActivatedThresholdFactor
 			if p.ActivatedThresholdFactor != nil {
@@ -553,6 +554,16 @@ func (pl *plan) analyzeBase(ws *workspace, rec Recording, base string) *ChannelA
 	}
 	summarizeContractions(ca, cs)
 	return ca
+}
+
+// sumFinite reports whether every value is finite: one sum decides unless
+// it overflows.
+func sumFinite(x []float64) bool {
+	s, _, _ := moments(x)
+	if !math.IsNaN(s) && !math.IsInf(s, 0) {
+		return true
+	}
+	return allFinite(x)
 }
 
 func allFinite(x []float64) bool {

@@ -34,6 +34,7 @@ func movingSum(dst, x []float64, w int, scale float64, abs bool) {
 	h1 := w / 2       // samples before i
 	h2 := (w - 1) / 2 // samples after i
 	const block = 1024
+	addBelow := n - 1 - h2 // i < addBelow: x[i+1+h2] enters the next window
 	for b0 := 0; b0 < n; b0 += block {
 		b1 := min(n, b0+block)
 		s := 0.0
@@ -44,26 +45,58 @@ func movingSum(dst, x []float64, w int, scale float64, abs bool) {
 				s += x[j]
 			}
 		}
-		if abs {
-			for i := b0; i < b1; i++ {
-				dst[i] = s * scale
-				if j := i + 1 + h2; j < n {
-					s += math.Abs(x[j])
+		i := b0
+		for i < b1 {
+			// a stretch of i where both conditions (enter, leave) are constant
+			end := b1
+			enter := i < addBelow
+			leave := i >= h1
+			if enter && addBelow < end {
+				end = addBelow
+			}
+			if !leave && h1 < end {
+				end = h1
+			}
+			out := dst[i:end]
+			switch {
+			case enter && leave && abs:
+				in := x[i+1+h2 : end+1+h2]
+				old := x[i-h1 : end-h1]
+				in, old = in[:len(out)], old[:len(out)]
+				for k := range out {
+					out[k] = s * scale
+					s += math.Abs(in[k])
+					s -= math.Abs(old[k])
 				}
-				if j := i - h1; j >= 0 {
-					s -= math.Abs(x[j])
+			case enter && leave:
+				in := x[i+1+h2 : end+1+h2]
+				old := x[i-h1 : end-h1]
+				in, old = in[:len(out)], old[:len(out)]
+				for k := range out {
+					out[k] = s * scale
+					s += in[k]
+					s -= old[k]
+				}
+			default:
+				for k := i; k < end; k++ {
+					dst[k] = s * scale
+					if enter {
+						if abs {
+							s += math.Abs(x[k+1+h2])
+						} else {
+							s += x[k+1+h2]
+						}
+					}
+					if leave {
+						if abs {
+							s -= math.Abs(x[k-h1])
+						} else {
+							s -= x[k-h1]
+						}
+					}
 				}
 			}
-		} else {
-			for i := b0; i < b1; i++ {
-				dst[i] = s * scale
-				if j := i + 1 + h2; j < n {
-					s += x[j]
-				}
-				if j := i - h1; j >= 0 {
-					s -= x[j]
-				}
-			}
+			i = end
 		}
 	}
 }

@@ -201,8 +201,16 @@ func (fw *featureWork) spectralChecked(x []float64, fs float64) (Spectral, bool,
 }
 
 func (fw *featureWork) features(x []float64, fs float64) (Features, error) {
-	f := Features{RMS: RMS(x), MAV: MAV(x)}
-	s, ok, err := fw.spectral(x, fs)
+	if len(x) == 0 {
+		return Features{}, nil
+	}
+	sum, sumsq, sumabs := moments(x)
+	n := float64(len(x))
+	f := Features{RMS: math.Sqrt(sumsq / n), MAV: sumabs / n}
+	if len(x) < MinSpectralSamples || !varies(x, sum, sumsq) {
+		return f, nil
+	}
+	s, ok, err := fw.spectralChecked(x, fs)
 	if err != nil {
 		return f, err
 	}
