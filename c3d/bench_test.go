@@ -138,3 +138,21 @@ func BenchmarkReadAllAnalogIntDEC(b *testing.B) {
 		}
 	}
 }
+
+// Baseline for the decode figures, measured in the same run: reading the
+// same file's bytes through the same io.ReaderAt in 1 MiB chunks without
+// decoding anything.
+func BenchmarkBaselineReadBytes(b *testing.B) {
+	data, err := os.ReadFile(bigGhostlyFile(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := bytes.NewReader(data)
+	buf := make([]byte, 1<<20)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		for off := int64(0); off < int64(len(data)); off += int64(len(buf)) {
+			r.ReadAt(buf, off)
+		}
+	}
+}
