@@ -19,6 +19,7 @@ func commands() []command {
 	return []command{
 		{"inspect", "show a C3D file's header and parameters (--json)", cmdInspect},
 		{"export", "write a C3D file's analog channels as CSV (--csv)", cmdExport},
+		{"analyze", "analyse C3D recordings: EMG analytics and session scores (--json, --csv)", cmdAnalyze},
 	}
 }
 
