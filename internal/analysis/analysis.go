@@ -1,6 +1,6 @@
 // Package analysis connects C3D files to the emg analytics: it opens a file
 // with package c3d, builds the recording metadata, hands the analog channels
-// to emg.Analyze (loading them on demand, a raw/activated pair per pass) and
+// to emg.Analyze (loading them on demand, two bases per pass over the data) and
 // returns the result with its metadata filled.
 package analysis
 
@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,7 +154,7 @@ func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyze
 		p.GamePoints = &v
 	}
 	rec := emg.Recording{Rate: f.Analog.Rate, Channels: make([]emg.Channel, len(f.Analog.Labels))}
-	ld := newPairLoader(f)
+	ld := newGroupLoader(f)
 	for i, l := range f.Analog.Labels {
 		i := i
 		rec.Channels[i] = emg.Channel{Label: l, Load: func() ([]float64, error) { return ld.load(i) }}
@@ -165,55 +166,80 @@ func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyze
 	return res, err
 }
 
-// pairLoader reads a base's raw and activated channels in one pass over the
-// data section and hands each out once.
-type pairLoader struct {
-	f       *c3d.File
-	partner map[int]int
-	mu      sync.Mutex
-	kept    map[int][]float64
+// groupLoader reads the channels of a few bases (raw and activated, two
+// bases per pass over the data section by default) together and hands each
+// channel out once, so that a recording is neither read once per channel nor
+// held in memory whole.
+type groupLoader struct {
+	f      *c3d.File
+	groups []*loadGroup
+	byChan map[int]*loadGroup
 }
 
-func newPairLoader(f *c3d.File) *pairLoader {
+type loadGroup struct {
+	mu      sync.Mutex
+	chans   []int
+	loaded  bool
+	data    map[int][]float64
+	readErr error
+}
+
+// basesPerPass is how many bases one pass over the data section reads.
+const basesPerPass = 2
+
+func newGroupLoader(f *c3d.File) *groupLoader {
 	keys := emg.ChannelKeys(f.Analog.Labels)
-	idx := map[string]int{}
+	byBase := map[string][]int{}
+	var bases []string
 	for i, k := range keys {
-		idx[k] = i
+		b := emg.BaseName(k)
+		if _, ok := byBase[b]; !ok {
+			bases = append(bases, b)
+		}
+		byBase[b] = append(byBase[b], i)
 	}
-	pl := &pairLoader{f: f, partner: map[int]int{}, kept: map[int][]float64{}}
-	for i, k := range keys {
-		if base, ok := strings.CutSuffix(k, " activated"); ok {
-			raw, ok := idx[base+" Raw"]
-			if !ok {
-				raw, ok = idx[base]
-			}
-			if ok {
-				pl.partner[raw] = i
-				pl.partner[i] = raw
+	sort.Strings(bases) // the order emg analyses them in
+	gl := &groupLoader{f: f, byChan: map[int]*loadGroup{}}
+	for i := 0; i < len(bases); i += basesPerPass {
+		g := &loadGroup{}
+		for _, b := range bases[i:min(i+basesPerPass, len(bases))] {
+			g.chans = append(g.chans, byBase[b]...)
+		}
+		for _, c := range g.chans {
+			gl.byChan[c] = g
+		}
+		gl.groups = append(gl.groups, g)
+	}
+	return gl
+}
+
+func (gl *groupLoader) load(ch int) ([]float64, error) {
+	g := gl.byChan[ch]
+	if g == nil {
+		return gl.f.ReadAnalog(ch)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.loaded {
+		g.loaded = true
+		xs, err := gl.f.ReadAnalogChannels(g.chans)
+		if err != nil {
+			g.readErr = err
+		} else {
+			g.data = make(map[int][]float64, len(g.chans))
+			for i, c := range g.chans {
+				g.data[c] = xs[i]
 			}
 		}
 	}
-	return pl
-}
-
-func (pl *pairLoader) load(ch int) ([]float64, error) {
-	pl.mu.Lock()
-	if x, ok := pl.kept[ch]; ok {
-		delete(pl.kept, ch)
-		pl.mu.Unlock()
-		return x, nil
+	if g.readErr != nil {
+		return nil, g.readErr
 	}
-	pl.mu.Unlock()
-	other, ok := pl.partner[ch]
+	x, ok := g.data[ch]
 	if !ok {
-		return pl.f.ReadAnalog(ch)
+		// handed out already (a channel asked for twice): read it again
+		return gl.f.ReadAnalog(ch)
 	}
-	xs, err := pl.f.ReadAnalogChannels([]int{ch, other})
-	if err != nil {
-		return nil, err
-	}
-	pl.mu.Lock()
-	pl.kept[other] = xs[1]
-	pl.mu.Unlock()
-	return xs[0], nil
+	delete(g.data, ch)
+	return x, nil
 }
