@@ -358,33 +358,35 @@ func (pl *plan) expected(base string) int {
 }
 
 // validate applies the profile's checks to a raw signal; "" means valid.
-func (pl *plan) validate(x []float64) string {
+// It also returns the signal's moments (sum, sum of squares, sum of |x|).
+func (pl *plan) validate(x []float64) (msg string, m [3]float64) {
 	lim := pl.limits
 	fs := pl.rate
 	n := len(x)
 	dur := float64(n) / fs
 	if n < lim.MinSamples {
-		return fmt.Sprintf("signal too short: %d samples (%.3f s at %g Hz); at least %d samples are required", n, dur, fs, lim.MinSamples)
+		return fmt.Sprintf("signal too short: %d samples (%.3f s at %g Hz); at least %d samples are required", n, dur, fs, lim.MinSamples), m
 	}
 	if n == 0 {
-		return "signal has no samples"
+		return "signal has no samples", m
 	}
 	if lim.MinSeconds > 0 && dur < lim.MinSeconds {
-		return fmt.Sprintf("signal duration insufficient: %.2f s (%d samples at %g Hz); at least %g s are required", dur, n, fs, lim.MinSeconds)
+		return fmt.Sprintf("signal duration insufficient: %.2f s (%d samples at %g Hz); at least %g s are required", dur, n, fs, lim.MinSeconds), m
 	}
 	if lim.MaxSeconds > 0 && dur > lim.MaxSeconds {
-		return fmt.Sprintf("signal too long: %.1f min exceeds the %g s maximum", dur/60, lim.MaxSeconds)
+		return fmt.Sprintf("signal too long: %.1f min exceeds the %g s maximum", dur/60, lim.MaxSeconds), m
 	}
-	sum, sumsq, _ := moments(x)
+	sum, sumsq, sumabs := moments(x)
+	m = [3]float64{sum, sumsq, sumabs}
 	if math.IsNaN(sum) || math.IsInf(sum, 0) || math.IsNaN(sumsq) || math.IsInf(sumsq, 0) {
 		if !allFinite(x) {
-			return "signal contains NaN or infinite values"
+			return "signal contains NaN or infinite values", m
 		}
 	}
 	if !varies(x, sum, sumsq) {
-		return fmt.Sprintf("signal lacks variation: std=%.2e < %.2e", Std(x), minSpectralStd)
+		return fmt.Sprintf("signal lacks variation: std=%.2e < %.2e", Std(x), minSpectralStd), m
 	}
-	return ""
+	return "", m
 }
 
 // workspace holds the buffers and plans one goroutine reuses across channels.
@@ -434,7 +436,8 @@ func (pl *plan) analyzeBase(ws *workspace, rec Recording, base string) *ChannelA
 	if err != nil {
 		return failedChannel(fmt.Sprintf("reading %s: %v", pl.keys[rawIdx], err))
 	}
-	if msg := pl.validate(x); msg != "" {
+	msg, mom := pl.validate(x)
+	if msg != "" {
 		return failedChannel(msg)
 	}
 	n := len(x)
@@ -461,7 +464,12 @@ func (pl *plan) analyzeBase(ws *workspace, rec Recording, base string) *ChannelA
 		}
 		fx = ws.feat
 	}
-	f, err := ws.fw.features(fx, fs)
+	var f Features
+	if pl.prof.BandPassFeatures {
+		f, err = ws.fw.features(fx, fs)
+	} else {
+		f, err = ws.fw.featuresMoments(fx, fs, mom[0], mom[1], mom[2])
+	}
 	if err != nil {
 		return failedChannel(err.Error())
 	}
@@ -526,17 +534,6 @@ func (pl *plan) analyzeBase(ws *workspace, rec Recording, base string) *ChannelA
 		factor = *p.ThresholdFactor
 	}
 	ca.TimingSource = base + " Processed"
-	if ai, ok := pl.index[base+" activated"]; ok {
-		act, err := rec.Channels[ai].samples()
-		if err == nil && len(act) == n && sumFinite(act) {
-			timing = act
-			factor = DefaultActivatedThresholdFactor
-			if p.ActivatedThresholdFactor != nil {
-				factor = *p.ActivatedThresholdFactor
-			}
-			ca.TimingSource = pl.keys[ai]
-		}
-	}
 	opt := NewDetectOptions(fs, factor)
 	if p.SmoothingWindow != nil {
 		opt.SmoothingWindow = *p.SmoothingWindow
@@ -544,9 +541,33 @@ func (pl *plan) analyzeBase(ws *workspace, rec Recording, base string) *ChannelA
 	if p.MinDurationMs != nil {
 		opt.MinDurationMs = *p.MinDurationMs
 	}
-	runs, err := detectRuns(timing, opt, ws.buf)
-	if err != nil {
-		return failedChannel(err.Error())
+	var runs []Run
+	timed := false
+	if ai, ok := pl.index[base+" activated"]; ok {
+		// An activated channel that cannot be read, has another length or
+		// holds non-finite values leaves the timing to the envelope.
+		act, err := rec.Channels[ai].samples()
+		if err == nil && len(act) == n {
+			ao := opt
+			ao.ThresholdFactor = DefaultActivatedThresholdFactor
+			if p.ActivatedThresholdFactor != nil {
+				ao.ThresholdFactor = *p.ActivatedThresholdFactor
+			}
+			r, err := detectRuns(act, ao, ws.buf)
+			if err == nil {
+				runs, timed = r, true
+				ca.TimingSource = pl.keys[ai]
+			} else if !errors.Is(err, errNonFiniteTiming) {
+				return failedChannel(err.Error())
+			}
+		}
+	}
+	if !timed {
+		r, err := detectRuns(timing, opt, ws.buf)
+		if err != nil {
+			return failedChannel(err.Error())
+		}
+		runs = r
 	}
 	cs, err := Describe(runs, env, fs, &mvcThr, &durThr)
 	if err != nil {
@@ -554,16 +575,6 @@ func (pl *plan) analyzeBase(ws *workspace, rec Recording, base string) *ChannelA
 	}
 	summarizeContractions(ca, cs)
 	return ca
-}
-
-// sumFinite reports whether every value is finite: one sum decides unless
-// it overflows.
-func sumFinite(x []float64) bool {
-	s, _, _ := moments(x)
-	if !math.IsNaN(s) && !math.IsInf(s, 0) {
-		return true
-	}
-	return allFinite(x)
 }
 
 func allFinite(x []float64) bool {

@@ -132,6 +132,21 @@ func TestAnalyzeChannelFailures(t *testing.T) {
 	}
 }
 
+func TestAnalyzeNonFiniteActivatedChannel(t *testing.T) {
+	rec := ghostlyLike()
+	act := append([]float64(nil), rec.Channels[2].Samples...)
+	act[1234] = math.Inf(-1)
+	rec.Channels[2].Samples = act
+	rec.Channels[3].Samples = rec.Channels[3].Samples[:1000] // another length
+	res := mustAnalyze(t, rec, Params{})
+	for _, b := range []string{"CH1", "CH2"} {
+		ca := res.Analytics[b]
+		if ca.Errors != nil || ca.TimingSource != b+" Processed" || ca.ContractionCount != 6 {
+			t.Errorf("%s: timing %q, %d contractions, errors %v", b, ca.TimingSource, ca.ContractionCount, ca.Errors)
+		}
+	}
+}
+
 func TestAnalyzeValidation(t *testing.T) {
 	sig := func(fs float64, n int) []float64 {
 		x, _ := synthEMG(fs, n, 5)

@@ -1,6 +1,7 @@
 package emg
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
@@ -77,6 +78,9 @@ func (o DetectOptions) check() error {
 	return nil
 }
 
+// errNonFiniteTiming reports a timing signal holding NaN or infinite values.
+var errNonFiniteTiming = errors.New("emg: the timing signal holds NaN or infinite values")
+
 // detectRuns runs the detection with s (len(timing)) as scratch when given.
 func detectRuns(timing []float64, o DetectOptions, s []float64) ([]Run, error) {
 	if err := o.check(); err != nil {
@@ -91,12 +95,9 @@ func detectRuns(timing []float64, o DetectOptions, s []float64) ([]Run, error) {
 		s = make([]float64, n)
 	}
 	s = s[:n]
-	movingSum(s, timing, w, 1/float64(w), true)
-	mx := math.Inf(-1)
-	for _, v := range s {
-		if v > mx {
-			mx = v
-		}
+	mx, total := movingSum(s, timing, w, 1/float64(w), true)
+	if math.IsNaN(total) || math.IsInf(total, 0) {
+		return nil, errNonFiniteTiming
 	}
 	if !(mx >= minTimingMax) {
 		return nil, nil

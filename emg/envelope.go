@@ -27,12 +27,14 @@ func MovingAverage(dst, x []float64, w int) ([]float64, error) {
 // movingSum writes scale*windowsum (of |x| when abs) for each centred window
 // (w/2 samples before, (w-1)/2 after, zeros outside). The running sum is
 // recomputed exactly every 1024 samples so rounding does not accumulate over
-// long records. dst must not alias x.
-func movingSum(dst, x []float64, w int, scale float64, abs bool) {
+// long records. dst must not alias x. It returns the largest output and the
+// sum of the outputs (NaN or infinite when x holds non-finite values).
+func movingSum(dst, x []float64, w int, scale float64, abs bool) (mx, total float64) {
 	n := len(x)
 	dst = dst[:n]
 	h1 := w / 2       // samples before i
 	h2 := (w - 1) / 2 // samples after i
+	mx = math.Inf(-1)
 	const block = 1024
 	addBelow := n - 1 - h2 // i < addBelow: x[i+1+h2] enters the next window
 	for b0 := 0; b0 < n; b0 += block {
@@ -64,7 +66,12 @@ func movingSum(dst, x []float64, w int, scale float64, abs bool) {
 				old := x[i-h1 : end-h1]
 				in, old = in[:len(out)], old[:len(out)]
 				for k := range out {
-					out[k] = s * scale
+					v := s * scale
+					out[k] = v
+					total += v
+					if v > mx {
+						mx = v
+					}
 					s += math.Abs(in[k])
 					s -= math.Abs(old[k])
 				}
@@ -73,13 +80,23 @@ func movingSum(dst, x []float64, w int, scale float64, abs bool) {
 				old := x[i-h1 : end-h1]
 				in, old = in[:len(out)], old[:len(out)]
 				for k := range out {
-					out[k] = s * scale
+					v := s * scale
+					out[k] = v
+					total += v
+					if v > mx {
+						mx = v
+					}
 					s += in[k]
 					s -= old[k]
 				}
 			default:
 				for k := i; k < end; k++ {
-					dst[k] = s * scale
+					v := s * scale
+					dst[k] = v
+					total += v
+					if v > mx {
+						mx = v
+					}
 					if enter {
 						if abs {
 							s += math.Abs(x[k+1+h2])
@@ -99,6 +116,7 @@ func movingSum(dst, x []float64, w int, scale float64, abs bool) {
 			i = end
 		}
 	}
+	return mx, total
 }
 
 // RMSEnvelope returns the moving-RMS envelope of x with the window
@@ -192,10 +210,11 @@ func (ef *envelopeFilters) envelope(dst, x, buf []float64) error {
 	mid := buf[pad : pad+n]
 	copy(mid, x)
 	if ef.hp != nil {
-		ef.hp.run(buf[pad-ef.hp.padlen : pad+n+ef.hp.padlen])
-	}
-	for i, v := range mid {
-		mid[i] = math.Abs(v)
+		ef.hp.runAbs(buf[pad-ef.hp.padlen : pad+n+ef.hp.padlen])
+	} else {
+		for i, v := range mid {
+			mid[i] = math.Abs(v)
+		}
 	}
 	if ef.lp != nil {
 		ef.lp.run(buf[pad-ef.lp.padlen : pad+n+ef.lp.padlen])

@@ -205,6 +205,14 @@ func (fw *featureWork) features(x []float64, fs float64) (Features, error) {
 		return Features{}, nil
 	}
 	sum, sumsq, sumabs := moments(x)
+	return fw.featuresMoments(x, fs, sum, sumsq, sumabs)
+}
+
+// featuresMoments is features given the moments of x.
+func (fw *featureWork) featuresMoments(x []float64, fs float64, sum, sumsq, sumabs float64) (Features, error) {
+	if len(x) == 0 {
+		return Features{}, nil
+	}
 	n := float64(len(x))
 	f := Features{RMS: math.Sqrt(sumsq / n), MAV: sumabs / n}
 	if len(x) < MinSpectralSamples || !varies(x, sum, sumsq) {
@@ -278,9 +286,29 @@ func (fw *featureWork) temporal(x []float64, fs float64, tv *temporalValues) (Te
 	tv.rms, tv.mav, tv.mpf, tv.mdf, tv.fi = tv.rms[:0], tv.mav[:0], tv.mpf[:0], tv.mdf[:0], tv.fi[:0]
 	w, step := TemporalWindows(fs)
 	if w > 1 {
+		// Windows overlap by half: with w = 2*step (+1 when w is odd), a
+		// window's moments are those of two consecutive step-long chunks
+		// (plus its last sample), each chunk summed once.
+		paired := w == 2*step || w == 2*step+1
+		var prev [3]float64
+		havePrev := false
 		for start := 0; start+w <= len(x); start += step {
 			win := x[start : start+w]
-			sum, sumsq, sumabs := moments(win)
+			var sum, sumsq, sumabs float64
+			if paired {
+				if !havePrev {
+					prev[0], prev[1], prev[2] = moments(x[start : start+step])
+				}
+				c0, c1, c2 := moments(x[start+step : start+2*step])
+				sum, sumsq, sumabs = prev[0]+c0, prev[1]+c1, prev[2]+c2
+				if w > 2*step {
+					v := x[start+2*step]
+					sum, sumsq, sumabs = sum+v, sumsq+v*v, sumabs+math.Abs(v)
+				}
+				prev, havePrev = [3]float64{c0, c1, c2}, true
+			} else {
+				sum, sumsq, sumabs = moments(win)
+			}
 			tv.rms = append(tv.rms, math.Sqrt(sumsq/float64(w)))
 			tv.mav = append(tv.mav, sumabs/float64(w))
 			var s Spectral

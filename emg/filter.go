@@ -62,7 +62,7 @@ func normalizeBA(b, a []float64) (bn, an []float64, err error) {
 // first), updating the state z. b and a are normalised and of equal length.
 func lfilterInPlace(b, a, z, x []float64, backward bool) {
 	if len(b) == 5 && b[0] == b[4] && b[1] == b[3] {
-		lfilter5sym((*[5]float64)(b), (*[5]float64)(a), (*[4]float64)(z), x, backward)
+		lfilter5sym((*[5]float64)(b), (*[5]float64)(a), (*[4]float64)(z), x, backward, false)
 		return
 	}
 	if len(b) == 5 {
@@ -131,10 +131,23 @@ func lfilter5(b, a *[5]float64, z *[4]float64, x []float64, backward bool) {
 // lfilter5sym is lfilter5 for symmetric numerators (b0 = b4, b1 = b3), as
 // every Butterworth low- and high-pass has: three products of x instead of
 // five leave every coefficient and state in a register.
-func lfilter5sym(b, a *[5]float64, z *[4]float64, x []float64, backward bool) {
+// With absOut (backward only) it stores |y| instead of y.
+func lfilter5sym(b, a *[5]float64, z *[4]float64, x []float64, backward, absOut bool) {
 	c := &[7]float64{b[0], b[1], b[2], a[1], a[2], a[3], a[4]}
 	q, yp, z1, z2, z3 := z[0], 0.0, z[1], z[2], z[3]
-	if backward {
+	if backward && absOut {
+		for i := len(x) - 1; i >= 0; i-- {
+			xi := x[i]
+			p0, p1 := c[0]*xi, c[1]*xi
+			y := (p0 + q) - c[3]*yp
+			q = p1 + z1
+			z1 = (c[2]*xi + z2) - c[4]*y
+			z2 = (p1 + z3) - c[5]*y
+			z3 = p0 - c[6]*y
+			x[i] = math.Abs(y)
+			yp = y
+		}
+	} else if backward {
 		for i := len(x) - 1; i >= 0; i-- {
 			xi := x[i]
 			p0, p1 := c[0]*xi, c[1]*xi
@@ -335,7 +348,13 @@ func oddExtend(buf []float64, padlen int) {
 
 // run filters buf in place; buf holds the signal in its middle with padlen
 // free samples at each end, which it fills first.
-func (f *ZeroPhase) run(buf []float64) {
+func (f *ZeroPhase) run(buf []float64) { f.runMode(buf, false) }
+
+// runAbs is run followed by full-wave rectification, fused into the
+// backward pass where the filter allows.
+func (f *ZeroPhase) runAbs(buf []float64) { f.runMode(buf, true) }
+
+func (f *ZeroPhase) runMode(buf []float64, abs bool) {
 	oddExtend(buf, f.padlen)
 	if f.sos != nil {
 		x0 := buf[0]
@@ -347,6 +366,11 @@ func (f *ZeroPhase) run(buf []float64) {
 		for i, s := range f.sos {
 			z := [2]float64{f.sosZi[i][0] * y0, f.sosZi[i][1] * y0}
 			biquad(&s, &z, buf, true)
+		}
+		if abs {
+			for i, v := range buf {
+				buf[i] = math.Abs(v)
+			}
 		}
 		return
 	}
@@ -360,7 +384,16 @@ func (f *ZeroPhase) run(buf []float64) {
 	for i, v := range f.zi {
 		z[i] = v * y0
 	}
+	if abs && len(f.b) == 5 && f.b[0] == f.b[4] && f.b[1] == f.b[3] {
+		lfilter5sym((*[5]float64)(f.b), (*[5]float64)(f.a), (*[4]float64)(z), buf, true, true)
+		return
+	}
 	lfilterInPlace(f.b, f.a, z, buf, true)
+	if abs {
+		for i, v := range buf {
+			buf[i] = math.Abs(v)
+		}
+	}
 }
 
 func biquad(s *Section, z *[2]float64, x []float64, backward bool) {
