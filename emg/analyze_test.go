@@ -434,3 +434,27 @@ func TestChannelAnalyticsJSONFields(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeOddInputsDoNotPanic runs the whole analysis on short signals at
+// unusual rates with every validation limit lifted: results or clear errors,
+// never a panic.
+func TestAnalyzeOddInputsDoNotPanic(t *testing.T) {
+	zero, zeroS := 0, 0.0
+	lim := &ValidationLimits{MinSamples: &zero, MinSeconds: &zeroS, MaxSeconds: &zeroS}
+	for _, fs := range []float64{1, 5, 37.5, 100, 990, 2000, 1e5} {
+		for _, n := range []int{1, 2, 17, 50, 99, 100, 257, 999, 1500, 5000} {
+			for _, profile := range []string{"ghostly", "standard"} {
+				raw, act := synthEMG(math.Max(fs, 10), n, uint64(n))
+				rec := Recording{Rate: fs, Channels: []Channel{{Label: "A", Samples: raw}, {Label: "A activated", Samples: act}, {Label: "B", Samples: raw[:n/2]}}}
+				res, err := Analyze(rec, Params{Profile: profile, Validation: lim})
+				if err != nil && !errors.Is(err, ErrAllChannelsFailed) {
+					t.Errorf("fs %v n %d %s: %v", fs, n, profile, err)
+					continue
+				}
+				if _, err := json.Marshal(res); err != nil {
+					t.Errorf("fs %v n %d %s: result does not encode: %v", fs, n, profile, err)
+				}
+			}
+		}
+	}
+}

@@ -267,8 +267,29 @@ func TestProcessedEnvelope(t *testing.T) {
 }
 
 func TestPercentile(t *testing.T) {
-	for _, n := range []int{1, 2, 3, 10, 21, 100, 1001, 5000} {
-		x := gauss(uint64(n), n)
+	inputs := map[string][]float64{}
+	for _, n := range []int{1, 2, 3, 10, 21, 100, 1001, 5000, 20000, 100003} {
+		inputs[fmt.Sprint("gauss ", n)] = gauss(uint64(n), n)
+	}
+	sorted := make([]float64, 50000)
+	constant := make([]float64, 30000)
+	twoValued := make([]float64, 40000)
+	spikes := gauss(3, 60000)
+	for i := range sorted {
+		sorted[i] = float64(i)
+	}
+	for i := range constant {
+		constant[i] = 2.5
+	}
+	for i := range twoValued {
+		twoValued[i] = float64(i % 7 / 6) // six zeros, then a one
+	}
+	for i := 0; i < len(spikes); i += 1024 { // the sampled values are outliers
+		spikes[i] = 1e6
+	}
+	inputs["sorted"], inputs["constant"], inputs["two values"], inputs["sampled outliers"] = sorted, constant, twoValued, spikes
+	for name, x := range inputs {
+		n := len(x)
 		s := append([]float64(nil), x...)
 		sort.Float64s(s)
 		for _, q := range []float64{0, 5, 50, 95, 99.9, 100} {
@@ -282,8 +303,8 @@ func TestPercentile(t *testing.T) {
 			if lo+1 < n {
 				want = s[lo] + (s[lo+1]-s[lo])*(v-float64(lo))
 			}
-			if math.Abs(got-want) > 1e-12 {
-				t.Errorf("n=%d q=%v: %v, want %v", n, q, got, want)
+			if math.Abs(got-want) > 1e-12*math.Max(1, math.Abs(want)) {
+				t.Errorf("%s q=%v: %v, want %v", name, q, got, want)
 			}
 		}
 	}

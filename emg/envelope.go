@@ -263,28 +263,78 @@ func percentileScratch(x []float64, q float64, scratch []float64) (float64, erro
 	if !(q >= 0 && q <= 100) {
 		return 0, fmt.Errorf("emg: percentile %v outside 0..100", q)
 	}
-	s := scratch[:len(x)]
-	copy(s, x)
-	n := len(s)
+	n := len(x)
 	virt := (q / 100) * float64(n-1)
 	lo := int(math.Floor(virt))
-	if lo >= n-1 {
-		return selectKth(s, n-1), nil
-	}
 	t := virt - float64(lo)
-	a := selectKth(s, lo)
-	// the next order statistic is the minimum of the part right of lo
-	b := s[lo+1]
-	for _, v := range s[lo+2:] {
-		if v < b {
-			b = v
-		}
+	var a, b float64
+	if lo >= n-1 {
+		a = orderStats(x, n-1, scratch)
+		b = a
+	} else {
+		a = orderStats(x, lo, scratch)
+		b = scratch[0] // the (lo+1)-th order statistic, left there by orderStats
 	}
 	d := b - a
 	if t >= 0.5 {
 		return b - d*(1-t), nil
 	}
 	return a + d*t, nil
+}
+
+// orderStats returns the k-th smallest value of x and leaves the (k+1)-th
+// (or the k-th when k = len(x)-1) in scratch[0]. For long inputs it brackets
+// the answer with a sorted sample and selects among the values in the
+// bracket, one pass over x; otherwise, or when the bracket misses, it selects
+// on a full copy.
+func orderStats(x []float64, k int, scratch []float64) float64 {
+	n := len(x)
+	const m = 1024 // sample size
+	if n >= 16*m {
+		var sample [m]float64
+		stride := n / m
+		for i := range sample {
+			sample[i] = x[i*stride]
+		}
+		sort.Float64s(sample[:])
+		ks := int(float64(k) / float64(n-1) * (m - 1))
+		lo, hi := sample[max(0, ks-48)], sample[min(m-1, ks+48)]
+		below := 0
+		c := scratch[:0]
+		for _, v := range x {
+			if v < lo {
+				below++
+			} else if v <= hi {
+				c = append(c, v)
+			}
+		}
+		if below <= k && k+1 < below+len(c) {
+			r := k - below
+			v := selectKth(c, r)
+			next := c[r+1]
+			for _, w := range c[r+2:] {
+				if w < next {
+					next = w
+				}
+			}
+			scratch[0] = next
+			return v
+		}
+	}
+	s := scratch[:n]
+	copy(s, x)
+	v := selectKth(s, k)
+	next := v
+	if k+1 < n {
+		next = s[k+1]
+		for _, w := range s[k+2:] {
+			if w < next {
+				next = w
+			}
+		}
+	}
+	scratch[0] = next
+	return v
 }
 
 // selectKth partially sorts s so that s[k] is the k-th smallest value, all
