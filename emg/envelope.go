@@ -72,8 +72,7 @@ func movingSum(dst, x []float64, w int, scale float64, abs bool) (mx, total floa
 					if v > mx {
 						mx = v
 					}
-					s += math.Abs(in[k])
-					s -= math.Abs(old[k])
+					s += math.Abs(in[k]) - math.Abs(old[k]) // one add on the running chain
 				}
 			case enter && leave:
 				in := x[i+1+h2 : end+1+h2]
@@ -86,8 +85,7 @@ func movingSum(dst, x []float64, w int, scale float64, abs bool) (mx, total floa
 					if v > mx {
 						mx = v
 					}
-					s += in[k]
-					s -= old[k]
+					s += in[k] - old[k] // one add on the running chain
 				}
 			default:
 				for k := i; k < end; k++ {
