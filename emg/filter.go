@@ -65,6 +65,10 @@ func lfilterInPlace(b, a, z, x []float64, backward bool) {
 		lfilter5sym((*[5]float64)(b), (*[5]float64)(a), (*[4]float64)(z), x, backward, false)
 		return
 	}
+	if len(b) == 9 {
+		lfilter9((*[9]float64)(b), (*[9]float64)(a), (*[8]float64)(z), x, backward)
+		return
+	}
 	if len(b) == 5 {
 		lfilter5((*[5]float64)(b), (*[5]float64)(a), (*[4]float64)(z), x, backward)
 		return
@@ -172,6 +176,38 @@ func lfilter5sym(b, a *[5]float64, z *[4]float64, x []float64, backward, absOut 
 		}
 	}
 	z[0], z[1], z[2], z[3] = q-c[3]*yp, z1, z2, z3
+}
+
+// lfilter9 is lfilterInPlace for order-8 transfer functions (9
+// coefficients), the order-4 band-pass of the standard profile.
+func lfilter9(b, a *[9]float64, z *[8]float64, x []float64, backward bool) {
+	c := &[17]float64{b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], 0, a[1], a[2], a[3], a[4], a[5], a[6], a[7]}
+	a8 := a[8]
+	q, yp := z[0], 0.0
+	z1, z2, z3, z4, z5, z6, z7 := z[1], z[2], z[3], z[4], z[5], z[6], z[7]
+	step := func(xi float64) float64 {
+		y := (c[0]*xi + q) - c[10]*yp
+		q = c[1]*xi + z1
+		z1 = (c[2]*xi + z2) - c[11]*y
+		z2 = (c[3]*xi + z3) - c[12]*y
+		z3 = (c[4]*xi + z4) - c[13]*y
+		z4 = (c[5]*xi + z5) - c[14]*y
+		z5 = (c[6]*xi + z6) - c[15]*y
+		z6 = (c[7]*xi + z7) - c[16]*y
+		z7 = c[8]*xi - a8*y
+		yp = y
+		return y
+	}
+	if backward {
+		for i := len(x) - 1; i >= 0; i-- {
+			x[i] = step(x[i])
+		}
+	} else {
+		for i, xi := range x {
+			x[i] = step(xi)
+		}
+	}
+	z[0], z[1], z[2], z[3], z[4], z[5], z[6], z[7] = q-c[10]*yp, z1, z2, z3, z4, z5, z6, z7
 }
 
 // LFilterZI returns the initial state for LFilter that corresponds to the
