@@ -1,6 +1,6 @@
 // Package analysis connects C3D files to the emg analytics: it opens a file
 // with package c3d, builds the recording metadata, hands the analog channels
-// to emg.Analyze (loading them on demand, two bases per pass over the data) and
+// to emg.Analyze (loading them on demand, a base or two per pass over the data) and
 // returns the result with its metadata filled.
 package analysis
 
@@ -154,7 +154,11 @@ func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyze
 		p.GamePoints = &v
 	}
 	rec := emg.Recording{Rate: f.Analog.Rate, Channels: make([]emg.Channel, len(f.Analog.Labels))}
-	ld := newGroupLoader(f)
+	perPass := 2
+	if a.Workers > 1 {
+		perPass = 1
+	}
+	ld := newGroupLoader(f, perPass)
 	for i, l := range f.Analog.Labels {
 		i := i
 		rec.Channels[i] = emg.Channel{Label: l, Load: func() ([]float64, error) { return ld.load(i) }}
@@ -184,10 +188,11 @@ type loadGroup struct {
 	readErr error
 }
 
-// basesPerPass is how many bases one pass over the data section reads.
-const basesPerPass = 2
-
-func newGroupLoader(f *c3d.File) *groupLoader {
+// newGroupLoader groups basesPerPass bases per pass over the data section.
+// One worker reads two bases per pass (half the passes, one base held in
+// memory while the other is analysed); several workers read one base per
+// pass, as they consume bases concurrently anyway.
+func newGroupLoader(f *c3d.File, basesPerPass int) *groupLoader {
 	keys := emg.ChannelKeys(f.Analog.Labels)
 	byBase := map[string][]int{}
 	var bases []string
