@@ -197,7 +197,7 @@ func (fw *featureWork) spectralChecked(x []float64, fs float64) (Spectral, bool,
 	if err != nil {
 		return Spectral{}, false, err
 	}
-	return SpectralFeatures(w.freqs, p), true, nil
+	return w.features(p), true, nil
 }
 
 func (fw *featureWork) features(x []float64, fs float64) (Features, error) {

@@ -34,6 +34,7 @@ type Welch struct {
 	spec     []complex128
 	freqs    []float64
 	psd      []float64
+	inv, f5  []float64 // 1/f and f^5 of the positive-frequency bins (0 at DC)
 }
 
 // NewWelch returns an estimator for sampling rate fs and segment length nperseg.
@@ -62,6 +63,14 @@ func NewWelch(fs float64, nperseg int) (*Welch, error) {
 	df := 1 / (float64(nperseg) * (1 / fs)) // as numpy.fft.rfftfreq
 	for k := range w.freqs {
 		w.freqs[k] = float64(k) * df
+	}
+	w.inv = make([]float64, nb)
+	w.f5 = make([]float64, nb)
+	for k, f := range w.freqs {
+		if f > 0 {
+			w.inv[k] = 1 / f
+			w.f5[k] = math.Pow(f, 5)
+		}
 	}
 	return w, nil
 }
@@ -178,4 +187,36 @@ func pack256(part, win *[256]float64, z *[128]complex128, rev *[128]int32, mean 
 		z[j] = a + b
 		z[(j+1)&127] = a - b
 	}
+}
+
+// features is SpectralFeatures(w.Freqs(), psd) with the moments' weights
+// precomputed.
+func (w *Welch) features(psd []float64) Spectral {
+	var out Spectral
+	freqs := w.freqs[:len(psd)]
+	inv, f5 := w.inv[:len(psd)], w.f5[:len(psd)]
+	tot, fp, mneg, m5, ptot := 0.0, 0.0, 0.0, 0.0, 0.0
+	for k, p := range psd {
+		tot += p
+		fp += freqs[k] * p
+		mneg += p * inv[k]
+		m5 += p * f5[k]
+	}
+	if tot != 0 {
+		out.MPF, out.HasMPF = fp/tot, true
+		half := tot * 0.5
+		c := 0.0
+		for k, p := range psd {
+			c += p
+			if c >= half {
+				out.MDF, out.HasMDF = freqs[k], true
+				break
+			}
+		}
+	}
+	ptot = tot - psd[0] // power at f > 0
+	if len(psd) > 1 && ptot != 0 && m5 != 0 {
+		out.FI, out.HasFI = mneg/m5, true
+	}
+	return out
 }
