@@ -235,6 +235,13 @@ func (q *queries) CreateSession(ctx context.Context, n NewSession) (*Session, bo
 	if meta == nil {
 		meta = "{}"
 	}
+	timings, err := checkJSON("timings", n.Timings, true)
+	if err != nil {
+		return nil, false, err
+	}
+	if timings == nil {
+		timings = "{}"
+	}
 	var recorded any
 	if n.RecordedAt != nil {
 		recorded = q.d.wall(*n.RecordedAt)
@@ -265,9 +272,9 @@ func (q *queries) CreateSession(ctx context.Context, n NewSession) (*Session, bo
 		affected, err := q.c.exec(ctx, `INSERT INTO sessions
 			(id, session_code, patient_code, bucket, object_key, etag, file_size_bytes, status,
 			 metadata, recorded_at, timings, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, '{}', $10, $10)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11, $11)
 			ON CONFLICT (bucket, object_key, etag) DO NOTHING`,
-			id, code, patient, n.Bucket, n.ObjectKey, n.ETag, n.FileSizeBytes, meta, recorded, ts)
+			id, code, patient, n.Bucket, n.ObjectKey, n.ETag, n.FileSizeBytes, meta, recorded, timings, ts)
 		if err != nil {
 			kind := q.d.classify(err)
 			if _, rerr := q.c.exec(ctx, `ROLLBACK TO SAVEPOINT emgd_create_session`); rerr != nil {
@@ -535,7 +542,7 @@ func (q *queries) ListSessions(ctx context.Context, o ListOptions) (*SessionPage
 	if len(where) > 0 {
 		sqlText += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	sqlText += fmt.Sprintf(` ORDER BY s.created_at DESC, s.id DESC LIMIT %d`, limit+1)
+	sqlText += ` ORDER BY s.created_at DESC, s.id DESC LIMIT ` + arg(limit+1)
 	rs, err := q.c.query(ctx, sqlText, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list sessions: %w", err)

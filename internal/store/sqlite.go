@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -66,8 +67,9 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQLiteStore, erro
 		return nil, fmt.Errorf("store: open SQLite %s: %w", path, err)
 	}
 	s := &SQLiteStore{db: db, path: path}
+	cache := &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
 	s.impl = &impl{
-		queries: &queries{c: sqlConn{db}, d: sqliteDialect{}},
+		queries: &queries{c: sqlConn{cache: cache}, d: sqliteDialect{}},
 		d:       sqliteDialect{},
 		sqlDB:   db,
 		begin: func(ctx context.Context) (*txHandle, error) {
@@ -75,11 +77,14 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQLiteStore, erro
 			if err != nil {
 				return nil, err
 			}
-			return &txHandle{c: sqlConn{tx}, driver: tx,
+			return &txHandle{c: sqlConn{cache: cache, tx: tx}, driver: tx,
 				commit:   func(context.Context) error { return tx.Commit() },
 				rollback: func(context.Context) error { return tx.Rollback() }}, nil
 		},
-		close: db.Close,
+		close: func() error {
+			cache.close()
+			return db.Close()
+		},
 	}
 	if !o.NoMigrate {
 		if err := s.Migrate(ctx); err != nil {
@@ -93,17 +98,102 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQLiteStore, erro
 // Path returns the database file.
 func (s *SQLiteStore) Path() string { return s.path }
 
-type sqlExecutor interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+// stmtCache keeps one prepared statement per SQL text: SQLite spends much
+// of a short query's time parsing it. Statements are prepared on the
+// database, never while a transaction holds the (possibly only) connection:
+// a miss inside a transaction runs unprepared and the statement is prepared
+// in the background once a connection is free.
+type stmtCache struct {
+	db      *sql.DB
+	mu      sync.Mutex
+	stmts   map[string]*sql.Stmt
+	pending map[string]bool
+	closed  bool
 }
 
-// sqlConn adapts *sql.DB and *sql.Tx.
-type sqlConn struct{ x sqlExecutor }
+func (c *stmtCache) lookup(q string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stmts[q]
+}
+
+func (c *stmtCache) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
+	st, err := c.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.pending, q)
+	if old, ok := c.stmts[q]; ok || c.closed {
+		st.Close()
+		return old, nil
+	}
+	c.stmts[q] = st
+	return st, nil
+}
+
+func (c *stmtCache) prepareLater(q string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending[q] || c.closed {
+		return
+	}
+	c.pending[q] = true
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := c.prepare(ctx, q); err != nil {
+			c.mu.Lock()
+			delete(c.pending, q)
+			c.mu.Unlock()
+		}
+	}()
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for _, st := range c.stmts {
+		st.Close()
+	}
+	c.stmts = map[string]*sql.Stmt{}
+}
+
+// sqlConn runs statements on the database or, when tx is set, in that
+// transaction, prepared once where possible.
+type sqlConn struct {
+	cache *stmtCache
+	tx    *sql.Tx
+}
+
+// stmt returns the prepared statement for q, or nil when q must run
+// unprepared in the transaction.
+func (c sqlConn) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st := c.cache.lookup(q); st != nil {
+		if c.tx != nil {
+			return c.tx.StmtContext(ctx, st), nil
+		}
+		return st, nil
+	}
+	if c.tx != nil {
+		c.cache.prepareLater(q)
+		return nil, nil
+	}
+	return c.cache.prepare(ctx, q)
+}
 
 func (c sqlConn) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	r, err := c.x.ExecContext(ctx, q, args...)
+	var r sql.Result
+	st, err := c.stmt(ctx, q)
+	switch {
+	case err != nil:
+	case st != nil:
+		r, err = st.ExecContext(ctx, args...)
+	default:
+		r, err = c.tx.ExecContext(ctx, q, args...)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -111,15 +201,34 @@ func (c sqlConn) exec(ctx context.Context, q string, args ...any) (int64, error)
 }
 
 func (c sqlConn) query(ctx context.Context, q string, args ...any) (rows, error) {
-	r, err := c.x.QueryContext(ctx, q, args...)
+	var r *sql.Rows
+	st, err := c.stmt(ctx, q)
+	switch {
+	case err != nil:
+	case st != nil:
+		r, err = st.QueryContext(ctx, args...)
+	default:
+		r, err = c.tx.QueryContext(ctx, q, args...)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return sqlRows{r}, nil
 }
 
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
 func (c sqlConn) queryRow(ctx context.Context, q string, args ...any) row {
-	return c.x.QueryRowContext(ctx, q, args...)
+	st, err := c.stmt(ctx, q)
+	switch {
+	case err != nil:
+		return errRow{err}
+	case st != nil:
+		return st.QueryRowContext(ctx, args...)
+	}
+	return c.tx.QueryRowContext(ctx, q, args...)
 }
 
 type sqlRows struct{ *sql.Rows }

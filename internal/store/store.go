@@ -113,6 +113,8 @@ type NewSession struct {
 	FileSizeBytes *int64
 	Metadata      json.RawMessage // JSON object or empty
 	RecordedAt    *time.Time      // wall clock; its zone is ignored
+	// Timings is the initial timings JSON object (e.g. phase 1's), or empty.
+	Timings json.RawMessage
 }
 
 // StatusUpdate changes a session's state.

@@ -121,3 +121,27 @@ func TestPatientCodeFromKey(t *testing.T) {
 		t.Error("ParamsHash of bad JSON")
 	}
 }
+
+// TestSQLitePragmas: every connection has WAL, a busy timeout and foreign keys.
+func TestSQLitePragmas(t *testing.T) {
+	s := storetest.OpenSQLite(t, store.Options{MaxConns: 3})
+	ctx := context.Background()
+	for i := range 3 {
+		c, err := s.DB().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var mode string
+		var busy, fk int
+		if err := c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+			t.Errorf("conn %d: journal_mode %q (%v)", i, mode, err)
+		}
+		if err := c.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil || busy < 1000 {
+			t.Errorf("conn %d: busy_timeout %d (%v)", i, busy, err)
+		}
+		if err := c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+			t.Errorf("conn %d: foreign_keys %d (%v)", i, fk, err)
+		}
+	}
+}

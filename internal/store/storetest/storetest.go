@@ -175,7 +175,8 @@ func testSessionFields(t *testing.T, s store.Store) {
 		t.Errorf("GetSessionByObject = %v", err)
 	}
 	// No patient segment: P000. Empty metadata is stored as {}.
-	p0 := create(t, s, store.NewSession{ObjectKey: "uploads/x.c3d"})
+	p0 := create(t, s, store.NewSession{ObjectKey: "uploads/x.c3d", Timings: json.RawMessage(`{"phase1_ms": 2.5}`)})
+	jsonEqual(t, "initial timings", p0.Timings, json.RawMessage(`{"phase1_ms": 2.5}`))
 	if p0.PatientCode != "P000" || p0.SessionCode != "P000S001" || p0.RecordedAt != nil || p0.FileSizeBytes != nil {
 		t.Errorf("session without patient %+v", p0)
 	}
@@ -463,6 +464,7 @@ func testBadInput(t *testing.T, s store.Store) {
 		{Bucket: "b", ObjectKey: "P001/a.c3d", ETag: "e", Metadata: json.RawMessage(`[1,2,3]`)},
 		{Bucket: "b", ObjectKey: "P001/a.c3d", ETag: "e", Metadata: json.RawMessage(`{"a":1} {"b":2}`)},
 		{Bucket: "b", ObjectKey: "P001/a.c3d", ETag: "e", FileSizeBytes: int64p(-1)},
+		{Bucket: "b", ObjectKey: "P001/a.c3d", ETag: "e", Timings: json.RawMessage(`[1]`)},
 	}
 	for _, n := range bad {
 		if _, _, err := s.CreateSession(ctx(t), n); !errors.Is(err, store.ErrInvalidInput) {
