@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -618,18 +617,4 @@ func summarizeContractions(ca *ChannelAnalytics, cs []Contraction) {
 	ca.AvgDurationMs = ca.TotalTimeUnderTensionMs / k
 	ca.AvgAmplitude = sumAmp / k
 	ca.ComplianceRate = float64(ca.GoodContractionCount) / k
-}
-
-// SortedBases returns the sorted base names of labels (after ChannelKeys).
-func SortedBases(labels []string) []string {
-	set := map[string]bool{}
-	for _, k := range ChannelKeys(labels) {
-		set[BaseName(k)] = true
-	}
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -39,9 +39,16 @@
 // session, or 75 % of the envelope's 95th percentile), and detects
 // contractions on the activated channel when there is one, else on the
 // envelope. A channel that fails validation carries its message in Errors
-// while the others go on; when every channel fails Analyze returns a
-// *FailedError. Scores then grades the session (compliance, symmetry,
-// effort from the RPE, game, overall).
+// while the others go on; when every channel fails Analyze returns the
+// result together with a *FailedError (errors.Is ErrAllChannelsFailed).
+// Scores then grades the session (compliance, symmetry, effort from the RPE,
+// game, overall with weights renormalised over the scores that exist).
+//
+// Params holds the session parameters (MVC values and percentages, detection
+// settings, duration thresholds, expected contractions, RPE, BFR pressure,
+// game points, weights, channel selection and sides); its JSON form is the
+// params file of `emgd analyze --params`, read with ReadParams. Invalid
+// parameters give a *ParamError, which maps to an HTTP 422.
 //
 // Profiles: "ghostly" (default) reproduces the GHOSTLY+ Python backend;
 // "standard" computes the features on the raw signal band-passed from 20 Hz

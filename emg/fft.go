@@ -28,7 +28,8 @@ type bluestein struct {
 	sub   *FFT
 }
 
-// NewFFT returns a plan for length n (n >= 1).
+// NewFFT returns a plan for length n. A length below 1 is a programming
+// error and panics, as make does for a negative length.
 func NewFFT(n int) *FFT {
 	if n < 1 {
 		panic(fmt.Sprintf("emg: FFT length %d < 1", n))
@@ -256,7 +257,8 @@ type RealFFT struct {
 	buf  []complex128
 }
 
-// NewRealFFT returns a plan for real input of length n (n >= 1).
+// NewRealFFT returns a plan for real input of length n (at least 1; it
+// panics otherwise, like NewFFT).
 func NewRealFFT(n int) *RealFFT {
 	if n < 1 {
 		panic(fmt.Sprintf("emg: real FFT length %d < 1", n))
