@@ -74,6 +74,8 @@ type Service struct {
 	Config  Config
 	Log     *slog.Logger
 	Metrics *Metrics
+
+	testHook func(AnalyzeArgs) // called at the start of each job (tests)
 }
 
 func (s *Service) log() *slog.Logger {

@@ -169,7 +169,8 @@ func FindTimeSeries(ctx context.Context, db *sql.DB, d store.Dialect) ([]string,
 			var text string
 			switch x := v.(type) {
 			case int64:
-				if x > 64<<10 {
+				isLength := c.kind == "bytea" || strings.Contains(c.kind, "BLOB")
+				if isLength && x > 64<<10 {
 					findings = append(findings, fmt.Sprintf("%s.%s holds a binary value of %d bytes", c.table, c.name, x))
 				}
 				continue

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// serverConfig is the configuration of serve, worker and migrate: flags,
+// each with an EMGD_* environment variable as its default.
+type serverConfig struct {
+	Addr          string
+	DataDir       string
+	DatabaseURL   string
+	StorageURL    string
+	Buckets       string
+	WebhookSecret string
+	WebhookToken  string
+	ReadToken     string
+	Workers       int
+	JobTimeout    time.Duration
+	RescueAfter   time.Duration
+	AnalysisProcs int
+	LogLevel      string
+	LogJSON       bool
+}
+
+func envString(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, ok := os.LookupEnv(name); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(name); ok {
+		if d, err := parseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+// parseDuration is time.ParseDuration that also accepts days ("365d").
+func parseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(strings.TrimSpace(s), "d"); ok {
+		days, err := strconv.ParseFloat(n, 64)
+		if err != nil || days < 0 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return time.Duration(days * float64(24*time.Hour)), nil
+	}
+	return time.ParseDuration(s)
+}
+
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f durationFlag) Set(s string) error {
+	d, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	*f.d = d
+	return nil
+}
+
+// bind registers the flags of the server commands on fs.
+func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
+	if withHTTP {
+		fs.StringVar(&c.Addr, "addr", envString("EMGD_ADDR", "127.0.0.1:8080"), "listen address (EMGD_ADDR)")
+		fs.StringVar(&c.WebhookSecret, "webhook-secret", envString("EMGD_WEBHOOK_SECRET", ""), "require x-supabase-signature HMAC-SHA256 with this secret (EMGD_WEBHOOK_SECRET)")
+		fs.StringVar(&c.WebhookToken, "webhook-token", envString("EMGD_WEBHOOK_TOKEN", ""), "require this token as Bearer or ?token= on the webhook (EMGD_WEBHOOK_TOKEN)")
+		fs.StringVar(&c.ReadToken, "read-token", envString("EMGD_READ_TOKEN", ""), "require this bearer token on the read API (EMGD_READ_TOKEN)")
+		fs.StringVar(&c.Buckets, "bucket", envString("EMGD_BUCKET", ""), "comma-separated buckets the webhook accepts; default the storage's bucket (EMGD_BUCKET)")
+	}
+	fs.StringVar(&c.DataDir, "data-dir", envString("EMGD_DATA_DIR", "./data"), "data folder for the embedded defaults: <dir>/emgd.db and <dir>/storage (EMGD_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", envString("EMGD_DATABASE_URL", ""), "postgres://... for PostgreSQL; default SQLite in the data folder (EMGD_DATABASE_URL)")
+	fs.StringVar(&c.StorageURL, "storage", envString("EMGD_STORAGE_URL", ""), "s3://BUCKET?endpoint=...&region=... for S3; default a folder per bucket in the data folder (EMGD_STORAGE_URL)")
+	fs.IntVar(&c.Workers, "workers", envInt("EMGD_WORKERS", 2), "analysis jobs run at once; 0 for none (EMGD_WORKERS)")
+	c.JobTimeout = envDuration("EMGD_JOB_TIMEOUT", 45*time.Second)
+	fs.Var(durationFlag{&c.JobTimeout}, "job-timeout", "longest an analysis job may run (EMGD_JOB_TIMEOUT)")
+	c.RescueAfter = envDuration("EMGD_RESCUE_AFTER", 60*time.Second)
+	fs.Var(durationFlag{&c.RescueAfter}, "rescue-after", "a running job not finished after this long (its process died) runs again; keep it just above --job-timeout (EMGD_RESCUE_AFTER)")
+	fs.IntVar(&c.AnalysisProcs, "analysis-parallelism", envInt("EMGD_ANALYSIS_PARALLELISM", 1), "channels analysed at once within one job (EMGD_ANALYSIS_PARALLELISM)")
+	fs.StringVar(&c.LogLevel, "log-level", envString("EMGD_LOG_LEVEL", "info"), "debug, info, warn or error (EMGD_LOG_LEVEL)")
+	fs.BoolVar(&c.LogJSON, "log-json", os.Getenv("EMGD_LOG_JSON") == "1", "log JSON lines (EMGD_LOG_JSON=1)")
+}
+
+func (c *serverConfig) validate() error {
+	if c.Workers < 0 || c.Workers > 256 {
+		return fmt.Errorf("--workers must be 0..256")
+	}
+	if c.JobTimeout <= 0 || c.RescueAfter <= c.JobTimeout {
+		return fmt.Errorf("--rescue-after (%s) must exceed --job-timeout (%s)", c.RescueAfter, c.JobTimeout)
+	}
+	if c.AnalysisProcs < 1 {
+		c.AnalysisProcs = 1
+	}
+	return nil
+}

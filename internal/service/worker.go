@@ -1,0 +1,64 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/riverqueue/river"
+
+	"emgd/internal/jobs"
+	"emgd/internal/store"
+)
+
+// Kind names the phase-2 job in River's tables.
+func (AnalyzeArgs) Kind() string { return "emgd_analyze" }
+
+// InsertOpts keeps phase-2 jobs in the default queue.
+func (AnalyzeArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: river.QueueDefault} }
+
+// AnalyzeWorker runs phase 2 as a River job: transient errors are retried
+// with River's backoff; a file or parameters that cannot be analysed cancel
+// the job at once; on the last attempt any error or panic marks the session
+// failed with its message.
+type AnalyzeWorker struct {
+	river.WorkerDefaults[AnalyzeArgs]
+	Svc *Service
+}
+
+// Work implements river.Worker.
+func (w *AnalyzeWorker) Work(ctx context.Context, job *river.Job[AnalyzeArgs]) (err error) {
+	last := job.Attempt >= job.MaxAttempts
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("analysis panicked: %v", v)
+			w.Svc.log().Error("analysis panicked", "session", job.Args.SessionID, "attempt", job.Attempt, "panic", fmt.Sprint(v))
+		}
+		var perm *PermanentError
+		switch {
+		case err == nil:
+		case errors.As(err, &perm):
+			err = river.JobCancel(err)
+		case last:
+			// Out of attempts: the session must not stay pending forever.
+			if ferr := w.Svc.Fail(context.WithoutCancel(ctx), job.Args.SessionID, fmt.Errorf("gave up after %d attempts: %w", job.Attempt, err)); ferr != nil {
+				w.Svc.log().Error("could not mark session failed", "session", job.Args.SessionID, "error", ferr)
+			}
+		default:
+			w.Svc.log().Warn("analysis will be retried", "session", job.Args.SessionID, "attempt", job.Attempt, "error", err)
+		}
+	}()
+	if hook := w.Svc.testHook; hook != nil {
+		hook(job.Args)
+	}
+	return w.Svc.Process(ctx, job.Args)
+}
+
+// RiverQueue enqueues phase-2 jobs on a River queue.
+type RiverQueue struct{ Q jobs.Queue }
+
+// EnqueueTx implements Queue.
+func (r RiverQueue) EnqueueTx(ctx context.Context, tx store.Tx, args AnalyzeArgs) error {
+	_, err := r.Q.EnqueueTx(ctx, tx, args, nil)
+	return err
+}
