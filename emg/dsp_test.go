@@ -253,8 +253,9 @@ func TestProcessedEnvelope(t *testing.T) {
 	}
 	y, _ = FiltFilt(bl, al, y)
 	want, _ := MovingAverage(nil, y, 50)
+	scale := maxAbs(want)
 	for i := range want {
-		if math.Abs(env[i]-want[i]) > 1e-12*maxAbs(want) {
+		if math.Abs(env[i]-want[i]) > 1e-12*scale {
 			t.Fatalf("env[%d] = %v, want %v", i, env[i], want[i])
 		}
 	}

@@ -8,11 +8,15 @@ import (
 
 func naiveDFT(x []complex128) []complex128 {
 	n := len(x)
+	tw := make([]complex128, n)
+	for i := range tw {
+		tw[i] = cmplx.Exp(complex(0, -2*math.Pi*float64(i)/float64(n)))
+	}
 	out := make([]complex128, n)
 	for k := 0; k < n; k++ {
 		var s complex128
 		for j, v := range x {
-			s += v * cmplx.Exp(complex(0, -2*math.Pi*float64(j*k%n)/float64(n)))
+			s += v * tw[j*k%n]
 		}
 		out[k] = s
 	}
