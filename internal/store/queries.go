@@ -367,6 +367,20 @@ func (q *queries) SetStatus(ctx context.Context, id string, u StatusUpdate) (*Se
 	return q.GetSession(ctx, id)
 }
 
+func (q *queries) DeleteSession(ctx context.Context, id string) error {
+	if !validID(id) {
+		return fmt.Errorf("%w: session %q", ErrNotFound, id)
+	}
+	n, err := q.c.exec(ctx, `DELETE FROM sessions WHERE id = $1`, strings.ToLower(id))
+	if err != nil {
+		return fmt.Errorf("store: delete session: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: session %s", ErrNotFound, id)
+	}
+	return nil
+}
+
 const analysisCols = `session_id, processing_version, params, params_hash, analytics_summary, scores, created_at`
 
 func scanAnalysis(r row) (*AnalysisResult, error) {
@@ -529,6 +543,9 @@ func (q *queries) ListSessions(ctx context.Context, o ListOptions) (*SessionPage
 	}
 	if o.Bucket != "" {
 		where = append(where, "s.bucket = "+arg(o.Bucket))
+	}
+	if !o.CreatedBefore.IsZero() {
+		where = append(where, "s.created_at < "+arg(q.d.ts(o.CreatedBefore)))
 	}
 	if o.Cursor != "" {
 		c, err := decodeCursor(o.Cursor)

@@ -81,10 +81,7 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQLiteStore, erro
 				commit:   func(context.Context) error { return tx.Commit() },
 				rollback: func(context.Context) error { return tx.Rollback() }}, nil
 		},
-		close: func() error {
-			cache.close()
-			return db.Close()
-		},
+		close: cache.close,
 	}
 	if !o.NoMigrate {
 		if err := s.Migrate(ctx); err != nil {
@@ -109,6 +106,7 @@ type stmtCache struct {
 	stmts   map[string]*sql.Stmt
 	pending map[string]bool
 	closed  bool
+	wg      sync.WaitGroup
 }
 
 func (c *stmtCache) lookup(q string) *sql.Stmt {
@@ -140,7 +138,9 @@ func (c *stmtCache) prepareLater(q string) {
 		return
 	}
 	c.pending[q] = true
+	c.wg.Add(1)
 	go func() {
+		defer c.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if _, err := c.prepare(ctx, q); err != nil {
@@ -151,14 +151,21 @@ func (c *stmtCache) prepareLater(q string) {
 	}()
 }
 
-func (c *stmtCache) close() {
+// close closes the statements and the database, after any background
+// preparation has ended.
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	err := c.db.Close()
+	c.wg.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closed = true
 	for _, st := range c.stmts {
 		st.Close()
 	}
 	c.stmts = map[string]*sql.Stmt{}
+	return err
 }
 
 // sqlConn runs statements on the database or, when tx is set, in that

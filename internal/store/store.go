@@ -146,6 +146,9 @@ type ListOptions struct {
 	PatientCode string
 	Status      Status // "" for any
 	Bucket      string // "" for any
+	// CreatedBefore, when set, keeps sessions created strictly before it
+	// (for retention).
+	CreatedBefore time.Time
 	// Limit defaults to 50 and is capped at 500.
 	Limit int
 	// Cursor is SessionPage.NextCursor of the previous page, or "".
@@ -178,6 +181,10 @@ type Queries interface {
 	ListSessions(ctx context.Context, opts ListOptions) (*SessionPage, error)
 	// SetStatus moves a session to another state.
 	SetStatus(ctx context.Context, id string, u StatusUpdate) (*Session, error)
+	// DeleteSession removes a session and its analysis results (newer
+	// versions' superseded_by links to it are cleared). The stored file is
+	// the caller's to delete.
+	DeleteSession(ctx context.Context, id string) error
 	// SaveAnalysis stores an analysis result, replacing the one with the same
 	// session, processing version and parameters hash; it becomes current.
 	SaveAnalysis(ctx context.Context, r AnalysisResult) (*AnalysisResult, error)

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DatabaseRejectsInvalidStatus", testCheckConstraint},
 		{"NoTimeSeries", testNoTimeSeries},
 		{"MigrateTwice", testMigrate},
+		{"DeleteSessionAndRetentionFilter", testDelete},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -830,5 +831,47 @@ func testMigrate(t *testing.T, s store.Store) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("columns %q, want exactly %q", got, want)
+	}
+}
+
+func testDelete(t *testing.T, s store.Store) {
+	v1 := create(t, s, store.NewSession{ObjectKey: "P015/a.c3d", ETag: "v1"})
+	if _, err := s.SaveAnalysis(ctx(t), store.AnalysisResult{SessionID: v1.ID, ProcessingVersion: "1",
+		AnalyticsSummary: json.RawMessage(`{"CH1":{}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond)
+	cut := time.Now()
+	time.Sleep(2 * time.Millisecond)
+	v2 := create(t, s, store.NewSession{ObjectKey: "P015/a.c3d", ETag: "v2"})
+	old, err := s.ListSessions(ctx(t), store.ListOptions{CreatedBefore: cut})
+	if err != nil || len(old.Sessions) != 1 || old.Sessions[0].ID != v1.ID {
+		t.Fatalf("CreatedBefore: %v sessions, %v", len(old.Sessions), err)
+	}
+	if err := s.DeleteSession(ctx(t), v1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetSession(ctx(t), v1.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deleted session: %v", err)
+	}
+	if l, err := s.ListAnalyses(ctx(t), v1.ID); err != nil || len(l) != 0 {
+		t.Errorf("analyses of a deleted session: %d, %v", len(l), err)
+	}
+	if g, err := s.GetSession(ctx(t), v2.ID); err != nil || g.SupersededBy != "" {
+		t.Errorf("newer version after delete: %v", err)
+	}
+	if err := s.DeleteSession(ctx(t), v1.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second delete: %v", err)
+	}
+	if err := s.DeleteSession(ctx(t), "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("delete of a non-id: %v", err)
+	}
+	// Deleting the newer version clears the older one's link.
+	v3 := create(t, s, store.NewSession{ObjectKey: "P015/a.c3d", ETag: "v3"})
+	if err := s.DeleteSession(ctx(t), v3.ID); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := s.GetSession(ctx(t), v2.ID); g.SupersededBy != "" {
+		t.Errorf("superseded_by %q points to a deleted session", g.SupersededBy)
 	}
 }
