@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // tmpDir holds files being written by Put, inside the root so that the final
@@ -49,7 +50,24 @@ func OpenFolder(dir, defaultBucket string) (*Folder, error) {
 		root.Close()
 		return nil, fmt.Errorf("storage: create %s: %w", tmpDir, err)
 	}
+	removeStaleTemp(root)
 	return &Folder{root: root, dir: dir, defaultBucket: defaultBucket}, nil
+}
+
+// StaleTempAge is the age past which OpenFolder removes temporary files that
+// a Put interrupted by a crash left behind.
+const StaleTempAge = 24 * time.Hour
+
+func removeStaleTemp(root *os.Root) {
+	entries, err := fs.ReadDir(root.FS(), tmpDir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > StaleTempAge {
+			root.Remove(tmpDir + "/" + e.Name())
+		}
+	}
 }
 
 // Dir returns the folder the storage is rooted at.
@@ -229,6 +247,11 @@ func (f *Folder) Put(ctx context.Context, bucket, key string, r io.Reader) (Obje
 		return ObjectInfo{}, mapErr("put", bucket, key, err)
 	}
 	committed = true
+	// Make the rename itself durable.
+	if d, err := f.root.Open(path.Dir(name)); err == nil {
+		d.Sync()
+		d.Close()
+	}
 	return folderInfo(bucket, key, fi), nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"emgd/internal/storage"
 	"emgd/internal/storage/storagetest"
@@ -234,5 +235,31 @@ func TestValidateKey(t *testing.T) {
 	}
 	if !slices.ContainsFunc(storagetest.BadKeys, func(k string) bool { return strings.Contains(k, "\x00") }) {
 		t.Error("the bad keys must include a NUL")
+	}
+}
+
+func TestFolderRemovesStaleTemporaryFiles(t *testing.T) {
+	dir := t.TempDir()
+	f, err := storage.OpenFolder(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	stale := filepath.Join(dir, ".tmp", "stale")
+	fresh := filepath.Join(dir, ".tmp", "fresh")
+	must(t, os.WriteFile(stale, []byte("half"), 0o644))
+	must(t, os.WriteFile(fresh, []byte("writing"), 0o644))
+	old := time.Now().Add(-storage.StaleTempAge - time.Hour)
+	must(t, os.Chtimes(stale, old, old))
+	f, err = storage.OpenFolder(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file kept: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a recent temporary file (a Put in progress elsewhere) was removed: %v", err)
 	}
 }
