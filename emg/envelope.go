@@ -206,11 +206,10 @@ func (ef *envelopeFilters) envelope(dst, x, buf []float64) error {
 		return fmt.Errorf("emg: the envelope filters need more than %d samples, got %d", pad, n)
 	}
 	mid := buf[pad : pad+n]
-	copy(mid, x)
 	if ef.hp != nil {
-		ef.hp.runAbs(buf[pad-ef.hp.padlen : pad+n+ef.hp.padlen])
+		ef.hp.runAbsFrom(buf[pad-ef.hp.padlen:pad+n+ef.hp.padlen], x)
 	} else {
-		for i, v := range mid {
+		for i, v := range x {
 			mid[i] = math.Abs(v)
 		}
 	}

@@ -137,6 +137,12 @@ func lfilter5(b, a *[5]float64, z *[4]float64, x []float64, backward bool) {
 // five leave every coefficient and state in a register.
 // With absOut (backward only) it stores |y| instead of y.
 func lfilter5sym(b, a *[5]float64, z *[4]float64, x []float64, backward, absOut bool) {
+	lfilter5symFrom(b, a, z, x, x, backward, absOut)
+}
+
+// lfilter5symFrom is lfilter5sym reading its input from src (forward only
+// when src is not x; len(src) = len(x)).
+func lfilter5symFrom(b, a *[5]float64, z *[4]float64, x, src []float64, backward, absOut bool) {
 	c := &[7]float64{b[0], b[1], b[2], a[1], a[2], a[3], a[4]}
 	q, yp, z1, z2, z3 := z[0], 0.0, z[1], z[2], z[3]
 	if backward && absOut {
@@ -164,7 +170,8 @@ func lfilter5sym(b, a *[5]float64, z *[4]float64, x []float64, backward, absOut 
 			yp = y
 		}
 	} else {
-		for i, xi := range x {
+		x = x[:len(src)]
+		for i, xi := range src {
 			p0, p1 := c[0]*xi, c[1]*xi
 			y := (p0 + q) - c[3]*yp
 			q = p1 + z1
@@ -390,6 +397,36 @@ func (f *ZeroPhase) run(buf []float64) { f.runMode(buf, false) }
 // backward pass where the filter allows.
 func (f *ZeroPhase) runAbs(buf []float64) { f.runMode(buf, true) }
 
+// runAbsFrom is runAbs with the signal taken from x instead of the middle of
+// buf, saving the copy: the forward pass reads x and writes buf's middle.
+func (f *ZeroPhase) runAbsFrom(buf, x []float64) {
+	p := f.padlen
+	n := len(x)
+	if f.sos != nil || len(f.b) != 5 || f.b[0] != f.b[4] || f.b[1] != f.b[3] {
+		copy(buf[p:p+n], x)
+		f.runMode(buf, true)
+		return
+	}
+	x0, xl := x[0], x[n-1]
+	for i := 1; i <= p; i++ {
+		buf[p-i] = 2*x0 - x[i]
+		buf[p+n-1+i] = 2*xl - x[n-1-i]
+	}
+	b, a := (*[5]float64)(f.b), (*[5]float64)(f.a)
+	z := (*[4]float64)(f.state)
+	for i, v := range f.zi {
+		z[i] = v * buf[0]
+	}
+	lfilter5symFrom(b, a, z, buf[:p], buf[:p], false, false)
+	lfilter5symFrom(b, a, z, buf[p:p+n], x, false, false)
+	lfilter5symFrom(b, a, z, buf[p+n:], buf[p+n:], false, false)
+	y0 := buf[len(buf)-1]
+	for i, v := range f.zi {
+		z[i] = v * y0
+	}
+	lfilter5symFrom(b, a, z, buf, buf, true, true)
+}
+
 func (f *ZeroPhase) runMode(buf []float64, abs bool) {
 	oddExtend(buf, f.padlen)
 	if f.sos != nil {
@@ -421,7 +458,7 @@ func (f *ZeroPhase) runMode(buf []float64, abs bool) {
 		z[i] = v * y0
 	}
 	if abs && len(f.b) == 5 && f.b[0] == f.b[4] && f.b[1] == f.b[3] {
-		lfilter5sym((*[5]float64)(f.b), (*[5]float64)(f.a), (*[4]float64)(z), buf, true, true)
+		lfilter5symFrom((*[5]float64)(f.b), (*[5]float64)(f.a), (*[4]float64)(z), buf, buf, true, true)
 		return
 	}
 	lfilterInPlace(f.b, f.a, z, buf, true)
