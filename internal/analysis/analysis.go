@@ -155,7 +155,9 @@ func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyze
 	}
 	rec := emg.Recording{Rate: f.Analog.Rate, Channels: make([]emg.Channel, len(f.Analog.Labels))}
 	perPass := 2
-	if a.Workers > 1 {
+	if a.Workers > 1 || len(p.Channels) > 0 {
+		// several workers consume bases concurrently anyway; a selection
+		// would leave the unselected half of a pair read for nothing
 		perPass = 1
 	}
 	ld := newGroupLoader(f, perPass)
