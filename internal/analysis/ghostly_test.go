@@ -223,3 +223,33 @@ func TestGhostlyWorkedExample(t *testing.T) {
 		t.Errorf("duration %v s: expected the samples/rate duration of a 175 s file", md.DurationSeconds)
 	}
 }
+
+// TestGhostlyStandardProfile checks the spec's statement that profile
+// standard gives an MDF of 58.0 Hz for CH1 of 17-50-17 (the ghostly profile
+// reports a first-bins MDF there).
+func TestGhostlyStandardProfile(t *testing.T) {
+	dir := testenv.Testdata(t, "ghostly")
+	path := filepath.Join(dir, "Ghostly_Emg_20230321_17-50-17-0881.c3d")
+	std, err := AnalyzeFile(path, emg.Params{Profile: "standard"}, emg.Analyzer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh, err := AnalyzeFile(path, emg.Params{}, emg.Analyzer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if std.ProcessingVersion != "standard/1" {
+		t.Errorf("processing_version %q", std.ProcessingVersion)
+	}
+	if mdf := *std.Analytics["CH1"].MDF; math.Abs(mdf-58.0) > 0.05 {
+		t.Errorf("standard MDF of CH1 %v Hz, want 58.0", mdf)
+	}
+	if mdf := *gh.Analytics["CH1"].MDF; mdf > 10 {
+		t.Errorf("ghostly MDF of CH1 %v Hz, expected the first bins", mdf)
+	}
+	a, _ := json.Marshal(std.Analytics["CH1"].Contractions)
+	b, _ := json.Marshal(gh.Analytics["CH1"].Contractions)
+	if string(a) != string(b) {
+		t.Error("profile standard changed the contractions")
+	}
+}
