@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,11 +45,11 @@ type backend struct {
 	open func(t *testing.T) (store.Store, store.Store)
 }
 
-var backends = []backend{
-	{"SQLite", func(t *testing.T) (store.Store, store.Store) {
+func sqliteBackend(maxConns int) func(t *testing.T) (store.Store, store.Store) {
+	return func(t *testing.T) (store.Store, store.Store) {
 		path := filepath.Join(t.TempDir(), "emgd.db")
 		open := func() store.Store {
-			s, err := store.OpenSQLite(context.Background(), path, store.Options{})
+			s, err := store.OpenSQLite(context.Background(), path, store.Options{MaxConns: maxConns})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,7 +57,14 @@ var backends = []backend{
 			return s
 		}
 		return open(), open()
-	}},
+	}
+}
+
+var backends = []backend{
+	{"SQLite", sqliteBackend(1)},
+	// A pool of several connections, where River's statements meet
+	// SQLite's lock instead of the pool's queue.
+	{"SQLite8Conns", sqliteBackend(8)},
 	{"Postgres", func(t *testing.T) (store.Store, store.Store) {
 		u := storetest.NewPostgresDatabase(t)
 		open := func() store.Store {
@@ -287,4 +295,53 @@ func TestReplicasMigrateTogether(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// TestManyJobsWhileWorking: webhooks keep inserting sessions and jobs from
+// several goroutines while the worker completes them; nothing is lost and no
+// insert fails on a busy database.
+func TestManyJobsWhileWorking(t *testing.T) {
+	eachBackend(t, func(t *testing.T, api, workerStore store.Store) {
+		ctx := context.Background()
+		q, err := jobs.New(ctx, api, jobs.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := startWorker(t, workerStore, jobs.Config{})
+		const senders, each = 8, 6
+		ids := make(chan string, senders*each)
+		errs := make(chan error, senders*each)
+		var wg sync.WaitGroup
+		for g := range senders {
+			wg.Go(func() {
+				for i := range each {
+					err := api.InTx(ctx, func(tx store.Tx) error {
+						s, _, err := tx.CreateSession(ctx, store.NewSession{Bucket: "c3d-examples",
+							ObjectKey: fmt.Sprintf("P%03d/%d-%d.c3d", g%3, g, i), ETag: "e"})
+						if err != nil {
+							return err
+						}
+						ids <- s.ID
+						_, err = q.EnqueueTx(ctx, tx, markArgs{SessionID: s.ID}, nil)
+						return err
+					})
+					if err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(ids)
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		for id := range ids {
+			waitStatus(t, api, id, store.StatusCompleted, 30*time.Second)
+		}
+		if got := w.runs.Load(); got != senders*each {
+			t.Errorf("worker ran %d jobs, want %d", got, senders*each)
+		}
+	})
 }
