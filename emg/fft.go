@@ -370,8 +370,9 @@ func (r *RealFFT) Inverse(dst []float64, src []complex128) []float64 {
 // a power of two (at least 4).
 func (r *RealFFT) fastPower() bool { return r.half != nil && r.half.rev != nil && r.n >= 8 }
 
-// addPower adds |X_k|^2 of the packed, bit-reversed input in r.buf (see
-// Welch.PSD) to psd (n/2+1 bins), running the transform first.
+// addPower adds 4|X_k|^2 of the packed, bit-reversed input in r.buf (see
+// Welch.PSD) to psd (n/2+1 bins), running the transform first; the caller
+// folds the factor 4 into its scaling.
 func (r *RealFFT) addPower(psd []float64, pairsDone bool) {
 	m := r.n / 2
 	z := r.buf[:m]
@@ -381,28 +382,32 @@ func (r *RealFFT) addPower(psd []float64, pairsDone bool) {
 	z0 := z[0]
 	dc := real(z0) + imag(z0)
 	ny := real(z0) - imag(z0)
-	psd[0] += dc * dc
-	psd[m] += ny * ny
+	psd[0] += 4 * dc * dc
+	psd[m] += 4 * ny * ny
 	// Bins k and m-k share their inputs: with a = z[k], b = z[m-k],
-	// E = (a + conj b)/2 and O = (a - conj b)/(2i), X[k] = E + w*O.
-	for k := 1; 2*k <= m; k++ {
+	// E = (a + conj b)/2 and O = (a - conj b)/(2i), X[k] = E + w*O and
+	// X[m-k] = conj(E - w*O). The halves are left out: the sums hold 4|X|^2.
+	h := m / 2
+	for k := 1; k < h; k++ {
 		a := z[k]
 		b := z[m-k]
-		er := 0.5 * (real(a) + real(b))
-		ei := 0.5 * (imag(a) - imag(b))
-		or := 0.5 * (imag(a) + imag(b))
-		oi := -0.5 * (real(a) - real(b))
+		er := real(a) + real(b)
+		ei := imag(a) - imag(b)
+		or := imag(a) + imag(b)
+		oi := real(b) - real(a)
 		w := tw[k]
 		tr := or*real(w) - oi*imag(w)
 		ti := or*imag(w) + oi*real(w)
 		xr, xi := er+tr, ei+ti
 		psd[k] += xr*xr + xi*xi
-		if 2*k == m {
-			break
-		}
-		// bin m-k: E' = conj(E), O' = conj(O), twiddle -conj(w), so
-		// X[m-k] = conj(E - w*O).
 		xr2, xi2 := er-tr, ei-ti
 		psd[m-k] += xr2*xr2 + xi2*xi2
 	}
+	// k = m/2 pairs with itself
+	a := z[h]
+	er, ei := 2*real(a), 0.0
+	or, oi := 2*imag(a), 0.0
+	w := tw[h]
+	xr, xi := er+(or*real(w)-oi*imag(w)), ei+(or*imag(w)+oi*real(w))
+	psd[h] += xr*xr + xi*xi
 }

@@ -79,7 +79,7 @@ func TestFFTMatchesDFT(t *testing.T) {
 			rf.addPower(psd, false)
 			for k := range psd {
 				w := real(wantR[k])*real(wantR[k]) + imag(wantR[k])*imag(wantR[k])
-				if math.Abs(psd[k]-w) > 1e-9*float64(n) {
+				if math.Abs(psd[k]/4-w) > 1e-9*float64(n) {
 					t.Fatalf("n=%d power bin %d: %v, want %v", n, k, psd[k], w)
 				}
 			}

@@ -149,6 +149,9 @@ func (w *Welch) PSD(x []float64) ([]float64, error) {
 		}
 	}
 	sc := w.scale / float64(nseg)
+	if fast {
+		sc *= 0.25 // addPower sums 4|X|^2
+	}
 	last := len(psd) - 1
 	for k := range psd {
 		v := psd[k] * sc
