@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -172,13 +173,23 @@ func (s *S3) Stat(ctx context.Context, bucket, key string) (ObjectInfo, error) {
 		ETag: trimETag(out.ETag), ModTime: aws.ToTime(out.LastModified)}, nil
 }
 
+// ReadAheadBytes is the least an S3 object's ReadAt fetches: reading a C3D
+// header and then its parameter section, both near the start of the file,
+// costs one request instead of several.
+const ReadAheadBytes = 64 << 10
+
 // s3Object reads ranges of one version of an object: every ranged GET carries
 // If-Match with the etag seen at Open, so a replaced object fails with
-// ErrChanged instead of mixing two versions.
+// ErrChanged instead of mixing two versions. The last range fetched is kept,
+// so that small reads close together need one request.
 type s3Object struct {
 	ctx  context.Context
 	s    *S3
 	info ObjectInfo
+
+	mu     sync.Mutex
+	bufOff int64
+	buf    []byte
 }
 
 func (o *s3Object) Size() int64      { return o.info.Size }
@@ -199,7 +210,18 @@ func (o *s3Object) ReadAt(p []byte, off int64) (int, error) {
 	if rest := o.info.Size - off; want > rest {
 		want = rest
 	}
-	rng := fmt.Sprintf("bytes=%d-%d", off, off+want-1)
+	o.mu.Lock()
+	if off >= o.bufOff && off+want <= o.bufOff+int64(len(o.buf)) {
+		n := copy(p[:want], o.buf[off-o.bufOff:])
+		o.mu.Unlock()
+		return o.result(n, len(p))
+	}
+	o.mu.Unlock()
+	fetch := max(want, ReadAheadBytes)
+	if rest := o.info.Size - off; fetch > rest {
+		fetch = rest
+	}
+	rng := fmt.Sprintf("bytes=%d-%d", off, off+fetch-1)
 	etag := `"` + o.info.ETag + `"`
 	out, err := o.s.client.GetObject(o.ctx, &s3.GetObjectInput{
 		Bucket: &o.info.Bucket, Key: &o.info.Key, Range: &rng, IfMatch: &etag})
@@ -207,11 +229,28 @@ func (o *s3Object) ReadAt(p []byte, off int64) (int, error) {
 		return 0, mapS3Err("read", o.info.Bucket, o.info.Key, err)
 	}
 	defer out.Body.Close()
-	n, err := io.ReadFull(out.Body, p[:want])
-	if err != nil {
-		return n, fmt.Errorf("storage: read %s/%s: %w", o.info.Bucket, o.info.Key, err)
+	if fetch == want {
+		n, err := io.ReadFull(out.Body, p[:want])
+		if err != nil {
+			return n, fmt.Errorf("storage: read %s/%s: %w", o.info.Bucket, o.info.Key, err)
+		}
+		return o.result(n, len(p))
 	}
-	if want < int64(len(p)) {
+	buf := make([]byte, fetch)
+	if _, err := io.ReadFull(out.Body, buf); err != nil {
+		return 0, fmt.Errorf("storage: read %s/%s: %w", o.info.Bucket, o.info.Key, err)
+	}
+	n := copy(p[:want], buf)
+	o.mu.Lock()
+	o.bufOff, o.buf = off, buf
+	o.mu.Unlock()
+	return o.result(n, len(p))
+}
+
+// result is ReadAt's answer for n bytes read of the asked: io.EOF when the
+// object ended first.
+func (o *s3Object) result(n, asked int) (int, error) {
+	if n < asked {
 		return n, io.EOF
 	}
 	return n, nil

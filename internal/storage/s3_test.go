@@ -3,6 +3,8 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -84,9 +86,11 @@ func TestS3EndpointPathPrefix(t *testing.T) {
 				w.WriteHeader(http.StatusPreconditionFailed)
 				return
 			}
-			w.Header().Set("Content-Range", "bytes 0-3/10")
+			var from, to int
+			fmt.Sscanf(r.Header.Get("Range"), "bytes=%d-%d", &from, &to)
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/10", from, to))
 			w.WriteHeader(http.StatusPartialContent)
-			w.Write([]byte("C3D!"))
+			w.Write([]byte("C3D!567890")[from : to+1])
 		default:
 			w.WriteHeader(http.StatusNotFound)
 			w.Write([]byte(`<?xml version="1.0"?><Error><Code>NoSuchKey</Code><Message>none</Message></Error>`))
@@ -111,11 +115,27 @@ func TestS3EndpointPathPrefix(t *testing.T) {
 	if n, err := o.ReadAt(buf, 0); n != 4 || err != nil || string(buf) != "C3D!" {
 		t.Errorf("ReadAt = %d %v %q", n, err, buf)
 	}
+	// Read-ahead: the first read fetched the whole (small) object.
+	if n, err := o.ReadAt(buf[:3], 5); n != 3 || err != nil || string(buf[:3]) != "678" {
+		t.Errorf("ReadAt(5) = %d %v %q", n, err, buf[:3])
+	}
+	if n, err := o.ReadAt(buf, 8); n != 2 || err != io.EOF || string(buf[:2]) != "90" {
+		t.Errorf("ReadAt(8) = %d %v %q", n, err, buf[:2])
+	}
 	if _, err := b.Stat(ctx, "c3d-examples", "missing.c3d"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("Stat missing = %v", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	gets := 0
+	for _, p := range paths {
+		if strings.HasPrefix(p, "GET ") {
+			gets++
+		}
+	}
+	if gets != 1 {
+		t.Errorf("%d ranged GETs for three reads within %d bytes, want 1", gets, storage.ReadAheadBytes)
+	}
 	for _, p := range paths {
 		if !strings.Contains(p, " /storage/v1/s3/c3d-examples/") {
 			t.Errorf("request %q lost the endpoint's path prefix", p)

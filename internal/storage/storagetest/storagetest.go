@@ -29,6 +29,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
 	}{
 		{"PutGetStat", testPutGetStat},
 		{"ReadAtRanges", testReadAt},
+		{"ParallelReadAt", testParallelReadAt},
 		{"Overwrite", testOverwrite},
 		{"OpenKeepsVersion", testOpenKeepsVersion},
 		{"NotFound", testNotFound},
@@ -176,6 +177,35 @@ func testReadAt(t *testing.T, b storage.Backend, bucket string) {
 	if err != nil || !bytes.Equal(got, data[100:400]) {
 		t.Fatalf("SectionReader: %v", err)
 	}
+}
+
+func testParallelReadAt(t *testing.T, b storage.Backend, bucket string) {
+	data := payload(300_000, 9)
+	put(t, b, bucket, "p.c3d", data)
+	o, err := b.Open(ctx(t), bucket, "p.c3d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			for i := range 20 {
+				off := (g*7919 + i*15_013) % (len(data) - 1)
+				n := 1 + (g*131+i*977)%20_000
+				if off+n > len(data) {
+					n = len(data) - off
+				}
+				buf := make([]byte, n)
+				got, err := o.ReadAt(buf, int64(off))
+				if (err != nil && !errors.Is(err, io.EOF)) || got != n || !bytes.Equal(buf, data[off:off+n]) {
+					t.Errorf("parallel ReadAt(%d, %d) = %d, %v", off, n, got, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func testOverwrite(t *testing.T, b storage.Backend, bucket string) {
