@@ -202,7 +202,10 @@ func (q *queries) GetSessionByObject(ctx context.Context, bucket, key, etag stri
 	return s, err
 }
 
-var codeRe = regexp.MustCompile(`^(P\d+)S(\d+)$`)
+var (
+	codeRe   = regexp.MustCompile(`^(P\d+)S(\d+)$`)
+	sha256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
 
 // maxCodeAttempts bounds the retries when concurrent writers take the same
 // session code.
@@ -316,7 +319,7 @@ func (q *queries) SetStatus(ctx context.Context, id string, u StatusUpdate) (*Se
 		return nil, fmt.Errorf("%w: session %q", ErrNotFound, id)
 	}
 	id = strings.ToLower(id)
-	if u.FileSHA256 != "" && !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(u.FileSHA256) {
+	if u.FileSHA256 != "" && !sha256Re.MatchString(u.FileSHA256) {
 		return nil, fmt.Errorf("%w: file SHA-256 must be 64 lower-case hex digits", ErrInvalidInput)
 	}
 	if u.FileSizeBytes != nil && *u.FileSizeBytes < 0 {

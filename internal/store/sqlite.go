@@ -67,19 +67,31 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQLiteStore, erro
 		return nil, fmt.Errorf("store: open SQLite %s: %w", path, err)
 	}
 	s := &SQLiteStore{db: db, path: path}
+	writer := make(chan struct{}, 1)
 	cache := &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
 	s.impl = &impl{
 		queries: &queries{c: sqlConn{cache: cache}, d: sqliteDialect{}},
 		d:       sqliteDialect{},
 		sqlDB:   db,
 		begin: func(ctx context.Context) (*txHandle, error) {
+			// SQLite has one writer. Transactions of this process queue
+			// here, in order, instead of polling in SQLite's busy handler
+			// (whose growing sleeps turn contention into long tails); the
+			// busy timeout still arbitrates with other processes.
+			select {
+			case writer <- struct{}{}:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			release := func() { <-writer }
 			tx, err := db.BeginTx(ctx, nil)
 			if err != nil {
+				release()
 				return nil, err
 			}
 			return &txHandle{c: sqlConn{cache: cache, tx: tx}, driver: tx,
-				commit:   func(context.Context) error { return tx.Commit() },
-				rollback: func(context.Context) error { return tx.Rollback() }}, nil
+				commit:   func(context.Context) error { defer release(); return tx.Commit() },
+				rollback: func(context.Context) error { defer release(); return tx.Rollback() }}, nil
 		},
 		close: cache.close,
 	}
