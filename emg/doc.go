@@ -11,8 +11,9 @@
 //   - LFilter, LFilterZI, FiltFilt and SOSFiltFilt (scipy's lfilter,
 //     lfilter_zi, filtfilt and sosfiltfilt with odd padding); ZeroPhase is the
 //     reusable, allocation-free form.
-//   - FFT and RealFFT are precomputed transform plans (radix-2, Bluestein for
-//     other lengths; real input through a half-length complex transform).
+//   - FFT and RealFFT are precomputed transform plans (radix-4 with a radix-2
+//     stage for powers of two, Bluestein for other lengths; real input through
+//     a half-length complex transform).
 //   - Welch estimates power spectral density with scipy.signal.welch's
 //     defaults; SpectralFeatures gives mean and median frequency and Dimitrov's
 //     FI_nsm5; RMS, MAV, ComputeFeatures and ComputeTemporal give the
