@@ -20,6 +20,7 @@ func commands() []command {
 		{"serve", "run the service: webhook, API and analysis workers", cmdServe},
 		{"worker", "run analysis workers only", cmdWorker},
 		{"migrate", "apply the database schema", cmdMigrate},
+		{"bench", "load a running emgd with concurrent webhooks and report latency", cmdBench},
 		{"inspect", "show a C3D file's header and parameters (--json)", cmdInspect},
 		{"export", "write a C3D file's analog channels as CSV (--csv)", cmdExport},
 		{"analyze", "analyse C3D recordings: EMG analytics and session scores (--json, --csv)", cmdAnalyze},

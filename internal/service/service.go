@@ -183,7 +183,7 @@ func (s *Service) Ingest(ctx context.Context, ev webhook.Event) (*Outcome, error
 	err = s.Store.InTx(ctx, func(tx store.Tx) error {
 		sess, created, err := tx.CreateSession(ctx, store.NewSession{
 			Bucket: ev.Bucket, ObjectKey: key, ETag: etag, FileSizeBytes: &size,
-			Metadata: mdJSON, RecordedAt: recorded,
+			Metadata: mdJSON, RecordedAt: recorded, Timings: timings,
 		})
 		if err != nil {
 			return err
@@ -191,9 +191,6 @@ func (s *Service) Ingest(ctx context.Context, ev webhook.Event) (*Outcome, error
 		out.Session, out.Created = sess, created
 		if !created {
 			return nil
-		}
-		if _, err := tx.SetStatus(ctx, sess.ID, store.StatusUpdate{Status: store.StatusPending, Timings: timings}); err != nil {
-			return err
 		}
 		return s.Queue.EnqueueTx(ctx, tx, AnalyzeArgs{SessionID: sess.ID})
 	})

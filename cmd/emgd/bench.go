@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"emgd/internal/storage"
+	"emgd/internal/testrec"
+)
+
+// benchReport is what `emgd bench` prints.
+type benchReport struct {
+	Requests        int                `json:"requests"`
+	Concurrency     int                `json:"concurrency"`
+	Objects         int                `json:"objects"`
+	FileBytes       int                `json:"file_bytes"`
+	Codes           map[string]int     `json:"codes"`
+	Errors          int                `json:"errors"`
+	Seconds         float64            `json:"seconds"`
+	Throughput      float64            `json:"requests_per_second"`
+	LatencyMs       map[string]float64 `json:"latency_ms"`
+	Sessions        int                `json:"sessions"`
+	Completed       int                `json:"completed"`
+	Failed          int                `json:"failed"`
+	Lost            int                `json:"lost"`
+	Duplicated      int                `json:"objects_with_several_sessions"`
+	AnalysedPerMin  float64            `json:"sessions_analysed_per_minute,omitempty"`
+	ServerPeakRSSMB float64            `json:"server_peak_rss_mb,omitempty"`
+}
+
+// cmdBench drives a running emgd: it stores M distinct objects, then sends N
+// webhooks about them from C concurrent senders, and reports latency,
+// throughput, errors, the sessions they became and the server's RSS.
+func cmdBench(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("bench", "--url URL [flags]", stderr)
+	base := fs.String("url", "http://127.0.0.1:8080", "base URL of the running emgd")
+	dataDir := fs.String("data-dir", "./data", "the server's data folder (folder storage)")
+	storageURL := fs.String("storage", "", "the server's storage URL when not folder storage")
+	bucket := fs.String("bucket", storage.DefaultBucket, "bucket the server watches")
+	n := fs.Int("n", 200, "webhooks to send")
+	c := fs.Int("c", 1, "concurrent senders")
+	m := fs.Int("objects", 50, "distinct objects; webhooks beyond that repeat objects (duplicates)")
+	source := fs.String("file", "", "C3D file to upload as every object (default: a generated 60 s GHOSTLY-like recording)")
+	prefix := fs.String("prefix", "", "key prefix (default: a fresh one per run)")
+	token := fs.String("token", "", "webhook token (sent as ?token=)")
+	wait := fs.Duration("wait", 0, "after sending, wait up to this long for every session to finish, and report analyses per minute")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *n < 1 || *c < 1 || *m < 1 {
+		fmt.Fprintln(stderr, "emgd bench: -n, -c and -objects must be positive")
+		return 2
+	}
+	ctx := context.Background()
+	stg, err := storage.Open(ctx, *storageURL, *dataDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "emgd bench: %v\n", err)
+		return 1
+	}
+	var data []byte
+	if *source != "" {
+		if data, err = os.ReadFile(*source); err != nil {
+			fmt.Fprintf(stderr, "emgd bench: %v\n", err)
+			return 1
+		}
+	} else {
+		data = testrec.Ghostly(testrec.Options{Seconds: 60, Seed: 1})
+	}
+	if *prefix == "" {
+		*prefix = "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	type object struct{ key, etag string }
+	objects := make([]object, *m)
+	for i := range objects {
+		key := fmt.Sprintf("P%03d/%s/Ghostly_Emg_20250101_10-00-00-%04d.c3d", 100+i%50, *prefix, i)
+		info, err := stg.Put(ctx, *bucket, key, bytes.NewReader(data))
+		if err != nil {
+			fmt.Fprintf(stderr, "emgd bench: store %s: %v\n", key, err)
+			return 1
+		}
+		objects[i] = object{key, info.ETag}
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *c}}
+	target := strings.TrimRight(*base, "/") + "/webhooks/storage/c3d-upload"
+	if *token != "" {
+		target += "?token=" + *token
+	}
+	rep := benchReport{Requests: *n, Concurrency: *c, Objects: *m, FileBytes: len(data), Codes: map[string]int{}}
+	lat := make([]time.Duration, *n)
+	sessionOf := make([]string, *n)
+	var next atomic.Int64
+	var mu sync.Mutex
+	stopRSS := make(chan struct{})
+	var peak atomic.Int64
+	go pollRSS(client, *base, stopRSS, &peak)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < *c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= *n {
+					return
+				}
+				o := objects[i%len(objects)]
+				body, _ := json.Marshal(map[string]any{"type": "INSERT", "table": "objects", "schema": "storage",
+					"record": map[string]any{"bucket_id": *bucket, "name": o.key, "metadata": map[string]any{"eTag": o.etag, "size": len(data)}}})
+				t0 := time.Now()
+				resp, err := client.Post(target, "application/json", bytes.NewReader(body))
+				d := time.Since(t0)
+				code := "error"
+				var out struct {
+					SessionID string `json:"session_id"`
+				}
+				if err == nil {
+					code = strconv.Itoa(resp.StatusCode)
+					json.NewDecoder(resp.Body).Decode(&out)
+					resp.Body.Close()
+				}
+				mu.Lock()
+				lat[i] = d
+				rep.Codes[code]++
+				if code != "200" {
+					rep.Errors++
+				}
+				sessionOf[i] = out.SessionID
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	rep.Seconds = elapsed.Seconds()
+	rep.Throughput = float64(*n) / elapsed.Seconds()
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		k := int(math.Ceil(p/100*float64(len(lat)))) - 1
+		return float64(lat[max(k, 0)].Microseconds()) / 1000
+	}
+	rep.LatencyMs = map[string]float64{"p50": pct(50), "p90": pct(90), "p99": pct(99), "max": pct(100)}
+
+	// Sessions per object: every object must map to exactly one session.
+	perObject := map[string]map[string]bool{}
+	for i, id := range sessionOf {
+		if id == "" {
+			continue
+		}
+		k := objects[i%len(objects)].key
+		if perObject[k] == nil {
+			perObject[k] = map[string]bool{}
+		}
+		perObject[k][id] = true
+	}
+	ids := map[string]bool{}
+	for _, set := range perObject {
+		if len(set) > 1 {
+			rep.Duplicated++
+		}
+		for id := range set {
+			ids[id] = true
+		}
+	}
+	rep.Sessions = len(ids)
+	if *wait > 0 {
+		deadline := time.Now().Add(*wait)
+		pending := maps(ids)
+		for len(pending) > 0 && time.Now().Before(deadline) {
+			for id := range pending {
+				st := sessionStatus(client, *base, id)
+				switch st {
+				case "completed":
+					rep.Completed++
+					delete(pending, id)
+				case "failed":
+					rep.Failed++
+					delete(pending, id)
+				}
+			}
+			if len(pending) > 0 {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		rep.Lost = len(pending) + (*m - len(perObject))
+		if done := rep.Completed + rep.Failed; done > 0 {
+			rep.AnalysedPerMin = float64(rep.Completed) / time.Since(start).Minutes()
+		}
+	}
+	close(stopRSS)
+	rep.ServerPeakRSSMB = float64(peak.Load()) / (1 << 20)
+	if *asJSON {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintln(stdout, string(b))
+	} else {
+		fmt.Fprintf(stdout, "%d webhooks, %d senders, %d objects of %d bytes in %.2f s: %.0f req/s\n", rep.Requests, rep.Concurrency, rep.Objects, rep.FileBytes, rep.Seconds, rep.Throughput)
+		fmt.Fprintf(stdout, "latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", rep.LatencyMs["p50"], rep.LatencyMs["p90"], rep.LatencyMs["p99"], rep.LatencyMs["max"])
+		fmt.Fprintf(stdout, "codes %v, errors %d; sessions %d, objects with several sessions %d\n", rep.Codes, rep.Errors, rep.Sessions, rep.Duplicated)
+		if *wait > 0 {
+			fmt.Fprintf(stdout, "completed %d, failed %d, lost %d; %.0f sessions analysed per minute\n", rep.Completed, rep.Failed, rep.Lost, rep.AnalysedPerMin)
+		}
+		if rep.ServerPeakRSSMB > 0 {
+			fmt.Fprintf(stdout, "server peak RSS %.1f MB\n", rep.ServerPeakRSSMB)
+		}
+	}
+	if rep.Errors > 0 || rep.Duplicated > 0 || rep.Lost > 0 || rep.Failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+func maps(m map[string]bool) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
+func sessionStatus(c *http.Client, base, id string) string {
+	resp, err := c.Get(strings.TrimRight(base, "/") + "/webhooks/storage/status/" + id)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Status string `json:"status"`
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	return out.Status
+}
+
+// pollRSS reads the server's process_resident_memory_bytes from /metrics
+// every 100 ms and keeps the largest.
+func pollRSS(c *http.Client, base string, stop <-chan struct{}, peak *atomic.Int64) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if v := serverRSS(c, base); v > peak.Load() {
+			peak.Store(v)
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func serverRSS(c *http.Client, base string) int64 {
+	resp, err := c.Get(strings.TrimRight(base, "/") + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int64(f)
+		}
+	}
+	return 0
+}
