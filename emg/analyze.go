@@ -100,7 +100,13 @@ type FailedError struct {
 func (e *FailedError) Error() string {
 	var b strings.Builder
 	b.WriteString("analysis failed: every channel failed")
-	for _, k := range sortedKeys(e.Channels) {
+	const shown = 4
+	keys := sortedKeys(e.Channels)
+	for i, k := range keys {
+		if i == shown {
+			fmt.Fprintf(&b, "; and %d more channels", len(keys)-shown)
+			break
+		}
 		fmt.Fprintf(&b, "; %s: %s", k, e.Channels[k])
 	}
 	return b.String()

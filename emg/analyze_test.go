@@ -324,6 +324,20 @@ func TestAnalyzeParams(t *testing.T) {
 	}
 }
 
+func TestFailedErrorMessage(t *testing.T) {
+	e := &FailedError{Channels: map[string]string{}}
+	for _, k := range []string{"A", "B", "C", "D", "E", "F"} {
+		e.Channels[k] = "too short"
+	}
+	msg := e.Error()
+	if !strings.Contains(msg, "A: too short") || !strings.Contains(msg, "and 2 more channels") || strings.Contains(msg, "E:") {
+		t.Errorf("message %q", msg)
+	}
+	if !errors.Is(e, ErrAllChannelsFailed) {
+		t.Error("errors.Is")
+	}
+}
+
 func TestAnalyzeErrors(t *testing.T) {
 	if _, err := Analyze(Recording{Rate: 0, Channels: []Channel{{Label: "A", Samples: []float64{1}}}}, Params{}); err == nil {
 		t.Error("rate 0: no error")
