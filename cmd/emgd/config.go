@@ -24,6 +24,7 @@ type serverConfig struct {
 	JobTimeout    time.Duration
 	RescueAfter   time.Duration
 	AnalysisProcs int
+	SignalCacheMB int64
 	LogLevel      string
 	LogJSON       bool
 }
@@ -90,6 +91,7 @@ func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 		fs.StringVar(&c.WebhookSecret, "webhook-secret", envString("EMGD_WEBHOOK_SECRET", ""), "require x-supabase-signature HMAC-SHA256 with this secret (EMGD_WEBHOOK_SECRET)")
 		fs.StringVar(&c.WebhookToken, "webhook-token", envString("EMGD_WEBHOOK_TOKEN", ""), "require this token as Bearer or ?token= on the webhook (EMGD_WEBHOOK_TOKEN)")
 		fs.StringVar(&c.ReadToken, "read-token", envString("EMGD_READ_TOKEN", ""), "require this bearer token on the read API (EMGD_READ_TOKEN)")
+		fs.Int64Var(&c.SignalCacheMB, "signal-cache-mb", int64(envInt("EMGD_SIGNAL_CACHE_MB", 256)), "memory for decoded signals kept between requests, in MB (EMGD_SIGNAL_CACHE_MB)")
 		fs.StringVar(&c.Buckets, "bucket", envString("EMGD_BUCKET", ""), "comma-separated buckets the webhook accepts; default the storage's bucket (EMGD_BUCKET)")
 	}
 	fs.StringVar(&c.DataDir, "data-dir", envString("EMGD_DATA_DIR", "./data"), "data folder for the embedded defaults: <dir>/emgd.db and <dir>/storage (EMGD_DATA_DIR)")

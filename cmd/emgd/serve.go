@@ -23,6 +23,7 @@ import (
 	"emgd/internal/api"
 	"emgd/internal/jobs"
 	"emgd/internal/service"
+	"emgd/internal/signals"
 	"emgd/internal/storage"
 	"emgd/internal/store"
 	"emgd/internal/webhook"
@@ -152,6 +153,7 @@ func serve(ctx context.Context, name string, cfg *serverConfig, log *slog.Logger
 			WebhookAuth: webhook.Auth{Secret: cfg.WebhookSecret, Token: cfg.WebhookToken},
 			ReadToken:   cfg.ReadToken,
 		}, reg, log)
+		(&signals.Handler{Store: st, Storage: stg, Cache: signals.NewCache(cfg.SignalCacheMB << 20), Log: log}).Register(handler.Mux(), handler.ReadGuard)
 		handler.Mux().HandleFunc("GET /{$}", indexPage)
 		srv = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 2 * time.Minute,
 			WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}

@@ -74,6 +74,10 @@ func New(svc *service.Service, cfg Config, reg *prometheus.Registry, log *slog.L
 	return s
 }
 
+// ReadGuard wraps a handler of the read API with its optional bearer token,
+// for routes other packages add (signals, dashboard data).
+func (s *Server) ReadGuard(h http.HandlerFunc) http.HandlerFunc { return s.read(h) }
+
 // Mux returns the router, for adding routes before serving.
 func (s *Server) Mux() *http.ServeMux { return s.mux }
 

@@ -1,0 +1,64 @@
+package signals
+
+import "math"
+
+// window returns the sample range [lo, hi) covering [start, end) seconds.
+func window(n int, fs, start, end float64) (lo, hi int) {
+	lo = int(math.Floor(start * fs))
+	hi = n
+	if !math.IsInf(end, 1) {
+		hi = min(n, int(math.Ceil(end*fs)))
+	}
+	lo = max(0, min(lo, n))
+	return lo, max(lo, hi)
+}
+
+// pick returns the sample indices in [lo, hi) to send: every k-th sample
+// (downsample_factor), then, when more than maxPoints remain, the minimum
+// and maximum of each of maxPoints/2 buckets, in time order, so that peaks
+// survive. maxPoints 0 means no cap.
+func pick(x []float64, lo, hi, k, maxPoints int) []int {
+	if k < 1 {
+		k = 1
+	}
+	n := (hi - lo + k - 1) / k
+	if n <= 0 {
+		return nil
+	}
+	if maxPoints <= 0 || n <= maxPoints {
+		idx := make([]int, 0, n)
+		for i := lo; i < hi; i += k {
+			idx = append(idx, i)
+		}
+		return idx
+	}
+	buckets := max(1, maxPoints/2)
+	idx := make([]int, 0, 2*buckets)
+	for b := 0; b < buckets; b++ {
+		// Bucket b covers decimated positions [b*n/buckets, (b+1)*n/buckets).
+		p0, p1 := b*n/buckets, (b+1)*n/buckets
+		if p0 >= p1 {
+			continue
+		}
+		mi, ma := lo+p0*k, lo+p0*k
+		for p := p0; p < p1; p++ {
+			i := lo + p*k
+			v := x[i]
+			if v < x[mi] || math.IsNaN(x[mi]) {
+				mi = i
+			}
+			if v > x[ma] || math.IsNaN(x[ma]) {
+				ma = i
+			}
+		}
+		switch {
+		case mi == ma:
+			idx = append(idx, mi)
+		case mi < ma:
+			idx = append(idx, mi, ma)
+		default:
+			idx = append(idx, ma, mi)
+		}
+	}
+	return idx
+}

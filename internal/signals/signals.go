@@ -1,0 +1,413 @@
+// Package signals serves recordings' signals on demand: the database keeps
+// no time series, so charts read them from the stored C3D file when someone
+// looks. Only the requested channel is decoded (one pass over the data
+// section, or only the frames of a window), decoded channels are cached
+// within a byte budget, and answers carry an ETag and an immutable
+// Cache-Control tied to the file version, gzip-compressed when accepted.
+package signals
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"emgd/c3d"
+	"emgd/emg"
+	"emgd/internal/storage"
+	"emgd/internal/store"
+)
+
+// Handler serves GET /signals/jit/{session_id}/{channel} and
+// GET /signals/jit/{session_id}/channels.
+type Handler struct {
+	Store   store.Store
+	Storage storage.Backend
+	Cache   *Cache
+	Log     *slog.Logger
+	// MaxPoints caps every answer (0: DefaultMaxPoints); callers ask for
+	// fewer with max_points.
+	MaxPoints int
+}
+
+// DefaultMaxPoints caps answers without max_points: enough for every
+// sample of a 10-minute 990 Hz channel, far below what would hurt a browser
+// when a recording is longer.
+const DefaultMaxPoints = 1_000_000
+
+// Register adds the routes to mux, each wrapped by guard (e.g. auth).
+func (h *Handler) Register(mux *http.ServeMux, guard func(http.HandlerFunc) http.HandlerFunc) {
+	if guard == nil {
+		guard = func(f http.HandlerFunc) http.HandlerFunc { return f }
+	}
+	mux.HandleFunc("GET /signals/jit/{session_id}/channels", guard(h.channels))
+	mux.HandleFunc("GET /signals/jit/{session_id}/{channel...}", guard(h.signal))
+}
+
+type errResp struct {
+	code int
+	msg  string
+}
+
+func fail(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	fmt.Fprintf(w, `{"success":false,"error":%s}`+"\n", strconv.Quote(msg))
+}
+
+// recording is an opened session file.
+type recording struct {
+	sess    *store.Session
+	obj     storage.Object
+	f       *c3d.File
+	keys    []string       // unique channel keys, by channel index
+	byName  map[string]int // key or label -> channel index
+	raw     map[string]int // base -> raw channel index
+	version string         // file identity for caching
+}
+
+func (h *Handler) open(ctx context.Context, ref string) (*recording, *errResp) {
+	sess, err := h.Store.FindSession(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidInput) {
+		return nil, &errResp{404, fmt.Sprintf("no session %q", ref)}
+	}
+	if err != nil {
+		return nil, &errResp{503, "database unavailable"}
+	}
+	obj, err := h.Storage.Open(ctx, sess.Bucket, sess.ObjectKey)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, &errResp{404, "the session's file is no longer in storage"}
+	}
+	if err != nil {
+		return nil, &errResp{503, "storage unavailable"}
+	}
+	f, err := c3d.Open(obj, obj.Size())
+	if err != nil {
+		obj.Close()
+		return nil, &errResp{422, "the session's file is not a readable C3D file: " + err.Error()}
+	}
+	rec := &recording{sess: sess, obj: obj, f: f, keys: emg.ChannelKeys(f.Analog.Labels), byName: map[string]int{}, raw: map[string]int{}}
+	rec.version = sess.FileSHA256
+	if rec.version == "" {
+		rec.version = sess.Bucket + "/" + sess.ObjectKey + "@" + sess.ETag
+	}
+	for i := len(f.Analog.Labels) - 1; i >= 0; i-- { // first label wins
+		rec.byName[f.Analog.Labels[i]] = i
+	}
+	for i, k := range rec.keys {
+		rec.byName[k] = i
+	}
+	for i, k := range rec.keys {
+		base := emg.BaseName(k)
+		if strings.HasSuffix(k, " Raw") {
+			rec.raw[base] = i
+		} else if k == base {
+			if _, ok := rec.raw[base]; !ok {
+				rec.raw[base] = i
+			}
+		}
+	}
+	return rec, nil
+}
+
+// names lists the channels: every channel of the file, then each base's
+// Processed envelope.
+func (rec *recording) names() []string {
+	out := append([]string{}, rec.keys...)
+	seen := map[string]bool{}
+	for _, k := range rec.keys {
+		base := emg.BaseName(k)
+		if _, ok := rec.raw[base]; ok && !seen[base] {
+			seen[base] = true
+			out = append(out, base+" Processed")
+		}
+	}
+	return out
+}
+
+func (h *Handler) channels(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Has("channel") {
+		h.serveSignal(w, r, r.URL.Query().Get("channel"))
+		return
+	}
+	rec, e := h.open(r.Context(), r.PathValue("session_id"))
+	if e != nil {
+		fail(w, e.code, e.msg)
+		return
+	}
+	defer rec.obj.Close()
+	var b strings.Builder
+	b.WriteString(`{"success":true,"session_id":`)
+	b.WriteString(strconv.Quote(rec.sess.ID))
+	b.WriteString(`,"sampling_rate":`)
+	b.WriteString(num(rec.f.Analog.Rate))
+	b.WriteString(`,"duration_seconds":`)
+	b.WriteString(num(rec.f.Duration()))
+	b.WriteString(`,"channels":[`)
+	for i, n := range rec.names() {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Quote(n))
+	}
+	b.WriteString("]}\n")
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, b.String())
+}
+
+func (h *Handler) signal(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("channel")
+	if q := r.URL.Query(); q.Has("channel") {
+		name = q.Get("channel")
+	}
+	h.serveSignal(w, r, name)
+}
+
+// query holds the parsed parameters.
+type query struct {
+	includeRMS bool
+	k          int
+	maxPoints  int
+	start, end float64
+}
+
+func parseQuery(r *http.Request, cap int) (query, error) {
+	q := r.URL.Query()
+	out := query{k: 1, maxPoints: cap, start: 0, end: math.Inf(1)}
+	if v := q.Get("include_rms"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return out, fmt.Errorf("include_rms must be true or false")
+		}
+		out.includeRMS = b
+	}
+	if v := q.Get("downsample_factor"); v != "" {
+		k, err := strconv.Atoi(v)
+		if err != nil || k < 1 || k > 1_000_000 {
+			return out, fmt.Errorf("downsample_factor must be an integer from 1 to 1000000")
+		}
+		out.k = k
+	}
+	if v := q.Get("max_points"); v != "" {
+		m, err := strconv.Atoi(v)
+		if err != nil || m < 2 {
+			return out, fmt.Errorf("max_points must be an integer of at least 2")
+		}
+		out.maxPoints = min(m, cap)
+	}
+	for _, p := range []struct {
+		name string
+		dst  *float64
+	}{{"start_s", &out.start}, {"end_s", &out.end}} {
+		if v := q.Get(p.name); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+				return out, fmt.Errorf("%s must be a finite number of seconds, at least 0", p.name)
+			}
+			*p.dst = f
+		}
+	}
+	if out.end <= out.start {
+		return out, fmt.Errorf("end_s must be greater than start_s")
+	}
+	return out, nil
+}
+
+func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name string) {
+	cap := h.MaxPoints
+	if cap <= 0 {
+		cap = DefaultMaxPoints
+	}
+	q, err := parseQuery(r, cap)
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	rec, e := h.open(r.Context(), r.PathValue("session_id"))
+	if e != nil {
+		fail(w, e.code, e.msg)
+		return
+	}
+	defer rec.obj.Close()
+	f := rec.f
+	fs := f.Analog.Rate
+	if !(fs > 0) {
+		fail(w, http.StatusUnprocessableEntity, "the file states no analog sampling rate")
+		return
+	}
+	etag := `"` + shortHash(rec.version, name, r.URL.Query().Encode()) + `"`
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
+	w.Header().Set("Vary", "Accept-Encoding")
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+
+	// Resolve the channel.
+	processed := false
+	ch, ok := rec.byName[name]
+	if !ok {
+		if base, isProc := strings.CutSuffix(name, " Processed"); isProc {
+			if ch, ok = rec.raw[base]; ok {
+				processed = true
+			}
+		}
+	}
+	if !ok {
+		fail(w, http.StatusNotFound, fmt.Sprintf("no channel %q in this recording (channels: %s)", name, strings.Join(rec.names(), ", ")))
+		return
+	}
+	n := f.SamplesPerChannel()
+	lo, hi := window(n, fs, q.start, q.end)
+	if lo >= n && n > 0 {
+		fail(w, http.StatusBadRequest, fmt.Sprintf("start_s %g is beyond the recording (%g s)", q.start, f.Duration()))
+		return
+	}
+
+	// Samples: whole channels come from the cache (or are decoded once into
+	// it); a cold request for a short window of a raw channel reads only
+	// that window's frames.
+	var x []float64
+	offset := 0
+	needFull := processed || q.includeRMS || (hi-lo)*2 > n
+	rawKey := rec.version + "\x00" + strconv.Itoa(ch)
+	if full, hit := h.Cache.Get(rawKey); hit {
+		x = full
+	} else if needFull {
+		if x, err = f.ReadAnalog(ch); err != nil {
+			fail(w, http.StatusUnprocessableEntity, "decoding the channel: "+err.Error())
+			return
+		}
+		h.Cache.Put(rawKey, x)
+	} else {
+		if x, err = f.ReadAnalogRange(ch, lo, hi); err != nil {
+			fail(w, http.StatusUnprocessableEntity, "decoding the channel: "+err.Error())
+			return
+		}
+		offset = lo
+	}
+	var rms []float64
+	if q.includeRMS {
+		rmsKey := rawKey + "\x00rms"
+		if v, hit := h.Cache.Get(rmsKey); hit {
+			rms = v
+		} else if rms, err = emg.RMSEnvelope(x, fs); err == nil {
+			h.Cache.Put(rmsKey, rms)
+		} else {
+			fail(w, http.StatusUnprocessableEntity, "RMS envelope: "+err.Error())
+			return
+		}
+	}
+	if processed {
+		procKey := rawKey + "\x00processed"
+		if v, hit := h.Cache.Get(procKey); hit {
+			x = v
+		} else if x, err = emg.ProcessedEnvelope(x, fs); err == nil {
+			h.Cache.Put(procKey, x)
+		} else {
+			fail(w, http.StatusUnprocessableEntity, "Processed envelope: "+err.Error())
+			return
+		}
+	}
+	view := x
+	if offset > 0 { // x holds only [lo, hi)
+		view = make([]float64, hi)
+		copy(view[lo:], x)
+	}
+	idx := pick(view, lo, hi, q.k, q.maxPoints)
+
+	body := encode(name, rec.sess.ID, fs, f.Duration(), view, rms, idx, q.k)
+	w.Header().Set("Content-Type", "application/json")
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		w.Header().Set("Content-Encoding", "gzip")
+		gz := gzPool.Get().(*gzip.Writer)
+		gz.Reset(w)
+		gz.Write(body)
+		gz.Close()
+		gzPool.Put(gz)
+		return
+	}
+	w.Write(body)
+}
+
+var gzPool = sync.Pool{New: func() any {
+	gz, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return gz
+}}
+
+func shortHash(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func num(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "null"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+func appendNum(b []byte, v float64) []byte {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(b, "null"...)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
+// encode writes the answer. time_axis is each picked sample's index over the
+// sampling rate.
+func encode(name, sessionID string, fs, duration float64, x, rms []float64, idx []int, k int) []byte {
+	b := make([]byte, 0, 64+len(idx)*44)
+	b = append(b, `{"success":true,"session_id":`...)
+	b = strconv.AppendQuote(b, sessionID)
+	b = append(b, `,"channel_name":`...)
+	b = strconv.AppendQuote(b, name)
+	b = append(b, `,"sampling_rate":`...)
+	b = appendNum(b, fs)
+	b = append(b, `,"duration_seconds":`...)
+	b = appendNum(b, duration)
+	b = append(b, `,"downsample_factor":`...)
+	b = strconv.AppendInt(b, int64(k), 10)
+	b = append(b, `,"points":`...)
+	b = strconv.AppendInt(b, int64(len(idx)), 10)
+	b = append(b, `,"time_axis":[`...)
+	for j, i := range idx {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = appendNum(b, float64(i)/fs)
+	}
+	b = append(b, `],"data":[`...)
+	for j, i := range idx {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = appendNum(b, x[i])
+	}
+	b = append(b, ']')
+	if rms != nil {
+		b = append(b, `,"rms_envelope":[`...)
+		for j, i := range idx {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendNum(b, rms[i])
+		}
+		b = append(b, ']')
+	}
+	return append(b, "}\n"...)
+}
