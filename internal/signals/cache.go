@@ -18,8 +18,9 @@ type Cache struct {
 }
 
 type entry struct {
-	key string
-	val []float64
+	key  string
+	val  any
+	size int64
 }
 
 // NewCache makes a cache holding at most budget bytes of samples.
@@ -29,6 +30,26 @@ func NewCache(budget int64) *Cache {
 
 // Get returns the channel cached under key.
 func (c *Cache) Get(key string) ([]float64, bool) {
+	v, ok := c.get(key)
+	x, _ := v.([]float64)
+	return x, ok && x != nil
+}
+
+// Put caches a channel under key; a value larger than the whole budget is
+// not kept.
+func (c *Cache) Put(key string, val []float64) { c.put(key, val, int64(len(val))*8) }
+
+// GetBytes returns an encoded answer cached under key.
+func (c *Cache) GetBytes(key string) ([]byte, bool) {
+	v, ok := c.get(key)
+	b, _ := v.([]byte)
+	return b, ok && b != nil
+}
+
+// PutBytes caches an encoded answer under key.
+func (c *Cache) PutBytes(key string, b []byte) { c.put(key, b, int64(len(b))) }
+
+func (c *Cache) get(key string) (any, bool) {
 	if c == nil {
 		return nil, false
 	}
@@ -43,24 +64,19 @@ func (c *Cache) Get(key string) ([]float64, bool) {
 	return nil, false
 }
 
-// Put caches val under key; a value larger than the whole budget is not kept.
-func (c *Cache) Put(key string, val []float64) {
-	if c == nil {
-		return
-	}
-	size := int64(len(val)) * 8
-	if size > c.budget {
+func (c *Cache) put(key string, val any, size int64) {
+	if c == nil || size > c.budget {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[key]; ok {
-		c.used -= int64(len(e.Value.(*entry).val)) * 8
-		e.Value.(*entry).val = val
-		c.used += size
+		ent := e.Value.(*entry)
+		c.used += size - ent.size
+		ent.val, ent.size = val, size
 		c.ll.MoveToFront(e)
 	} else {
-		c.items[key] = c.ll.PushFront(&entry{key, val})
+		c.items[key] = c.ll.PushFront(&entry{key, val, size})
 		c.used += size
 	}
 	for c.used > c.budget {
@@ -68,7 +84,7 @@ func (c *Cache) Put(key string, val []float64) {
 		ent := e.Value.(*entry)
 		c.ll.Remove(e)
 		delete(c.items, ent.key)
-		c.used -= int64(len(ent.val)) * 8
+		c.used -= ent.size
 	}
 }
 

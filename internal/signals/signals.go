@@ -7,6 +7,7 @@
 package signals
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -75,7 +76,7 @@ type recording struct {
 	version string         // file identity for caching
 }
 
-func (h *Handler) open(ctx context.Context, ref string) (*recording, *errResp) {
+func (h *Handler) session(ctx context.Context, ref string) (*store.Session, *errResp) {
 	sess, err := h.Store.FindSession(ctx, ref)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidInput) {
 		return nil, &errResp{404, fmt.Sprintf("no session %q", ref)}
@@ -83,6 +84,27 @@ func (h *Handler) open(ctx context.Context, ref string) (*recording, *errResp) {
 	if err != nil {
 		return nil, &errResp{503, "database unavailable"}
 	}
+	return sess, nil
+}
+
+// version identifies the file a session reads: its SHA-256 once phase 2 has
+// read it, else the object version.
+func version(sess *store.Session) string {
+	if sess.FileSHA256 != "" {
+		return sess.FileSHA256
+	}
+	return sess.Bucket + "/" + sess.ObjectKey + "@" + sess.ETag
+}
+
+func (h *Handler) open(ctx context.Context, ref string) (*recording, *errResp) {
+	sess, e := h.session(ctx, ref)
+	if e != nil {
+		return nil, e
+	}
+	return h.openSession(ctx, sess)
+}
+
+func (h *Handler) openSession(ctx context.Context, sess *store.Session) (*recording, *errResp) {
 	obj, err := h.Storage.Open(ctx, sess.Bucket, sess.ObjectKey)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, &errResp{404, "the session's file is no longer in storage"}
@@ -96,10 +118,7 @@ func (h *Handler) open(ctx context.Context, ref string) (*recording, *errResp) {
 		return nil, &errResp{422, "the session's file is not a readable C3D file: " + err.Error()}
 	}
 	rec := &recording{sess: sess, obj: obj, f: f, keys: emg.ChannelKeys(f.Analog.Labels), byName: map[string]int{}, raw: map[string]int{}}
-	rec.version = sess.FileSHA256
-	if rec.version == "" {
-		rec.version = sess.Bucket + "/" + sess.ObjectKey + "@" + sess.ETag
-	}
+	rec.version = version(sess)
 	for i := len(f.Analog.Labels) - 1; i >= 0; i-- { // first label wins
 		rec.byName[f.Analog.Labels[i]] = i
 	}
@@ -232,7 +251,27 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	rec, e := h.open(r.Context(), r.PathValue("session_id"))
+	sess, e := h.session(r.Context(), r.PathValue("session_id"))
+	if e != nil {
+		fail(w, e.code, e.msg)
+		return
+	}
+	etag := `"` + shortHash(version(sess), name, r.URL.Query().Encode()) + `"`
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
+		w.Header().Set("ETag", etag)
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	gz := strings.Contains(r.Header.Get("Accept-Encoding"), "gzip")
+	respKey := etag
+	if gz {
+		respKey += "\x00gzip"
+	}
+	if body, hit := h.Cache.GetBytes(respKey); hit {
+		writeBody(w, etag, gz, body)
+		return
+	}
+	rec, e := h.openSession(r.Context(), sess)
 	if e != nil {
 		fail(w, e.code, e.msg)
 		return
@@ -242,14 +281,6 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 	fs := f.Analog.Rate
 	if !(fs > 0) {
 		fail(w, http.StatusUnprocessableEntity, "the file states no analog sampling rate")
-		return
-	}
-	etag := `"` + shortHash(rec.version, name, r.URL.Query().Encode()) + `"`
-	w.Header().Set("ETag", etag)
-	w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
-	w.Header().Set("Vary", "Accept-Encoding")
-	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
-		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 
@@ -327,16 +358,29 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 	idx := pick(view, lo, hi, q.k, q.maxPoints)
 
 	body := encode(name, rec.sess.ID, fs, f.Duration(), view, rms, idx, q.k)
-	w.Header().Set("Content-Type", "application/json")
-	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
-		w.Header().Set("Content-Encoding", "gzip")
-		gz := gzPool.Get().(*gzip.Writer)
-		gz.Reset(w)
-		gz.Write(body)
-		gz.Close()
-		gzPool.Put(gz)
-		return
+	if gz {
+		var buf bytes.Buffer
+		zw := gzPool.Get().(*gzip.Writer)
+		zw.Reset(&buf)
+		zw.Write(body)
+		zw.Close()
+		gzPool.Put(zw)
+		body = buf.Bytes()
 	}
+	h.Cache.PutBytes(respKey, body)
+	writeBody(w, etag, gz, body)
+}
+
+func writeBody(w http.ResponseWriter, etag string, gz bool, body []byte) {
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("ETag", etag)
+	hd.Set("Cache-Control", "private, max-age=31536000, immutable")
+	hd.Set("Vary", "Accept-Encoding")
+	if gz {
+		hd.Set("Content-Encoding", "gzip")
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write(body)
 }
 
