@@ -25,6 +25,7 @@ type serverConfig struct {
 	RescueAfter   time.Duration
 	AnalysisProcs int
 	SignalCacheMB int64
+	PprofAddr     string
 	LogLevel      string
 	LogJSON       bool
 }
@@ -103,6 +104,7 @@ func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 	c.RescueAfter = envDuration("EMGD_RESCUE_AFTER", 60*time.Second)
 	fs.Var(durationFlag{&c.RescueAfter}, "rescue-after", "a running job not finished after this long (its process died) runs again; keep it just above --job-timeout (EMGD_RESCUE_AFTER)")
 	fs.IntVar(&c.AnalysisProcs, "analysis-parallelism", envInt("EMGD_ANALYSIS_PARALLELISM", 1), "channels analysed at once within one job (EMGD_ANALYSIS_PARALLELISM)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", envString("EMGD_PPROF_ADDR", ""), "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty (EMGD_PPROF_ADDR)")
 	fs.StringVar(&c.LogLevel, "log-level", envString("EMGD_LOG_LEVEL", "info"), "debug, info, warn or error (EMGD_LOG_LEVEL)")
 	fs.BoolVar(&c.LogJSON, "log-json", os.Getenv("EMGD_LOG_JSON") == "1", "log JSON lines (EMGD_LOG_JSON=1)")
 }

@@ -347,8 +347,13 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 	a, err := s.svc.Store.CurrentAnalysis(r.Context(), sess.ID)
 	switch {
 	case err == nil:
+		summary, err := service.ExpandJSON(a.AnalyticsSummary)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "stored summary unreadable: "+err.Error())
+			return
+		}
 		out["analysis"] = map[string]any{"processing_version": a.ProcessingVersion, "params": raw(a.Params), "params_hash": a.ParamsHash,
-			"analytics_summary": raw(a.AnalyticsSummary), "scores": raw(a.Scores), "created_at": a.CreatedAt}
+			"analytics_summary": summary, "scores": raw(a.Scores), "created_at": a.CreatedAt}
 	case !errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusServiceUnavailable, "database unavailable")
 		return

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/riverqueue/river"
@@ -17,31 +21,47 @@ import (
 	"emgd/internal/webhook"
 )
 
-// Phase 1 alone (header read, session insert, job insert) on SQLite, with
-// an insert-only River queue: no workers compete for the database.
-func BenchmarkIngestSQLite(b *testing.B) {
+// benchIngest measures phase 1 alone (header read, session insert, job
+// insert) on SQLite with an insert-only River queue, over distinct objects
+// that are hard links to one file of the given recording length.
+func benchIngest(b *testing.B, seconds float64) {
 	st := storetest.OpenSQLite(b, store.Options{MaxConns: 8})
-	fs, _ := storage.OpenFolder(b.TempDir(), "c3d-examples")
-	fs.CreateBucket(context.Background(), "c3d-examples")
+	root := b.TempDir()
+	fs, _ := storage.OpenFolder(root, "c3d-examples")
+	ctx := context.Background()
+	fs.CreateBucket(ctx, "c3d-examples")
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &service.AnalyzeWorker{})
-	q, err := jobs.New(context.Background(), st, jobs.Config{Workers: workers})
+	q, err := jobs.New(ctx, st, jobs.Config{Workers: workers})
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc := &service.Service{Store: st, Storage: fs, Queue: service.RiverQueue{Q: q}}
-	rec := testrec.Ghostly(testrec.Options{Seconds: 10})
-	var evs []webhook.Event
-	for i := 0; i < b.N+1; i++ {
-		key := fmt.Sprintf("P%03d/f%d.c3d", i%50, i)
-		info, _ := fs.Put(context.Background(), "c3d-examples", key, bytes.NewReader(rec))
-		evs = append(evs, webhook.Event{Created: true, Bucket: "c3d-examples", Key: key, RawKey: key, ETag: info.ETag, Size: info.Size})
+	svc := &service.Service{Store: st, Storage: fs, Queue: service.RiverQueue{Q: q}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	rec := testrec.Ghostly(testrec.Options{Seconds: seconds})
+	first, err := fs.Put(ctx, "c3d-examples", "P001/first.c3d", bytes.NewReader(rec))
+	if err != nil {
+		b.Fatal(err)
 	}
+	src := filepath.Join(root, "c3d-examples", "P001", "first.c3d")
+	evs := make([]webhook.Event, b.N)
+	for i := range evs {
+		key := fmt.Sprintf("P%03d/f%d.c3d", i%50, i)
+		dst := filepath.Join(root, "c3d-examples", filepath.FromSlash(key))
+		os.MkdirAll(filepath.Dir(dst), 0o755)
+		if err := os.Link(src, dst); err != nil {
+			b.Fatal(err)
+		}
+		evs[i] = webhook.Event{Created: true, Bucket: "c3d-examples", Key: key, RawKey: key, ETag: first.ETag, Size: first.Size}
+	}
+	b.SetBytes(first.Size) // shows that the cost does not grow with the file
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := svc.Ingest(context.Background(), evs[i]); err != nil {
+		if _, err := svc.Ingest(ctx, evs[i]); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
+
+func BenchmarkIngest3MB(b *testing.B)  { benchIngest(b, 175) }
+func BenchmarkIngest45MB(b *testing.B) { benchIngest(b, 2750) }
