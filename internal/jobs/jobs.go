@@ -44,6 +44,11 @@ const (
 	// DefaultFetchPollInterval bounds how long a job inserted by another
 	// process waits before a worker sees it.
 	DefaultFetchPollInterval = 250 * time.Millisecond
+	// DefaultFetchCooldown is the shortest time between two fetches. A
+	// worker fetches again as soon as a job finishes, so this bounds the
+	// throughput of short jobs: at most MaxWorkers jobs per cooldown
+	// (River's own default of 100 ms caps two workers at 20 jobs a second).
+	DefaultFetchCooldown = 5 * time.Millisecond
 )
 
 // Config configures New.
@@ -60,6 +65,8 @@ type Config struct {
 	RescueStuckJobsAfter time.Duration
 	MaxAttempts          int
 	FetchPollInterval    time.Duration
+	// FetchCooldown defaults to DefaultFetchCooldown.
+	FetchCooldown time.Duration
 	// Logger defaults to slog.Default() at warning level and above.
 	Logger *slog.Logger
 	// ErrorHandler is told about job errors and panics (e.g. to mark a
@@ -111,9 +118,7 @@ func New(ctx context.Context, st store.Store, cfg Config) (Queue, error) {
 	if rc.RescueStuckJobsAfter <= rc.JobTimeout {
 		return nil, fmt.Errorf("jobs: RescueStuckJobsAfter (%s) must exceed JobTimeout (%s)", rc.RescueStuckJobsAfter, rc.JobTimeout)
 	}
-	if rc.FetchCooldown == 0 && rc.FetchPollInterval < 100*time.Millisecond {
-		rc.FetchCooldown = rc.FetchPollInterval
-	}
+	rc.FetchCooldown = min(orDefault(cfg.FetchCooldown, DefaultFetchCooldown), rc.FetchPollInterval)
 	if rc.Logger == nil {
 		rc.Logger = warnLogger()
 	}
