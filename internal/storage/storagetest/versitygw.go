@@ -47,8 +47,9 @@ func VersityGWPath() string {
 
 // StartVersityGW starts versitygw on a free loopback port over a temporary
 // posix folder and stops it when the test ends. Without the binary the test
-// is skipped (or fails under EMGD_REQUIRE_SERVICES=1).
-func StartVersityGW(t testing.TB) *Gateway {
+// is skipped (or fails under EMGD_REQUIRE_SERVICES=1). Extra arguments are
+// versitygw's global options, such as "--event-webhook-url", URL.
+func StartVersityGW(t testing.TB, extra ...string) *Gateway {
 	t.Helper()
 	bin := VersityGWPath()
 	if bin == "" {
@@ -64,8 +65,8 @@ func StartVersityGW(t testing.TB) *Gateway {
 		addr := l.Addr().String()
 		l.Close()
 		var logs bytes.Buffer
-		cmd := exec.Command(bin, "--access", g.AccessKey, "--secret", g.SecretKey,
-			"--port", addr, "--quiet", "posix", dir)
+		args := append([]string{"--access", g.AccessKey, "--secret", g.SecretKey, "--port", addr, "--quiet"}, extra...)
+		cmd := exec.Command(bin, append(args, "posix", dir)...)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start versitygw: %v", err)
