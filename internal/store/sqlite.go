@@ -49,6 +49,9 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQLiteStore, erro
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// Commits never checkpoint (the checkpoint's fsync would land on a
+	// request); a background goroutine does, see checkpointLoop.
+	q.Add("_pragma", "wal_autocheckpoint(0)")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	db, err := sql.Open("sqlite", dsn)
@@ -68,6 +71,9 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQLiteStore, erro
 	}
 	s := &SQLiteStore{db: db, path: path}
 	writer := make(chan struct{}, 1)
+	stopCheckpoints, checkpointsDone := make(chan struct{}), make(chan struct{})
+	var stopOnce sync.Once
+	go checkpointLoop(db, stopCheckpoints, checkpointsDone)
 	cache := &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
 	s.impl = &impl{
 		queries: &queries{c: sqlConn{cache: cache}, d: sqliteDialect{}},
@@ -93,7 +99,14 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQLiteStore, erro
 				commit:   func(context.Context) error { defer release(); return tx.Commit() },
 				rollback: func(context.Context) error { defer release(); return tx.Rollback() }}, nil
 		},
-		close: cache.close,
+		close: func() error {
+			stopOnce.Do(func() {
+				close(stopCheckpoints)
+				<-checkpointsDone
+				db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+			})
+			return cache.close()
+		},
 	}
 	if !o.NoMigrate {
 		if err := s.Migrate(ctx); err != nil {
@@ -102,6 +115,24 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQLiteStore, erro
 		}
 	}
 	return s, nil
+}
+
+// checkpointLoop copies the write-ahead log into the database twice a
+// second, off the request path. PASSIVE never blocks writers or readers.
+func checkpointLoop(db *sql.DB, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+			cancel()
+		}
+	}
 }
 
 // Path returns the database file.
