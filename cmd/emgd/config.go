@@ -25,6 +25,7 @@ type serverConfig struct {
 	RescueAfter   time.Duration
 	AnalysisProcs int
 	SignalCacheMB int64
+	UploadLimitMB int64
 	PprofAddr     string
 	LogLevel      string
 	LogJSON       bool
@@ -93,6 +94,7 @@ func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 		fs.StringVar(&c.WebhookToken, "webhook-token", envString("EMGD_WEBHOOK_TOKEN", ""), "require this token as Bearer or ?token= on the webhook (EMGD_WEBHOOK_TOKEN)")
 		fs.StringVar(&c.ReadToken, "read-token", envString("EMGD_READ_TOKEN", ""), "require this bearer token on the read API (EMGD_READ_TOKEN)")
 		fs.Int64Var(&c.SignalCacheMB, "signal-cache-mb", int64(envInt("EMGD_SIGNAL_CACHE_MB", 256)), "memory for decoded signals kept between requests, in MB (EMGD_SIGNAL_CACHE_MB)")
+		fs.Int64Var(&c.UploadLimitMB, "upload-limit-mb", int64(envInt("EMGD_UPLOAD_LIMIT_MB", 256)), "largest file POST /upload accepts, in MiB (EMGD_UPLOAD_LIMIT_MB)")
 		fs.StringVar(&c.Buckets, "bucket", envString("EMGD_BUCKET", ""), "comma-separated buckets the webhook accepts; default the storage's bucket (EMGD_BUCKET)")
 	}
 	fs.StringVar(&c.DataDir, "data-dir", envString("EMGD_DATA_DIR", "./data"), "data folder for the embedded defaults: <dir>/emgd.db and <dir>/storage (EMGD_DATA_DIR)")

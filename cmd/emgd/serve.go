@@ -27,6 +27,7 @@ import (
 	"emgd/internal/signals"
 	"emgd/internal/storage"
 	"emgd/internal/store"
+	"emgd/internal/upload"
 	"emgd/internal/webhook"
 )
 
@@ -167,6 +168,7 @@ func serve(ctx context.Context, name string, cfg *serverConfig, log *slog.Logger
 			ReadToken:   cfg.ReadToken,
 		}, reg, log)
 		(&signals.Handler{Store: st, Storage: stg, Cache: signals.NewCache(cfg.SignalCacheMB << 20), Log: log}).Register(handler.Mux(), handler.ReadGuard)
+		(&upload.Handler{Svc: svc, Limit: cfg.UploadLimitMB << 20, Analyzer: svc.Config.Analyzer, Log: log}).Register(handler.Mux(), handler.ReadGuard)
 		handler.Mux().HandleFunc("GET /{$}", indexPage)
 		srv = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 2 * time.Minute,
 			WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}

@@ -324,6 +324,13 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 			return s.fail(ctx, sess, fmt.Errorf("parameters: %w", err))
 		}
 	}
+	if sess.Status == store.StatusCompleted && s.analysedWith(ctx, sess.ID, args.Params, params) {
+		// The job ran to the end before, but its process died before the
+		// queue recorded it as done, and it was rescued: nothing to redo,
+		// and the session must not go back to processing.
+		s.log().Info("session already analysed with these parameters", "session", sess.SessionCode)
+		return nil
+	}
 	if _, err := s.Store.SetStatus(ctx, sess.ID, store.StatusUpdate{Status: store.StatusProcessing}); err != nil {
 		return err
 	}
@@ -376,6 +383,24 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	}
 	s.log().Info("session analysed", "session", sess.SessionCode, "version", res.ProcessingVersion, "phase2_ms", total.Milliseconds())
 	return nil
+}
+
+// analysedWith reports whether the session's current analysis was made
+// with these parameters by the current processing version.
+func (s *Service) analysedWith(ctx context.Context, sessionID string, raw json.RawMessage, params emg.Params) bool {
+	prof, err := emg.LookupProfile(params.Profile)
+	if err != nil {
+		return false
+	}
+	if len(raw) == 0 {
+		raw = json.RawMessage("{}")
+	}
+	hash, err := store.ParamsHash(raw)
+	if err != nil {
+		return false
+	}
+	a, err := s.Store.CurrentAnalysis(ctx, sessionID)
+	return err == nil && a.ProcessingVersion == prof.ProcessingVersion() && a.ParamsHash == hash
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
