@@ -9,10 +9,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"emgd/emg"
+	"emgd/internal/analysis"
 	"emgd/internal/store/storetest"
 	"emgd/internal/testrec"
 )
@@ -119,7 +122,8 @@ func TestServeEndToEnd(t *testing.T) {
 			key := "P009/Ghostly_Emg_20230321_17-23-09-0409.c3d"
 			path := filepath.Join(dir, "storage", "c3d-examples", filepath.FromSlash(key))
 			os.MkdirAll(filepath.Dir(path), 0o755)
-			os.WriteFile(path, testrec.Ghostly(testrec.Options{Seed: 9}), 0o644)
+			rec := testrec.Ghostly(testrec.Options{Seed: 9})
+			os.WriteFile(path, rec, 0o644)
 			addr, stop := startServe(t, cfg, true)
 			base := "http://" + addr
 			body := []byte(`{"type":"INSERT","table":"objects","schema":"storage","record":{"bucket_id":"c3d-examples","name":"` + key + `","metadata":{"eTag":"\"v1\"","size":0}}}`)
@@ -130,9 +134,28 @@ func TestServeEndToEnd(t *testing.T) {
 			if st := waitCompleted(t, base, "P009S001"); st["status"] != "completed" {
 				t.Fatalf("%v", st)
 			}
+			// The same object again (an UPDATE event): the same session.
+			upd := bytes.Replace(body, []byte(`"INSERT"`), []byte(`"UPDATE"`), 1)
+			if code, again := postJSON(t, base+"/webhooks/storage/c3d-upload", upd); code != 200 || again["session_id"] != out["session_id"] {
+				t.Fatalf("duplicate: %d %v", code, again)
+			}
 			_, sess := getJSON(t, base+"/sessions/P009S001")
-			if sess["analysis"] == nil {
+			an, _ := sess["analysis"].(map[string]any)
+			if an == nil {
 				t.Fatalf("no analysis: %v", sess)
+			}
+			// The stored analytics equal emgd analyze on the same file.
+			want, err := analysis.Analyze(bytes.NewReader(rec), int64(len(rec)), key, emg.Params{}, emg.Analyzer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantJSON, _ := json.Marshal(map[string]any{"analytics": want.Analytics, "available_channels": want.AvailableChannels, "processing_version": want.ProcessingVersion})
+			gotJSON, _ := json.Marshal(an["analytics_summary"])
+			var x, y any
+			json.Unmarshal(wantJSON, &x)
+			json.Unmarshal(gotJSON, &y)
+			if !reflect.DeepEqual(x, y) {
+				t.Errorf("stored analytics differ from emgd analyze:\n got %.300s\nwant %.300s", gotJSON, wantJSON)
 			}
 			resp, _ := http.Get(base + "/metrics")
 			m, _ := io.ReadAll(resp.Body)
