@@ -49,6 +49,12 @@ func (f *File) ChannelIndex(label string) int {
 // scanFrames reads frames [from, to) in chunks and calls fn with each
 // frame's bytes. The slice is only valid during the call.
 func (f *File) scanFrames(from, to int, fn func(i int, b []byte)) error {
+	return f.scan(from, to, func(i int, b []byte) error { fn(i, b); return nil })
+}
+
+// scan is scanFrames whose callback can stop the scan with an error, which
+// it returns.
+func (f *File) scan(from, to int, fn func(i int, b []byte) error) error {
 	if from >= to || f.frameBytes == 0 {
 		return nil
 	}
@@ -62,7 +68,9 @@ func (f *File) scanFrames(from, to int, fn func(i int, b []byte)) error {
 			return err
 		}
 		for k := 0; k < n; k++ {
-			fn(i+k, b[k*fb:(k+1)*fb])
+			if err := fn(i+k, b[k*fb:(k+1)*fb]); err != nil {
+				return err
+			}
 		}
 		i += n
 	}
@@ -352,11 +360,7 @@ func (f *File) ReadFrames(fn func(fr *Frame) error) error {
 	for ch := range muls {
 		muls[ch] = an.Scales[ch] * an.GenScale
 	}
-	var ferr error
-	err := f.scanFrames(0, f.Frames, func(k int, b []byte) {
-		if ferr != nil {
-			return
-		}
+	return f.scan(0, f.Frames, func(k int, b []byte) error {
 		fr.Index = k
 		for i := range fr.Points {
 			fr.Points[i] = f.decodePoint(b[4*i*ws:], pdec)
@@ -366,10 +370,6 @@ func (f *File) ReadFrames(fn func(fr *Frame) error) error {
 				fr.Analog[s*an.Count+ch] = (adec(b[base+(s*stride+ch)*ws:]) - an.Offsets[ch]) * muls[ch]
 			}
 		}
-		ferr = fn(fr)
+		return fn(fr)
 	})
-	if ferr != nil {
-		return ferr
-	}
-	return err
 }

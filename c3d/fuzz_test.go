@@ -146,3 +146,15 @@ func TestReadErrorPropagates(t *testing.T) {
 		t.Fatalf("channel 7 of 3: %v", err)
 	}
 }
+
+// An error from the ReadFrames callback stops the scan at once.
+func TestReadFramesStops(t *testing.T) {
+	good := seeds(t)[0]
+	f, _ := c3d.Open(bytes.NewReader(good), int64(len(good)))
+	stop := errors.New("enough")
+	calls := 0
+	err := f.ReadFrames(func(fr *c3d.Frame) error { calls++; return stop })
+	if err != stop || calls != 1 {
+		t.Fatalf("err %v after %d calls", err, calls)
+	}
+}

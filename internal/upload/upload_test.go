@@ -695,3 +695,46 @@ func TestDeterministic(t *testing.T) {
 		t.Error("two analyses of one file differ")
 	}
 }
+
+// The API description documents the route and every field it reads.
+func TestOpenAPI(t *testing.T) {
+	e := newEnv(t, api.Config{}, nil)
+	resp, err := http.Get(e.srv.URL + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Paths map[string]map[string]struct {
+			RequestBody struct {
+				Content map[string]struct {
+					Schema struct {
+						Properties map[string]any `json:"properties"`
+					} `json:"schema"`
+				} `json:"content"`
+			} `json:"requestBody"`
+			Responses map[string]any `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	op, ok := doc.Paths["/upload"]["post"]
+	if !ok {
+		t.Fatal("POST /upload is not documented")
+	}
+	props := op.RequestBody.Content["multipart/form-data"].Schema.Properties
+	for _, f := range []string{"file", "threshold_factor", "min_duration_ms", "smoothing_window", "session_mvc_value",
+		"session_mvc_threshold_percentage", "contraction_duration_threshold", "session_expected_contractions",
+		"session_expected_contractions_ch1", "session_expected_contractions_ch2", "rpe", "profile", "params",
+		"include_signals", "store", "patient", "patient_id", "user_id", "session_id"} {
+		if _, ok := props[f]; !ok {
+			t.Errorf("field %s not documented", f)
+		}
+	}
+	for _, c := range []string{"200", "400", "401", "413", "415", "422", "503"} {
+		if _, ok := op.Responses[c]; !ok {
+			t.Errorf("answer %s not documented", c)
+		}
+	}
+}
