@@ -29,6 +29,10 @@ type serverConfig struct {
 	PprofAddr     string
 	LogLevel      string
 	LogJSON       bool
+
+	// Periodic maintenance in serve; off when 0.
+	ReconcileEvery time.Duration
+	Retention      time.Duration
 }
 
 func envString(name, def string) string {
@@ -96,6 +100,10 @@ func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 		fs.Int64Var(&c.SignalCacheMB, "signal-cache-mb", int64(envInt("EMGD_SIGNAL_CACHE_MB", 256)), "memory for decoded signals kept between requests, in MB (EMGD_SIGNAL_CACHE_MB)")
 		fs.Int64Var(&c.UploadLimitMB, "upload-limit-mb", int64(envInt("EMGD_UPLOAD_LIMIT_MB", 256)), "largest file POST /upload accepts, in MiB (EMGD_UPLOAD_LIMIT_MB)")
 		fs.StringVar(&c.Buckets, "bucket", envString("EMGD_BUCKET", ""), "comma-separated buckets the webhook accepts; default the storage's bucket (EMGD_BUCKET)")
+		c.ReconcileEvery = envDuration("EMGD_RECONCILE_EVERY", 0)
+		fs.Var(durationFlag{&c.ReconcileEvery}, "reconcile-every", "list the buckets this often and give .c3d objects without a session one, as emgd reconcile does; off when 0 (EMGD_RECONCILE_EVERY)")
+		c.Retention = envDuration("EMGD_RETENTION", 0)
+		fs.Var(durationFlag{&c.Retention}, "retention", "delete sessions, their analyses and stored files once older than this (e.g. 365d), checked hourly, as emgd purge does; off when 0 (EMGD_RETENTION)")
 	}
 	fs.StringVar(&c.DataDir, "data-dir", envString("EMGD_DATA_DIR", "./data"), "data folder for the embedded defaults: <dir>/emgd.db and <dir>/storage (EMGD_DATA_DIR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", envString("EMGD_DATABASE_URL", ""), "postgres://... for PostgreSQL; default SQLite in the data folder (EMGD_DATABASE_URL)")

@@ -20,6 +20,8 @@ func commands() []command {
 		{"serve", "run the service: webhook, API and analysis workers", cmdServe},
 		{"worker", "run analysis workers only", cmdWorker},
 		{"migrate", "apply the database schema", cmdMigrate},
+		{"reconcile", "give stored .c3d objects whose event was lost a session (--dry-run)", cmdReconcile},
+		{"purge", "delete sessions, analyses and files older than --older-than (--yes)", cmdPurge},
 		{"bench", "load a running emgd with concurrent webhooks and report latency", cmdBench},
 		{"inspect", "show a C3D file's header and parameters (--json)", cmdInspect},
 		{"export", "write a C3D file's analog channels as CSV (--csv)", cmdExport},

@@ -154,6 +154,12 @@ func serve(ctx context.Context, name string, cfg *serverConfig, log *slog.Logger
 	if err := q.Start(ctx); err != nil {
 		return fmt.Errorf("job queue: %w", err)
 	}
+	if withHTTP && cfg.ReconcileEvery > 0 {
+		go reconcileLoop(ctx, svc, cfg.ReconcileEvery, log)
+	}
+	if withHTTP && cfg.Retention > 0 {
+		go retentionLoop(ctx, svc, cfg.Retention, time.Hour, log)
+	}
 
 	var srv *http.Server
 	errc := make(chan error, 1)

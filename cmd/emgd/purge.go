@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"emgd/internal/jobs"
+	"emgd/internal/service"
+)
+
+// cmdPurge deletes sessions older than --older-than with their analyses and
+// stored files, and finished job rows as old; without --yes it only reports.
+func cmdPurge(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("purge", "--older-than 365d [--yes] [--json] [flags]", stderr)
+	var cfg serverConfig
+	cfg.bind(fs, false)
+	var olderThan time.Duration
+	fs.Var(durationFlag{&olderThan}, "older-than", "remove sessions created longer ago than this, e.g. 365d (required)")
+	yes := fs.Bool("yes", false, "really delete; without it only report what would go")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "emgd purge: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if olderThan <= 0 {
+		fmt.Fprintln(stderr, "emgd purge: --older-than is required (e.g. --older-than 365d)")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stg, st, err := backends(ctx, &cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "emgd purge: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	q, err := jobs.New(ctx, st, jobs.Config{}) // no workers: list and delete only
+	if err != nil {
+		fmt.Fprintf(stderr, "emgd purge: job queue: %v\n", err)
+		return 1
+	}
+	svc := &service.Service{Store: st, Storage: stg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	before := time.Now().Add(-olderThan)
+	rep, err := svc.Purge(ctx, service.PurgeOptions{Before: before, DryRun: !*yes})
+	if err != nil {
+		fmt.Fprintf(stderr, "emgd purge: %v\n", err)
+		return 1
+	}
+	if rep.JobsPruned, err = jobs.PruneFinished(ctx, q, before, !*yes); err != nil {
+		fmt.Fprintf(stderr, "emgd purge: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		printPurge(stdout, rep)
+	}
+	if rep.Failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+func printPurge(w io.Writer, rep *service.PurgeReport) {
+	verb, did := "deleted", "removed"
+	if rep.DryRun {
+		verb, did = "would delete", "would be removed"
+	}
+	for _, it := range rep.Items {
+		switch {
+		case it.Error != "":
+			fmt.Fprintf(w, "failed %s (%s/%s): %s\n", it.SessionCode, it.Bucket, it.Key, it.Error)
+		case it.FileDeleted:
+			fmt.Fprintf(w, "%s %s (%s/%s, %d bytes, %d analyses)\n", verb, it.SessionCode, it.Bucket, it.Key, it.FileBytes, it.Analyses)
+		case it.FileKept != "":
+			fmt.Fprintf(w, "%s %s (%d analyses); file %s/%s kept: %s\n", verb, it.SessionCode, it.Analyses, it.Bucket, it.Key, it.FileKept)
+		default:
+			fmt.Fprintf(w, "%s %s (%d analyses); file %s/%s already gone\n", verb, it.SessionCode, it.Analyses, it.Bucket, it.Key)
+		}
+	}
+	fmt.Fprintf(w, "sessions created before %s: %d sessions, %d analyses, %d files (%d bytes), %d finished job rows %s; %d failed\n",
+		rep.Before.UTC().Format(time.RFC3339), rep.Sessions, rep.Analyses, rep.Files, rep.FileBytes, rep.JobsPruned, did, rep.Failed)
+	if rep.DryRun {
+		fmt.Fprintln(w, "dry run: nothing was deleted; run again with --yes to delete")
+	}
+}
+
+// retentionLoop purges sessions older than keep every interval (first at
+// start) until ctx ends. Finished job rows are left to River's cleaner.
+func retentionLoop(ctx context.Context, svc *service.Service, keep, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		rep, err := svc.Purge(ctx, service.PurgeOptions{Before: time.Now().Add(-keep)})
+		if err != nil && ctx.Err() == nil {
+			log.Warn("retention", "error", err)
+		} else if err == nil && (rep.Sessions > 0 || rep.Failed > 0) {
+			log.Info("retention removed old sessions", "sessions", rep.Sessions, "files", rep.Files, "bytes", rep.FileBytes, "failed", rep.Failed)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

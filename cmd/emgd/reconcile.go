@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"emgd/internal/jobs"
+	"emgd/internal/service"
+)
+
+// cmdReconcile lists the bucket and gives every .c3d object without a
+// session one (phase 1, as for a webhook event), enqueueing its analysis for
+// the workers of a running serve or worker.
+func cmdReconcile(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("reconcile", "[--dry-run] [--json] [--prefix P] [flags]", stderr)
+	var cfg serverConfig
+	cfg.bind(fs, false)
+	buckets := fs.String("bucket", envString("EMGD_BUCKET", ""), "comma-separated buckets to list; default the storage's bucket (EMGD_BUCKET)")
+	prefix := fs.String("prefix", "", "only keys starting with this")
+	dryRun := fs.Bool("dry-run", false, "report what would be enqueued; change nothing")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "emgd reconcile: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stg, st, err := backends(ctx, &cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "emgd reconcile: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	svc := &service.Service{Store: st, Storage: stg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	q, err := jobs.New(ctx, st, jobs.Config{}) // insert only
+	if err != nil {
+		fmt.Fprintf(stderr, "emgd reconcile: job queue: %v\n", err)
+		return 1
+	}
+	svc.Queue = service.RiverQueue{Q: q}
+	opts := service.ReconcileOptions{Prefix: *prefix, DryRun: *dryRun}
+	for b := range strings.SplitSeq(*buckets, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			opts.Buckets = append(opts.Buckets, b)
+		}
+	}
+	rep, err := svc.Reconcile(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "emgd reconcile: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		printReconcile(stdout, rep)
+	}
+	if len(rep.Failed) > 0 {
+		return 1
+	}
+	return 0
+}
+
+func printReconcile(w io.Writer, rep *service.ReconcileReport) {
+	verb := "enqueued"
+	if rep.DryRun {
+		verb = "would enqueue"
+	}
+	for _, it := range rep.Enqueued {
+		if it.SessionCode != "" {
+			fmt.Fprintf(w, "%s %s/%s as %s\n", verb, it.Bucket, it.Key, it.SessionCode)
+		} else {
+			fmt.Fprintf(w, "%s %s/%s\n", verb, it.Bucket, it.Key)
+		}
+	}
+	for _, it := range rep.Failed {
+		fmt.Fprintf(w, "failed %s/%s: %s\n", it.Bucket, it.Key, it.Error)
+	}
+	fmt.Fprintf(w, "%d objects listed, %d .c3d, %d with a session, %d %s, %d failed\n",
+		rep.Listed, rep.C3D, rep.Known, len(rep.Enqueued), verb, len(rep.Failed))
+}
+
+// reconcileLoop runs Reconcile every interval until ctx ends.
+func reconcileLoop(ctx context.Context, svc *service.Service, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rep, err := svc.Reconcile(ctx, service.ReconcileOptions{})
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("reconcile", "error", err)
+			}
+			continue
+		}
+		if len(rep.Enqueued) > 0 {
+			log.Info("reconcile enqueued objects without a session", "count", len(rep.Enqueued), "failed", len(rep.Failed))
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"emgd/internal/store"
+	"emgd/internal/webhook"
+)
+
+// ReconcileOptions configures Reconcile.
+type ReconcileOptions struct {
+	// Buckets to list; default the watched buckets (Config.Buckets, else the
+	// storage's default bucket).
+	Buckets []string
+	// Prefix restricts the listing to keys starting with it.
+	Prefix string
+	// DryRun reports what would be enqueued without creating anything.
+	DryRun bool
+}
+
+// ReconcileItem is one object Reconcile acted on (or would have).
+type ReconcileItem struct {
+	Bucket      string `json:"bucket"`
+	Key         string `json:"key"`
+	ETag        string `json:"etag"`
+	Size        int64  `json:"size"`
+	SessionID   string `json:"session_id,omitempty"`
+	SessionCode string `json:"session_code,omitempty"`
+	Error       string `json:"error,omitempty"`
+}
+
+// ReconcileReport tells what Reconcile found and did.
+type ReconcileReport struct {
+	DryRun bool `json:"dry_run"`
+	// Listed counts every object listed; C3D those whose key ends in .c3d.
+	Listed int `json:"listed"`
+	C3D    int `json:"c3d"`
+	// Known counts .c3d objects that already have a session.
+	Known int `json:"known"`
+	// Enqueued are the objects given a session and an analysis job (in a
+	// dry run: the objects that would be).
+	Enqueued []ReconcileItem `json:"enqueued"`
+	// Failed are objects phase 1 refused (such as a file that is not a
+	// readable C3D) or could not reach; they are tried again next time.
+	Failed []ReconcileItem `json:"failed"`
+}
+
+// Reconcile lists the watched buckets and runs phase 1 (Ingest, so exactly
+// as for a webhook event) for every .c3d object that has no session: events
+// get lost (Supabase's database webhook does not retry). An object counts as
+// having a session when a session exists for its bucket, key and etag, or
+// when its key has sessions of other etags of which one was created after
+// the object was last written (the event that made that session described
+// this write, with an etag in the sender's own form). Safe to run on
+// several replicas at once: phase 1 creates one session per object version.
+func (s *Service) Reconcile(ctx context.Context, o ReconcileOptions) (*ReconcileReport, error) {
+	buckets := o.Buckets
+	if len(buckets) == 0 {
+		buckets = s.Config.Buckets
+	}
+	if len(buckets) == 0 {
+		buckets = []string{s.Storage.DefaultBucket()}
+	}
+	rep := &ReconcileReport{DryRun: o.DryRun, Enqueued: []ReconcileItem{}, Failed: []ReconcileItem{}}
+	for _, bucket := range buckets {
+		for info, err := range s.Storage.List(ctx, bucket, o.Prefix) {
+			if err != nil {
+				return rep, fmt.Errorf("list bucket %s: %w", bucket, err)
+			}
+			rep.Listed++
+			if !strings.HasSuffix(strings.ToLower(info.Key), ".c3d") {
+				continue
+			}
+			rep.C3D++
+			known, err := s.hasSession(ctx, bucket, info.Key, info.ETag, info.ModTime)
+			if err != nil {
+				return rep, fmt.Errorf("%w: database: %v", ErrUnavailable, err)
+			}
+			if known {
+				rep.Known++
+				continue
+			}
+			item := ReconcileItem{Bucket: bucket, Key: info.Key, ETag: info.ETag, Size: info.Size}
+			if o.DryRun {
+				rep.Enqueued = append(rep.Enqueued, item)
+				continue
+			}
+			out, err := s.Ingest(ctx, webhook.Event{Source: "reconcile", Type: "reconcile", Created: true,
+				Bucket: bucket, Key: info.Key, RawKey: info.Key, ETag: info.ETag, Size: info.Size})
+			switch {
+			case errors.Is(err, ErrUnavailable) && ctx.Err() != nil:
+				return rep, ctx.Err()
+			case err != nil:
+				item.Error = err.Error()
+				rep.Failed = append(rep.Failed, item)
+			case out.Ignored:
+				item.Error = out.Message
+				rep.Failed = append(rep.Failed, item)
+			default:
+				item.SessionID, item.SessionCode = out.Session.ID, out.Session.SessionCode
+				if out.Created {
+					rep.Enqueued = append(rep.Enqueued, item)
+				} else { // created meanwhile by an event or another replica
+					rep.Known++
+				}
+			}
+		}
+	}
+	if len(rep.Enqueued) > 0 || len(rep.Failed) > 0 {
+		s.log().Info("reconciled storage", "dry_run", o.DryRun, "listed", rep.Listed, "known", rep.Known,
+			"enqueued", len(rep.Enqueued), "failed", len(rep.Failed))
+	}
+	return rep, nil
+}
+
+func (s *Service) hasSession(ctx context.Context, bucket, key, etag string, modTime time.Time) (bool, error) {
+	if _, err := s.Store.GetSessionByObject(ctx, bucket, key, etag); err == nil {
+		return true, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	sessions, err := s.keySessions(ctx, bucket, key)
+	if err != nil {
+		return false, err
+	}
+	for _, sess := range sessions {
+		if !sess.CreatedAt.Before(modTime) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// keySessions returns the sessions of every version of one object.
+func (s *Service) keySessions(ctx context.Context, bucket, key string) ([]*store.Session, error) {
+	rows, err := s.Store.DB().QueryContext(ctx, `SELECT id FROM sessions WHERE bucket = $1 AND object_key = $2`, bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []*store.Session
+	for _, id := range ids {
+		sess, err := s.Store.GetSession(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sess)
+	}
+	return out, nil
+}

@@ -1,0 +1,84 @@
+package service_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"emgd/internal/service"
+	"emgd/internal/store"
+	"emgd/internal/testrec"
+)
+
+// Reconcile gives a session to every .c3d object whose event was lost, leaves
+// alone objects that have one (also when the event's etag was in another
+// form), reports unreadable files without stopping, and changes nothing in a
+// dry run; a second run finds nothing to do.
+func TestReconcile(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		p := newPipeline(t, st, 3)
+		rec := testrec.Ghostly(testrec.Options{Seed: 3, Seconds: 12})
+
+		// One object announced by its event with the storage's etag, one by
+		// a sender that writes its etag differently, two whose events were lost.
+		ev := p.upload(t, "P001/announced.c3d", rec)
+		if _, err := p.svc.Ingest(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		ev = p.upload(t, "P001/other etag form.c3d", rec)
+		ev.ETag = "sender-form"
+		if _, err := p.svc.Ingest(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		p.upload(t, "P002/lost (1).c3d", rec)
+		p.upload(t, "P003/lost.C3D", rec)
+		p.upload(t, "P003/readme.txt", []byte("notes"))
+		p.upload(t, "P004/broken.c3d", []byte("not a C3D file at all"))
+
+		rep, err := p.svc.Reconcile(ctx, service.ReconcileOptions{DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Listed != 6 || rep.C3D != 5 || rep.Known != 2 || len(rep.Enqueued) != 3 || len(rep.Failed) != 0 {
+			t.Fatalf("dry run: %+v", rep)
+		}
+		if page, _ := st.ListSessions(ctx, store.ListOptions{}); len(page.Sessions) != 2 {
+			t.Fatalf("dry run created sessions: %d", len(page.Sessions))
+		}
+
+		rep, err = p.svc.Reconcile(ctx, service.ReconcileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Known != 2 || len(rep.Enqueued) != 2 || len(rep.Failed) != 1 || rep.Failed[0].Key != "P004/broken.c3d" {
+			t.Fatalf("run: %+v", rep)
+		}
+		for _, it := range rep.Enqueued {
+			if it.SessionCode == "" {
+				t.Errorf("%s: no session code", it.Key)
+			}
+			waitFor(t, st, it.SessionID, store.StatusCompleted, 60*time.Second)
+		}
+
+		rep, err = p.svc.Reconcile(ctx, service.ReconcileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Known != 4 || len(rep.Enqueued) != 0 || len(rep.Failed) != 1 {
+			t.Fatalf("second run: %+v", rep)
+		}
+
+		// A new version written after its key's last session, whose event
+		// was lost too, is a new session.
+		time.Sleep(10 * time.Millisecond)
+		p.upload(t, "P001/other etag form.c3d", testrec.Ghostly(testrec.Options{Seed: 4, Seconds: 12}))
+		rep, err = p.svc.Reconcile(ctx, service.ReconcileOptions{Prefix: "P001/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Listed != 2 || len(rep.Enqueued) != 1 || rep.Enqueued[0].Key != "P001/other etag form.c3d" {
+			t.Fatalf("new version: %+v", rep)
+		}
+	})
+}
