@@ -174,8 +174,10 @@ func (s *Service) Ingest(ctx context.Context, ev webhook.Event) (*Outcome, error
 		return nil, err
 	}
 	var recorded *time.Time
-	if t, ok := RecordedAt(key, f); ok {
-		recorded = &t
+	if v, ok := md["recorded_at"].(string); ok {
+		if t, err := time.Parse(store.RecordedAtLayout, v); err == nil {
+			recorded = &t
+		}
 	}
 	phase1 := time.Since(start)
 	timings, _ := json.Marshal(map[string]float64{"phase1_ms": float64(phase1.Microseconds()) / 1000})
@@ -250,7 +252,7 @@ func BuildMetadata(f *c3d.File, bucket, key, etag string, size int64) map[string
 		"recorded_at":         nil,
 		"game":                game,
 	}
-	if t, ok := RecordedAt(key, f); ok {
+	if t, ok := RecordedAt(key, m.Time); ok {
 		out["recorded_at"] = t.Format(store.RecordedAtLayout)
 	}
 	if len(f.Warnings) > 0 {
@@ -269,31 +271,16 @@ func nilIfEmpty(s string) any {
 var fileTimeRe = regexp.MustCompile(`(\d{4})(\d{2})(\d{2})_(\d{2})-(\d{2})-(\d{2})`)
 
 // RecordedAt is the recording's local wall-clock time: the file name's
-// YYYYMMDD_HH-MM-SS, else INFO:TIME (year, month, day, hour, minute).
-func RecordedAt(key string, f *c3d.File) (time.Time, bool) {
+// YYYYMMDD_HH-MM-SS, else INFO:TIME as analysis.Metadata.Time gives it
+// ("YYYY-MM-DD HH:MM").
+func RecordedAt(key, infoTime string) (time.Time, bool) {
 	if m := fileTimeRe.FindStringSubmatch(path.Base(key)); m != nil {
-		t, err := time.Parse("20060102150405", m[1]+m[2]+m[3]+m[4]+m[5]+m[6])
-		if err == nil {
+		if t, err := time.Parse("20060102150405", m[1]+m[2]+m[3]+m[4]+m[5]+m[6]); err == nil {
 			return t, true
 		}
 	}
-	if f == nil {
-		return time.Time{}, false
-	}
-	if p := f.Params.Param("INFO", "TIME"); p != nil {
-		parts := p.Strings()
-		if len(parts) == 5 {
-			var n [5]int
-			for i, s := range parts {
-				if _, err := fmt.Sscanf(strings.TrimSpace(s), "%d", &n[i]); err != nil {
-					return time.Time{}, false
-				}
-			}
-			t := time.Date(n[0], time.Month(n[1]), n[2], n[3], n[4], 0, 0, time.UTC)
-			if t.Year() == n[0] && int(t.Month()) == n[1] && t.Day() == n[2] {
-				return t, true
-			}
-		}
+	if t, err := time.Parse("2006-01-02 15:04", infoTime); err == nil {
+		return t, true
 	}
 	return time.Time{}, false
 }
