@@ -238,6 +238,9 @@ func indexPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func cmdMigrate(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "legacy" {
+		return cmdMigrateLegacy(args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("migrate", "[flags]", stderr)
 	var cfg serverConfig
 	cfg.bind(fs, false)
