@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"emgd/internal/store"
 	"emgd/internal/testrec"
 )
 
@@ -76,5 +83,61 @@ func TestS3EventsFromVersityGW(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// reconcile and purge against S3 storage: objects uploaded while no event
+// reached emgd get sessions from emgd reconcile; purge --yes deletes the old
+// ones' objects from the bucket and keeps the young one.
+func TestReconcileAndPurgeOnS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts versitygw and emgd serve")
+	}
+	env := startS3(t)
+	dir := t.TempDir()
+	keys := []string{"P001/Ghostly_Emg_20230321_17-23-09-0409.c3d", "P002/lost (event) + retry.c3d", "P003/young.c3d"}
+	for i, k := range keys {
+		env.put(t, k, testrec.Ghostly(testrec.Options{Seed: uint64(20 + i), Seconds: 12}))
+	}
+	args := []string{"--data-dir", dir, "--storage", env.storageURL()}
+	code, out, stderr := runCLI(append([]string{"reconcile"}, args...)...)
+	if code != 0 || !strings.Contains(out, "3 objects listed, 3 .c3d, 0 with a session, 3 enqueued") {
+		t.Fatalf("reconcile: exit %d\n%s%s", code, out, stderr)
+	}
+	addr, stop := startServe(t, serverConfig{DataDir: dir, StorageURL: env.storageURL()}, true)
+	byKey := waitSessions(t, "http://"+addr, keys, 60*time.Second)
+	stop()
+	for _, k := range keys {
+		if len(byKey[k]) != 1 || byKey[k][0]["status"] != "completed" {
+			t.Fatalf("%s: %v", k, byKey[k])
+		}
+	}
+	// Make the first two 400 days old, sessions and objects.
+	old := time.Now().Add(-400 * 24 * time.Hour)
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "emgd.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys[:2] {
+		st.DB().Exec(`UPDATE sessions SET created_at = $1 WHERE object_key = $2`, old.UTC().Format("2006-01-02T15:04:05.000000Z"), k)
+		if err := os.Chtimes(filepath.Join(env.gw.Dir, env.bucket, filepath.FromSlash(k)), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	code, out, stderr = runCLI(append([]string{"purge", "--older-than", "365d", "--yes"}, args...)...)
+	if code != 0 || !strings.Contains(out, "2 sessions, 2 analyses, 2 files") {
+		t.Fatalf("purge: exit %d\n%s%s", code, out, stderr)
+	}
+	ctx := context.Background()
+	for i, k := range keys {
+		_, err := env.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(env.bucket), Key: aws.String(k)})
+		if (err == nil) != (i == 2) {
+			t.Errorf("%s after purge: %v", k, err)
+		}
+	}
+	code, out, _ = runCLI(append([]string{"reconcile", "--dry-run"}, args...)...)
+	if code != 0 || !strings.Contains(out, "1 objects listed, 1 .c3d, 1 with a session, 0 would enqueue") {
+		t.Errorf("reconcile after purge: exit %d\n%s", code, out)
 	}
 }
