@@ -19,7 +19,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the service: webhook, API and analysis workers", cmdServe},
 		{"worker", "run analysis workers only", cmdWorker},
-		{"migrate", "apply the database schema", cmdMigrate},
+		{"migrate", "apply the database schema; migrate legacy: move the old backend's analytics in (--yes)", cmdMigrate},
 		{"reconcile", "give stored .c3d objects whose event was lost a session (--dry-run)", cmdReconcile},
 		{"purge", "delete sessions, analyses and files older than --older-than (--yes)", cmdPurge},
 		{"bench", "load a running emgd with concurrent webhooks and report latency", cmdBench},
