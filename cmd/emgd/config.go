@@ -23,6 +23,7 @@ type serverConfig struct {
 	Workers       int
 	JobTimeout    time.Duration
 	RescueAfter   time.Duration
+	MaxAttempts   int
 	AnalysisProcs int
 	SignalCacheMB int64
 	UploadLimitMB int64
@@ -113,6 +114,7 @@ func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 	fs.Var(durationFlag{&c.JobTimeout}, "job-timeout", "longest an analysis job may run (EMGD_JOB_TIMEOUT)")
 	c.RescueAfter = envDuration("EMGD_RESCUE_AFTER", 60*time.Second)
 	fs.Var(durationFlag{&c.RescueAfter}, "rescue-after", "a running job not finished after this long (its process died) runs again; keep it just above --job-timeout (EMGD_RESCUE_AFTER)")
+	fs.IntVar(&c.MaxAttempts, "max-attempts", envInt("EMGD_MAX_ATTEMPTS", 5), "attempts of each analysis job this process enqueues (webhooks, recalc) before its session is marked failed; retries back off by River's policy, attempt^4 seconds (EMGD_MAX_ATTEMPTS)")
 	fs.IntVar(&c.AnalysisProcs, "analysis-parallelism", envInt("EMGD_ANALYSIS_PARALLELISM", 1), "channels analysed at once within one job (EMGD_ANALYSIS_PARALLELISM)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", envString("EMGD_PPROF_ADDR", ""), "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty (EMGD_PPROF_ADDR)")
 	fs.StringVar(&c.LogLevel, "log-level", envString("EMGD_LOG_LEVEL", "info"), "debug, info, warn or error (EMGD_LOG_LEVEL)")
@@ -122,6 +124,9 @@ func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 func (c *serverConfig) validate() error {
 	if c.Workers < 0 || c.Workers > 256 {
 		return fmt.Errorf("--workers must be 0..256")
+	}
+	if c.MaxAttempts < 0 || c.MaxAttempts > 100 {
+		return fmt.Errorf("--max-attempts must be 1..100 (0 for the default, 5)")
 	}
 	if c.JobTimeout <= 0 || c.RescueAfter <= c.JobTimeout {
 		return fmt.Errorf("--rescue-after (%s) must exceed --job-timeout (%s)", c.RescueAfter, c.JobTimeout)

@@ -141,7 +141,7 @@ func serve(ctx context.Context, name string, cfg *serverConfig, log *slog.Logger
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &service.AnalyzeWorker{Svc: svc})
-	jcfg := jobs.Config{Workers: workers, JobTimeout: cfg.JobTimeout, RescueStuckJobsAfter: cfg.RescueAfter, Logger: log}
+	jcfg := jobs.Config{Workers: workers, JobTimeout: cfg.JobTimeout, RescueStuckJobsAfter: cfg.RescueAfter, MaxAttempts: cfg.MaxAttempts, Logger: log}
 	if cfg.Workers > 0 {
 		jcfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
 	}
