@@ -115,6 +115,9 @@ func printLegacy(w io.Writer, rep *legacy.Report, target string) {
 	fmt.Fprintf(w, "old backend: %d files (c3d_metadata), %d analyses (analysis_results), %d files without an analysis (left for emgd reconcile)\n",
 		rep.Files, rep.Analyses, rep.WithoutAnalysis)
 	fmt.Fprintf(w, "sessions %smigrated: %d with %d analyses; %d already migrated", would, rep.SessionsMigrated, rep.AnalysesMigrated, rep.AlreadyMigrated)
+	if rep.SkippedNewer > 0 {
+		fmt.Fprintf(w, "; %d left alone (emgd has sessions of their objects already)", rep.SkippedNewer)
+	}
 	if rep.LongArraysDropped > 0 {
 		fmt.Fprintf(w, "; %d time-series arrays left out", rep.LongArraysDropped)
 	}

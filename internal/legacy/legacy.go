@@ -58,9 +58,12 @@ type Report struct {
 	// Files without any analysis, left for emgd reconcile.
 	WithoutAnalysis int `json:"files_without_analysis"`
 	// Sessions created (or that would be); already migrated ones counted apart.
-	SessionsMigrated  int `json:"sessions_migrated"`
-	AnalysesMigrated  int `json:"analyses_migrated"`
-	AlreadyMigrated   int `json:"sessions_already_migrated"`
+	SessionsMigrated int `json:"sessions_migrated"`
+	AnalysesMigrated int `json:"analyses_migrated"`
+	AlreadyMigrated  int `json:"sessions_already_migrated"`
+	// Files whose object emgd already has sessions of (from its own
+	// webhooks): left alone, as a migrated session would supersede them.
+	SkippedNewer      int `json:"files_skipped_emgd_has_newer"`
 	LongArraysDropped int `json:"long_number_arrays_dropped"`
 	// emg_signals: rows holding signals, their stored size, and whether the
 	// column is (now) gone.
@@ -312,6 +315,15 @@ func migrateFile(ctx context.Context, target store.Store, f file, ars []analysis
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
+		} else {
+			var n int
+			if err := target.DB().QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE bucket = $1 AND object_key = $2`, bucket, key).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				rep.SkippedNewer++
+				return nil
+			}
 		}
 	}
 	if !o.Apply {
