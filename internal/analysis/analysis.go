@@ -160,7 +160,8 @@ func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyze
 		// would leave the unselected half of a pair read for nothing
 		perPass = 1
 	}
-	ld := newGroupLoader(f, perPass)
+	ld := newGroupLoader(f, r, perPass)
+	defer ld.release()
 	for i, l := range f.Analog.Labels {
 		i := i
 		rec.Channels[i] = emg.Channel{Label: l, Load: func() ([]float64, error) { return ld.load(i) }}
@@ -178,6 +179,7 @@ func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyze
 // held in memory whole.
 type groupLoader struct {
 	f      *c3d.File
+	r      io.ReaderAt
 	groups []*loadGroup
 	byChan map[int]*loadGroup
 }
@@ -187,6 +189,7 @@ type loadGroup struct {
 	chans   []int
 	loaded  bool
 	data    map[int][]float64
+	all     [][]float64 // every slice read, recycled by release
 	readErr error
 }
 
@@ -194,7 +197,7 @@ type loadGroup struct {
 // One worker reads two bases per pass (half the passes, one base held in
 // memory while the other is analysed); several workers read one base per
 // pass, as they consume bases concurrently anyway.
-func newGroupLoader(f *c3d.File, basesPerPass int) *groupLoader {
+func newGroupLoader(f *c3d.File, r io.ReaderAt, basesPerPass int) *groupLoader {
 	keys := emg.ChannelKeys(f.Analog.Labels)
 	byBase := map[string][]int{}
 	var bases []string
@@ -206,7 +209,7 @@ func newGroupLoader(f *c3d.File, basesPerPass int) *groupLoader {
 		byBase[b] = append(byBase[b], i)
 	}
 	sort.Strings(bases) // the order emg analyses them in
-	gl := &groupLoader{f: f, byChan: map[int]*loadGroup{}}
+	gl := &groupLoader{f: f, r: r, byChan: map[int]*loadGroup{}}
 	for i := 0; i < len(bases); i += basesPerPass {
 		g := &loadGroup{}
 		for _, b := range bases[i:min(i+basesPerPass, len(bases))] {
@@ -229,10 +232,11 @@ func (gl *groupLoader) load(ch int) ([]float64, error) {
 	defer g.mu.Unlock()
 	if !g.loaded {
 		g.loaded = true
-		xs, err := gl.f.ReadAnalogChannels(g.chans)
+		xs, err := readChannels(gl.f, gl.r, g.chans)
 		if err != nil {
 			g.readErr = err
 		} else {
+			g.all = xs
 			g.data = make(map[int][]float64, len(g.chans))
 			for i, c := range g.chans {
 				g.data[c] = xs[i]
@@ -249,4 +253,17 @@ func (gl *groupLoader) load(ch int) ([]float64, error) {
 	}
 	delete(g.data, ch)
 	return x, nil
+}
+
+// release recycles the samples the loader read. The analysis must be over:
+// emg keeps no reference to a channel's samples after analysing it.
+func (gl *groupLoader) release() {
+	for _, g := range gl.groups {
+		g.mu.Lock()
+		for _, x := range g.all {
+			putSamples(x)
+		}
+		g.all, g.data = nil, nil
+		g.mu.Unlock()
+	}
 }
