@@ -4,12 +4,13 @@ import "math"
 
 // window returns the sample range [lo, hi) covering [start, end) seconds.
 func window(n int, fs, start, end float64) (lo, hi int) {
-	lo = int(math.Floor(start * fs))
+	// Clamp before converting: a float beyond the int range (start_s=1e308)
+	// converts to the most negative int, which read as sample 0.
+	lo = int(math.Floor(max(0, min(start*fs, float64(n)))))
 	hi = n
 	if !math.IsInf(end, 1) {
-		hi = min(n, int(math.Ceil(end*fs)))
+		hi = int(math.Ceil(max(0, min(end*fs, float64(n)))))
 	}
-	lo = max(0, min(lo, n))
 	return lo, max(lo, hi)
 }
 
