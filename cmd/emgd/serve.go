@@ -28,6 +28,7 @@ import (
 	"emgd/internal/storage"
 	"emgd/internal/store"
 	"emgd/internal/upload"
+	"emgd/internal/web"
 	"emgd/internal/webhook"
 )
 
@@ -175,7 +176,7 @@ func serve(ctx context.Context, name string, cfg *serverConfig, log *slog.Logger
 		}, reg, log)
 		(&signals.Handler{Store: st, Storage: stg, Cache: signals.NewCache(cfg.SignalCacheMB << 20), Log: log}).Register(handler.Mux(), handler.ReadGuard)
 		(&upload.Handler{Svc: svc, Limit: cfg.UploadLimitMB << 20, Analyzer: svc.Config.Analyzer, Log: log}).Register(handler.Mux(), handler.ReadGuard)
-		handler.Mux().HandleFunc("GET /{$}", indexPage)
+		web.Register(handler.Mux())
 		srv = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 2 * time.Minute,
 			WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 		go func() { errc <- srv.Serve(ln) }()
@@ -226,15 +227,6 @@ func queueDepth(st store.Store) prometheus.Collector {
 		}
 		return n
 	})
-}
-
-func indexPage(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	io.WriteString(w, `<!doctype html><html lang="en"><meta charset="utf-8"><title>emgd</title>
-<body style="font:16px system-ui,sans-serif;max-width:40rem;margin:3rem auto">
-<h1>emgd</h1><p>EMG analytics for GHOSTLY recordings.</p>
-<ul><li><a href="/sessions">Sessions (JSON)</a></li><li><a href="/docs">API documentation</a></li>
-<li><a href="/openapi.json">OpenAPI description</a></li><li><a href="/metrics">Metrics</a></li><li><a href="/readyz">Readiness</a></li></ul></body></html>`)
 }
 
 func cmdMigrate(args []string, stdout, stderr io.Writer) int {

@@ -1,0 +1,401 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"emgd/internal/testenv"
+	"emgd/internal/testrec"
+)
+
+// chromium finds Debian's Chromium: $EMGD_CHROMIUM, /usr/bin/chromium, or
+// chromium on the PATH.
+func chromium() string {
+	if p := os.Getenv("EMGD_CHROMIUM"); p != "" {
+		return p
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	return ""
+}
+
+// artifactDir is where screenshots go: $EMGD_ARTIFACTS when set, else the
+// test's temporary folder.
+func artifactDir(t *testing.T) string {
+	if d := os.Getenv("EMGD_ARTIFACTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// requestLog keeps the URLs the page requested.
+type requestLog struct {
+	mu   sync.Mutex
+	urls []string
+}
+
+func (l *requestLog) add(u string) {
+	l.mu.Lock()
+	l.urls = append(l.urls, u)
+	l.mu.Unlock()
+}
+
+func (l *requestLog) matching(substr string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, u := range l.urls {
+		if strings.Contains(u, substr) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func (l *requestLog) reset() {
+	l.mu.Lock()
+	l.urls = nil
+	l.mu.Unlock()
+}
+
+// pixelsJS counts, on a chart canvas, the pixels drawn at all, the shaded
+// contraction spans (translucent green or orange) and the MVC threshold
+// line's opaque red.
+const pixelsJS = `(() => {
+  const c = document.querySelector(%q);
+  if (!c) return null;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let drawn = 0, shaded = 0, red = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    const a = d[i + 3];
+    if (a === 0) continue;
+    drawn++;
+    const r = d[i], g = d[i + 1], b = d[i + 2];
+    if (a < 100 && ((g > r + 50 && g > b + 50) || (r > g + 80 && r > b + 80))) shaded++;
+    if (a > 200 && r > 150 && g < 90 && b < 80) red++;
+  }
+  return {drawn, shaded, red, width: c.width, height: c.height};
+})()`
+
+type pixels struct {
+	Drawn, Shaded, Red, Width, Height int
+}
+
+// The dashboard in a real browser: upload a recording through the page,
+// wait for its analysis, open it, see the charts drawn and zoom them.
+func TestDashboardInBrowser(t *testing.T) {
+	exe := chromium()
+	if exe == "" {
+		testenv.Require(t, "Chromium not installed (apt-get install chromium)")
+	}
+	dir := t.TempDir()
+	addr, _ := startServe(t, serverConfig{DataDir: dir, ReadToken: "tok-123"}, true)
+	base := "http://" + addr
+	sample := filepath.Join(t.TempDir(), "Ghostly_Emg_20240105_09-30-00-0001.c3d")
+	if err := os.WriteFile(sample, testrec.Ghostly(testrec.Options{Seed: 9, GameScore: 40}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	artifacts := artifactDir(t)
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancelCtx()
+	// Start the browser on a context without a deadline (a deadline on the
+	// first run would bound the browser's life); each step gets its own.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting %s: %v", exe, err)
+	}
+
+	reqs := &requestLog{}
+	var jsErrs []string
+	var errMu sync.Mutex
+	requests := chromedp.Events(ctx, network.RequestWillBeSent)
+	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
+	go func() {
+		for ev, err := range requests {
+			if err != nil {
+				return
+			}
+			reqs.add(ev.Request.URL)
+		}
+	}()
+	go func() {
+		for ev, err := range exceptions {
+			if err != nil {
+				return
+			}
+			errMu.Lock()
+			jsErrs = append(jsErrs, ev.ExceptionDetails.Text+" "+describeException(ev.ExceptionDetails))
+			errMu.Unlock()
+		}
+	}()
+	shot := func(name string) {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Errorf("screenshot: %v", err)
+			return
+		}
+		p := filepath.Join(artifacts, name)
+		if err := os.WriteFile(p, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s (%d bytes)", p, len(png))
+	}
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			shot("failed.png")
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	poll := func(expr string, timeout time.Duration) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout))
+	}
+	count := func(sel string) int {
+		t.Helper()
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, sel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// The token is asked for, then kept for the tab's session.
+	do("open the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(css("#notice")))
+	if n := text("#notice"); !strings.Contains(n, "access token") {
+		t.Errorf("without the token the page says %q", n)
+	}
+	do("enter the token", chromedp.SendKeys(css("#token"), "tok-123"), chromedp.Click(css("#token-form button")),
+		chromedp.WaitNotVisible(css("#notice")))
+	if stored, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem('emgd.token')`)); err != nil || stored != "tok-123" {
+		t.Errorf("token kept as %q (%v)", stored, err)
+	}
+
+	// Upload through the page: the patient field, the file, the button.
+	do("upload", chromedp.Click(css("#nav-upload")), chromedp.WaitVisible(css("#u-file")),
+		chromedp.Clear(css("#u-patient")), chromedp.SendKeys(css("#u-patient"), "p021"),
+		chromedp.SetUploadFiles(css("#u-file"), []string{sample}),
+		chromedp.Click(css("#u-send")),
+		chromedp.WaitVisible(css("#u-open")))
+	if state := text("#u-state"); !strings.Contains(state, "P021/Ghostly_Emg_20240105_09-30-00-0001.c3d") || !strings.Contains(state, "P021S001") {
+		t.Errorf("upload state %q", state)
+	}
+	if v, _ := chromedp.Run(ctx, chromedp.Value(css("#u-patient"))); v != "P021" {
+		t.Errorf("patient field %q", v)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "storage", "c3d-examples", "P021", "Ghostly_Emg_20240105_09-30-00-0001.c3d")); err != nil {
+		t.Errorf("stored file: %v", err)
+	}
+	if up := reqs.matching("/upload?store=true"); len(up) != 1 {
+		t.Errorf("upload requests %v", up)
+	}
+
+	// A file that is not a C3D: a readable error.
+	bad := filepath.Join(t.TempDir(), "notes.c3d")
+	os.WriteFile(bad, []byte("these are notes, not a recording"), 0o644)
+	do("upload a bad file", chromedp.SetUploadFiles(css("#u-file"), []string{bad}), chromedp.Click(css("#u-send")),
+		poll(`document.querySelector('#u-error').textContent.length > 0`, 20*time.Second))
+	if e := text("#u-error"); !strings.Contains(e, "cannot be analysed") || !strings.Contains(e, "not a readable C3D") {
+		t.Errorf("error shown %q", e)
+	}
+
+	// The list shows it, its status updating by itself until completed.
+	do("list", chromedp.Click(css("#nav-sessions")), chromedp.WaitVisible(css(`#sessions tbody tr`)),
+		chromedp.WaitVisible(css(`#sessions tr[data-status="completed"]`)))
+	if row := text(`#sessions tr[data-status="completed"]`); !strings.Contains(row, "P021S001") || !strings.Contains(row, "2024-01-05 09:30") ||
+		!strings.Contains(row, "CH1 ") || !strings.Contains(row, "completed") {
+		t.Errorf("row %q", row)
+	}
+	// Filters.
+	do("filter by status", chromedp.SetValue(css("#f-status"), "failed"), chromedp.Click(css(`#filters button[type="submit"]`)),
+		poll(`document.querySelector('#list-state').textContent.includes('match the filter')`, 10*time.Second))
+	if n := count("#sessions tbody tr"); n != 0 {
+		t.Errorf("failed filter shows %d rows", n)
+	}
+	if len(reqs.matching("status=failed")) == 0 {
+		t.Error("the status filter sent no status=failed")
+	}
+	do("filter by patient", chromedp.Click(css("#f-clear")), chromedp.SendKeys(css("#f-patient"), "P021"), chromedp.Click(css(`#filters button[type="submit"]`)),
+		chromedp.WaitVisible(css(`#sessions tr[data-status="completed"]`)))
+	if n := count("#sessions tbody tr"); n != 1 || len(reqs.matching("patient=P021")) == 0 {
+		t.Errorf("patient filter: %d rows, requests %v", n, reqs.matching("/sessions?"))
+	}
+
+	// The session: metadata, analytics, charts.
+	reqs.reset()
+	do("open the session", chromedp.Click(css(`#sessions tr[data-status="completed"] a.code`)),
+		chromedp.WaitVisible(css(`#view-session`)),
+		chromedp.WaitVisible(css(`canvas[data-kind="processed"][data-drawn]`)),
+		chromedp.WaitVisible(css(`canvas[data-kind="raw"][data-drawn]`)),
+		chromedp.WaitVisible(css(`canvas[data-kind="activated"][data-drawn]`)))
+	if title, meta, an := text("#s-title"), text("#s-meta"), text("#s-analytics"); title != "Session P021S001" ||
+		!strings.Contains(meta, "990 Hz") || !strings.Contains(an, "CH1") || !strings.Contains(an, "CH2") {
+		t.Errorf("title %q, metadata %q, analytics %q", title, meta, an)
+	}
+	for _, kind := range []string{"raw", "activated", "processed"} {
+		px, err := chromedp.Run(ctx, chromedp.Evaluate[pixels](fmt.Sprintf(pixelsJS, `canvas[data-kind="`+kind+`"]`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s chart: %+v", kind, px)
+		if px.Drawn < 2000 {
+			t.Errorf("%s chart: %d pixels drawn", kind, px.Drawn)
+		}
+		if px.Shaded < 500 {
+			t.Errorf("%s chart: %d pixels of contraction spans", kind, px.Shaded)
+		}
+		if kind == "processed" && px.Red < 100 {
+			t.Errorf("processed chart: %d pixels of the MVC threshold line", px.Red)
+		}
+	}
+	first := signalRequests(reqs)
+	if len(first) != 3 || len(reqs.matching("/channels")) != 1 {
+		t.Errorf("signal requests %v", reqs.matching("/signals/jit/"))
+	}
+	for _, u := range first {
+		if q := query(t, u); q.Get("max_points") == "" || q.Has("start_s") {
+			t.Errorf("whole-recording request %s", u)
+		}
+	}
+	shot("dashboard-session.png")
+
+	// Zoom with the button: every chart re-fetched with a window.
+	reqs.reset()
+	do("zoom in", chromedp.Click(css("#z-in")),
+		poll(`document.querySelector('#z-range').textContent.startsWith('Showing')`, 10*time.Second),
+		poll(`[...document.querySelectorAll('canvas[data-drawn]')].every(c => +c.dataset.drawn >= 2)`, 20*time.Second))
+	zoomed := signalRequests(reqs)
+	if len(zoomed) != 3 {
+		t.Fatalf("zoom requests %v", zoomed)
+	}
+	for _, u := range zoomed {
+		if q := query(t, u); q.Get("start_s") != "5.000" || q.Get("end_s") != "15.000" || q.Get("max_points") == "" {
+			t.Errorf("zoomed request %s: want start_s=5.000 end_s=15.000 with max_points", u)
+		}
+	}
+
+	// Drag across the Processed chart: the window becomes what was dragged.
+	reqs.reset()
+	do("scroll", chromedp.ScrollIntoView(css(`canvas[data-kind="processed"]`)))
+	box, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.querySelector('canvas[data-kind="processed"]').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`))
+	if err != nil || len(box) != 4 {
+		t.Fatalf("chart box %v %v", box, err)
+	}
+	y := box[1] + box[3]/2
+	x0, x1 := box[0]+64+(box[2]-76)*0.25, box[0]+64+(box[2]-76)*0.5
+	do("drag", chromedp.DragAndDropXY(x0, y, x1, y, 8),
+		poll(`[...document.querySelectorAll('canvas[data-drawn]')].every(c => +c.dataset.drawn >= 3)`, 20*time.Second))
+	dragged := signalRequests(reqs)
+	if len(dragged) != 3 {
+		t.Fatalf("drag requests %v", dragged)
+	}
+	if q := query(t, dragged[0]); q.Get("start_s") != "7.500" || q.Get("end_s") != "10.000" {
+		t.Errorf("dragged window %s: want 7.500-10.000 s", dragged[0])
+	}
+	shot("dashboard-zoomed.png")
+
+	// Keyboard: with a chart focused, 0 shows the whole recording again.
+	reqs.reset()
+	do("keyboard reset", chromedp.Focus(css(`canvas[data-kind="raw"]`)), chromedp.KeyEvent("0"),
+		poll(`document.querySelector('#z-range').textContent.startsWith('Whole')`, 10*time.Second),
+		poll(`[...document.querySelectorAll('canvas[data-drawn]')].every(c => +c.dataset.drawn >= 4)`, 20*time.Second))
+	for _, u := range signalRequests(reqs) {
+		if query(t, u).Has("start_s") {
+			t.Errorf("after the reset %s", u)
+		}
+	}
+
+	// Tablet and desktop: nothing wider than the screen.
+	for _, size := range [][2]int64{{1280, 800}, {800, 1280}} {
+		do("layout", chromedp.EmulateViewport(size[0], size[1]), chromedp.Sleep(300*time.Millisecond))
+		overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+		if err != nil || overflow {
+			t.Errorf("%dx%d: the page is wider than the screen (%v)", size[0], size[1], err)
+		}
+		if size[0] == 800 {
+			shot("dashboard-tablet.png")
+		}
+	}
+	errMu.Lock()
+	defer errMu.Unlock()
+	if len(jsErrs) > 0 {
+		t.Errorf("JavaScript errors: %v", jsErrs)
+	}
+}
+
+func css(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+
+func describeException(d *runtime.ExceptionDetails) string {
+	if d == nil {
+		return ""
+	}
+	s := fmt.Sprintf("at %s:%d:%d", d.URL, d.LineNumber, d.ColumnNumber)
+	if d.Exception != nil && d.Exception.Description != "" {
+		s += ": " + d.Exception.Description
+	}
+	return s
+}
+
+func signalRequests(l *requestLog) []string {
+	var out []string
+	for _, u := range l.matching("/signals/jit/") {
+		if !strings.Contains(u, "/channels") {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func query(t *testing.T, raw string) url.Values {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query()
+}

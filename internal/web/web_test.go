@@ -1,0 +1,111 @@
+package web_test
+
+import (
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"emgd/internal/web"
+)
+
+func get(t *testing.T, srv *httptest.Server, path string) (*http.Response, string) {
+	t.Helper()
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestServesTheDashboard(t *testing.T) {
+	mux := http.NewServeMux()
+	web.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	resp, body := get(t, srv, "/")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("/: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("CSP %q", csp)
+	}
+	for _, want := range []string{`src="/ui/app.js"`, `href="/ui/style.css"`, `id="view-list"`, `id="view-session"`, `id="view-upload"`,
+		`id="token"`, `id="u-file"`, `id="u-patient"`, `value="P000"`, `<progress id="u-progress"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("index.html lacks %s", want)
+		}
+	}
+	for path, ctype := range map[string]string{"/ui/app.js": "javascript", "/ui/style.css": "text/css"} {
+		resp, body := get(t, srv, path)
+		if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), ctype) || len(body) < 1000 {
+			t.Errorf("%s: %d %s, %d bytes", path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+		}
+	}
+	for _, path := range []string{"/ui/", "/ui/index.html"} {
+		if resp, _ := get(t, srv, path); resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/" {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	if resp, _ := get(t, srv, "/ui/nope.js"); resp.StatusCode != 404 {
+		t.Errorf("missing file: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, srv, "/nope"); resp.StatusCode != 404 {
+		t.Errorf("/nope: %d", resp.StatusCode)
+	}
+}
+
+// Everything the page loads is its own: no address of another host, no
+// module or bundle loader.
+func TestSelfContained(t *testing.T) {
+	external := regexp.MustCompile(`(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}|@import|import\s*\(|\bimport\s+[{*\w]|require\(`)
+	n := 0
+	err := fs.WalkDir(web.Static, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		n++
+		b, err := fs.ReadFile(web.Static, p)
+		if err != nil {
+			return err
+		}
+		if m := external.FindString(string(b)); m != "" {
+			t.Errorf("%s refers to %q", p, m)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Errorf("%d files embedded, want index.html, app.js and style.css", n)
+	}
+}
+
+// Every form control of the page has a label.
+func TestControlsLabelled(t *testing.T) {
+	b, err := fs.ReadFile(web.Static, "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(b)
+	ids := regexp.MustCompile(`<(?:input|select)[^>]*\bid="([^"]+)"`).FindAllStringSubmatch(html, -1)
+	if len(ids) < 5 {
+		t.Fatalf("%d controls found", len(ids))
+	}
+	for _, m := range ids {
+		if !strings.Contains(html, `for="`+m[1]+`"`) {
+			t.Errorf("control #%s has no <label for>", m[1])
+		}
+	}
+	if !strings.Contains(html, `name="viewport"`) {
+		t.Error("no viewport meta for tablets")
+	}
+}
