@@ -277,9 +277,14 @@ func (a Analyzer) Analyze(rec Recording, p Params) (*Result, error) {
 	results := make([]*ChannelAnalytics, len(pl.bases))
 	workers := max(1, min(a.Workers, len(pl.bases)))
 	if workers == 1 {
+		// Bases two at a time: their envelope filters run interleaved.
 		ws := getWorkspace()
-		for i, b := range pl.bases {
-			results[i] = pl.analyzeBase(ws, rec, b)
+		for i := 0; i < len(pl.bases); i += 2 {
+			if i+1 < len(pl.bases) {
+				results[i], results[i+1] = pl.analyzePair(ws, rec, pl.bases[i], pl.bases[i+1])
+			} else {
+				results[i] = pl.analyzeBase(ws, rec, pl.bases[i])
+			}
 		}
 		putWorkspace(ws)
 	} else {
@@ -404,6 +409,8 @@ type workspace struct {
 	buf    []float64
 	env    []float64
 	feat   []float64
+	buf2   []float64 // the second base's of a pair (analyzePair)
+	env2   []float64
 }
 
 var wsPool = sync.Pool{New: func() any { return &workspace{fw: newFeatureWork()} }}
@@ -427,25 +434,86 @@ func standardBand(fs float64) (lo, hi float64) {
 	return 20, math.Min(450, 0.9*fs/2)
 }
 
+// baseState carries one base from the steps before the envelope
+// (front) to the steps after it (back).
+type baseState struct {
+	base string
+	x    []float64 // raw samples
+	ca   *ChannelAnalytics
+}
+
 // analyzeBase runs steps 1-7 for one base.
 func (pl *plan) analyzeBase(ws *workspace, rec Recording, base string) *ChannelAnalytics {
+	st, failed := pl.front(ws, rec, base)
+	if failed != nil {
+		return failed
+	}
+	// Step 2: Processed envelope.
+	n := len(st.x)
+	ws.buf = grow(ws.buf, n+2*ws.ef.padlen())
+	ws.env = grow(ws.env, n)
+	if err := ws.ef.envelope(ws.env, st.x, ws.buf); err != nil {
+		return failedChannel(err.Error())
+	}
+	return pl.back(ws, rec, st, ws.env)
+}
+
+// analyzePair is analyzeBase for two bases, whose envelopes (step 2) are
+// filtered together when both passed the earlier steps with signals of the
+// same length; the results are those of analyzeBase.
+func (pl *plan) analyzePair(ws *workspace, rec Recording, b1, b2 string) (*ChannelAnalytics, *ChannelAnalytics) {
+	s1, f1 := pl.front(ws, rec, b1)
+	s2, f2 := pl.front(ws, rec, b2)
+	switch {
+	case f1 != nil && f2 != nil:
+		return f1, f2
+	case f1 != nil || f2 != nil || len(s1.x) != len(s2.x):
+		one := func(st *baseState, failed *ChannelAnalytics) *ChannelAnalytics {
+			if failed != nil {
+				return failed
+			}
+			n := len(st.x)
+			ws.buf = grow(ws.buf, n+2*ws.ef.padlen())
+			ws.env = grow(ws.env, n)
+			if err := ws.ef.envelope(ws.env, st.x, ws.buf); err != nil {
+				return failedChannel(err.Error())
+			}
+			return pl.back(ws, rec, st, ws.env)
+		}
+		return one(s1, f1), one(s2, f2)
+	}
+	n := len(s1.x)
+	ws.buf = grow(ws.buf, n+2*ws.ef.padlen())
+	ws.buf2 = grow(ws.buf2, n+2*ws.ef.padlen())
+	ws.env = grow(ws.env, n)
+	ws.env2 = grow(ws.env2, n)
+	if err := ws.ef.envelopePair(ws.env, ws.env2, s1.x, s2.x, ws.buf, ws.buf2); err != nil {
+		return failedChannel(err.Error()), failedChannel(err.Error())
+	}
+	// back uses ws.buf as scratch; each base's envelope is its own.
+	return pl.back(ws, rec, s1, ws.env), pl.back(ws, rec, s2, ws.env2)
+}
+
+// front runs steps 1, 3 and 4 for one base (validation, features, temporal
+// statistics) and prepares the envelope filters; it returns the failed
+// channel instead when a step fails.
+func (pl *plan) front(ws *workspace, rec Recording, base string) (*baseState, *ChannelAnalytics) {
 	fs := pl.rate
 	rawIdx, ok := pl.index[base+" Raw"]
 	if !ok {
 		rawIdx, ok = pl.index[base]
 	}
 	if !ok {
-		return failedChannel(fmt.Sprintf("no raw signal for %s (expected a channel %q or %q)", base, base+" Raw", base))
+		return nil, failedChannel(fmt.Sprintf("no raw signal for %s (expected a channel %q or %q)", base, base+" Raw", base))
 	}
 	x, err := rec.Channels[rawIdx].samples()
 	if err != nil {
-		return failedChannel(fmt.Sprintf("reading %s: %v", pl.keys[rawIdx], err))
+		return nil, failedChannel(fmt.Sprintf("reading %s: %v", pl.keys[rawIdx], err))
 	}
 	msg, mom := pl.validate(x)
 	if msg != "" {
-		return failedChannel(msg)
+		return nil, failedChannel(msg)
 	}
-	n := len(x)
 	ca := &ChannelAnalytics{}
 
 	// Steps 3-4: features on the raw (or band-passed) signal.
@@ -455,17 +523,17 @@ func (pl *plan) analyzeBase(ws *workspace, rec Recording, base string) *ChannelA
 		if ws.bp == nil || ws.bpRate != fs {
 			z, err := Butter(4, Bandpass, fs, lo, hi)
 			if err != nil {
-				return failedChannel(fmt.Sprintf("sampling rate %g Hz too low for the %g..%g Hz band-pass: %v", fs, lo, hi, err))
+				return nil, failedChannel(fmt.Sprintf("sampling rate %g Hz too low for the %g..%g Hz band-pass: %v", fs, lo, hi, err))
 			}
 			b, a := z.TF()
 			if ws.bp, err = NewZeroPhase(b, a); err != nil {
-				return failedChannel(err.Error())
+				return nil, failedChannel(err.Error())
 			}
 			ws.bpRate = fs
 		}
 		ws.feat, err = ws.bp.Apply(ws.feat, x)
 		if err != nil {
-			return failedChannel(err.Error())
+			return nil, failedChannel(err.Error())
 		}
 		fx = ws.feat
 	}
@@ -476,28 +544,30 @@ func (pl *plan) analyzeBase(ws *workspace, rec Recording, base string) *ChannelA
 		f, err = ws.fw.featuresMoments(fx, fs, mom[0], mom[1], mom[2])
 	}
 	if err != nil {
-		return failedChannel(err.Error())
+		return nil, failedChannel(err.Error())
 	}
 	ca.RMS, ca.MAV, ca.MPF, ca.MDF, ca.FatigueIndexFINSM5 = ptr(f.RMS), ptr(f.MAV), f.MPF, f.MDF, f.FINSM5
 	t, err := ws.fw.temporal(fx, fs, &ws.tv)
 	if err != nil {
-		return failedChannel(err.Error())
+		return nil, failedChannel(err.Error())
 	}
 	ca.RMSTemporalStats, ca.MAVTemporalStats, ca.MPFTemporalStats, ca.MDFTemporalStats, ca.FatigueIndexTemporalStats =
 		t.RMS, t.MAV, t.MPF, t.MDF, t.FatigueIndex
 
-	// Step 2: Processed envelope.
+	// The envelope filters for step 2.
 	if ws.ef == nil || ws.ef.fs != fs {
 		if ws.ef, err = newEnvelopeFilters(fs); err != nil {
-			return failedChannel(err.Error())
+			return nil, failedChannel(err.Error())
 		}
 	}
-	ws.buf = grow(ws.buf, n+2*ws.ef.padlen())
-	ws.env = grow(ws.env, n)
-	env := ws.env
-	if err := ws.ef.envelope(env, x, ws.buf); err != nil {
-		return failedChannel(err.Error())
-	}
+	return &baseState{base: base, x: x, ca: ca}, nil
+}
+
+// back runs steps 5-7 for a base given its Processed envelope env, using
+// ws.buf (at least len(env)) as scratch.
+func (pl *plan) back(ws *workspace, rec Recording, st *baseState, env []float64) *ChannelAnalytics {
+	fs := pl.rate
+	base, ca, n := st.base, st.ca, len(st.x)
 
 	// Step 5: MVC threshold.
 	p := pl.p

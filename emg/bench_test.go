@@ -124,3 +124,28 @@ func BenchmarkProcessedEnvelope(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkProcessedEnvelopeTwo: the envelopes of two 175 s channels at
+// 990 Hz, one after the other (single) and with the filters interleaved
+// (pair), as one worker runs them.
+func BenchmarkProcessedEnvelopeTwo(b *testing.B) {
+	raw, _ := synthEMG(990, int(175*990), 1)
+	raw2, _ := synthEMG(990, int(175*990), 2)
+	ef, _ := newEnvelopeFilters(990)
+	dst, dst2 := make([]float64, len(raw)), make([]float64, len(raw))
+	buf, buf2 := make([]float64, len(raw)+2*ef.padlen()), make([]float64, len(raw)+2*ef.padlen())
+	b.Run("single", func(b *testing.B) {
+		reportCPU(b, func() {
+			if ef.envelope(dst, raw, buf) != nil || ef.envelope(dst2, raw2, buf2) != nil {
+				b.Fatal("envelope")
+			}
+		})
+	})
+	b.Run("pair", func(b *testing.B) {
+		reportCPU(b, func() {
+			if ef.envelopePair(dst, dst2, raw, raw2, buf, buf2) != nil {
+				b.Fatal("envelope")
+			}
+		})
+	})
+}

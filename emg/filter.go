@@ -509,3 +509,97 @@ func SOSFiltFilt(sos []Section, x []float64) ([]float64, error) {
 	}
 	return f.Apply(nil, x)
 }
+
+// lfilter5symFrom2 is lfilter5symFrom on two signals of the same length at
+// once, with the same coefficients and each its own state: x/src and za for
+// the first, x2/src2 and zb for the second. An IIR recursion is bound by the
+// latency of its output-to-output dependency (a multiply and a subtract per
+// sample), so interleaving two independent recursions in one loop runs both
+// in little more than the time of one. Each signal gets exactly the
+// arithmetic lfilter5symFrom would give it.
+func lfilter5symFrom2(b, a *[5]float64, za, zb *[4]float64, x, src, x2, src2 []float64, backward, absOut bool) {
+	c := &[7]float64{b[0], b[1], b[2], a[1], a[2], a[3], a[4]}
+	q, yp, z1, z2, z3 := za[0], 0.0, za[1], za[2], za[3]
+	r, vp, w1, w2, w3 := zb[0], 0.0, zb[1], zb[2], zb[3]
+	n := len(x)
+	x, src, x2, src2 = x[:n], src[:n], x2[:n], src2[:n]
+	step := func(xi, ui float64) (y, v float64) {
+		p0, p1 := c[0]*xi, c[1]*xi
+		y = (p0 + q) - c[3]*yp
+		s0, s1 := c[0]*ui, c[1]*ui
+		v = (s0 + r) - c[3]*vp
+		q = p1 + z1
+		r = s1 + w1
+		z1 = (c[2]*xi + z2) - c[4]*y
+		w1 = (c[2]*ui + w2) - c[4]*v
+		z2 = (p1 + z3) - c[5]*y
+		w2 = (s1 + w3) - c[5]*v
+		z3 = p0 - c[6]*y
+		w3 = s0 - c[6]*v
+		yp, vp = y, v
+		return y, v
+	}
+	switch {
+	case backward && absOut:
+		for i := n - 1; i >= 0; i-- {
+			y, v := step(src[i], src2[i])
+			x[i], x2[i] = math.Abs(y), math.Abs(v)
+		}
+	case backward:
+		for i := n - 1; i >= 0; i-- {
+			x[i], x2[i] = step(src[i], src2[i])
+		}
+	default:
+		for i := range x {
+			x[i], x2[i] = step(src[i], src2[i])
+		}
+	}
+	za[0], za[1], za[2], za[3] = q-c[3]*yp, z1, z2, z3
+	zb[0], zb[1], zb[2], zb[3] = r-c[3]*vp, w1, w2, w3
+}
+
+// sym5 reports whether f is an order-4 transfer function with a symmetric
+// numerator (every Butterworth low- and high-pass), the case of
+// lfilter5symFrom.
+func (f *ZeroPhase) sym5() bool {
+	return f.sos == nil && len(f.b) == 5 && f.b[0] == f.b[4] && f.b[1] == f.b[3]
+}
+
+// runPair is run (abs false) or runAbsFrom (abs true, inputs x and x2) on
+// two signals of the same length, buf and buf2, with the two recursions
+// interleaved; results are those of the single-signal forms. f must be sym5.
+// With abs false, x and x2 are ignored and the signals are read from the
+// middle of the buffers.
+func (f *ZeroPhase) runPair(buf, buf2, x, x2 []float64, abs bool) {
+	p := f.padlen
+	n := len(buf) - 2*p
+	if !abs {
+		x, x2 = buf[p:p+n], buf2[p:p+n]
+	}
+	for _, s := range [2]struct{ buf, x []float64 }{{buf, x}, {buf2, x2}} {
+		x0, xl := s.x[0], s.x[n-1]
+		for i := 1; i <= p; i++ {
+			s.buf[p-i] = 2*x0 - s.x[i]
+			s.buf[p+n-1+i] = 2*xl - s.x[n-1-i]
+		}
+	}
+	b, a := (*[5]float64)(f.b), (*[5]float64)(f.a)
+	var za, zb [4]float64
+	for i, v := range f.zi {
+		za[i], zb[i] = v*buf[0], v*buf2[0]
+	}
+	if abs {
+		// as runAbsFrom: the middle part is read from x
+		lfilter5symFrom2(b, a, &za, &zb, buf[:p], buf[:p], buf2[:p], buf2[:p], false, false)
+		lfilter5symFrom2(b, a, &za, &zb, buf[p:p+n], x, buf2[p:p+n], x2, false, false)
+		lfilter5symFrom2(b, a, &za, &zb, buf[p+n:], buf[p+n:], buf2[p+n:], buf2[p+n:], false, false)
+	} else {
+		// as run: one pass (a state handed between calls rounds differently)
+		lfilter5symFrom2(b, a, &za, &zb, buf, buf, buf2, buf2, false, false)
+	}
+	y0, v0 := buf[len(buf)-1], buf2[len(buf2)-1]
+	for i, v := range f.zi {
+		za[i], zb[i] = v*y0, v*v0
+	}
+	lfilter5symFrom2(b, a, &za, &zb, buf, buf, buf2, buf2, true, abs)
+}
