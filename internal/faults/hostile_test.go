@@ -169,6 +169,7 @@ func snapshot(t *testing.T, root string, skip string) map[string]bool {
 // read from or written outside the storage root.
 func TestHostileInputLiveServer(t *testing.T) {
 	emgdBinary(t)
+	t.Parallel()
 	root := t.TempDir()
 	dataDir := filepath.Join(root, "data")
 	storageRoot := filepath.Join(dataDir, "storage")
@@ -422,6 +423,7 @@ func TestHostileInputLiveServer(t *testing.T) {
 // or, for faults the reader recovers from, 0 with a warning; never a panic.
 func TestHostileInputCLI(t *testing.T) {
 	bin := emgdBinary(t)
+	t.Parallel()
 	dir := t.TempDir()
 	type input struct {
 		name, path string

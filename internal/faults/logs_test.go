@@ -30,6 +30,7 @@ func withPlayer(t *testing.T, name string) []byte {
 // a signature, or the player's name from the recording.
 func TestLogsHoldNoSecretsOrPatientData(t *testing.T) {
 	emgdBinary(t)
+	t.Parallel()
 	const (
 		secret    = "whsec-0f1e2d3c4b5a69788796"
 		token     = "whtok-a1b2c3d4e5f60718"

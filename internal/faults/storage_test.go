@@ -194,6 +194,7 @@ func TestS3UnreachableRetriesThenFails(t *testing.T) {
 // retried with backoff, then failed with "object not found".
 func TestFolderObjectDeletedRetriesThenFails(t *testing.T) {
 	emgdBinary(t)
+	t.Parallel()
 	dir := t.TempDir()
 	ctx := context.Background()
 	stg, err := storage.Open(ctx, "", dir)
