@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -111,7 +113,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	addr, _ := startServe(t, serverConfig{DataDir: dir, ReadToken: "tok-123"}, true)
 	base := "http://" + addr
 	sample := filepath.Join(t.TempDir(), "Ghostly_Emg_20240105_09-30-00-0001.c3d")
-	if err := os.WriteFile(sample, testrec.Ghostly(testrec.Options{Seed: 9, GameScore: 40}), 0o644); err != nil {
+	sampleBytes := testrec.Ghostly(testrec.Options{Seed: 9, GameScore: 40})
+	if err := os.WriteFile(sample, sampleBytes, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	artifacts := artifactDir(t)
@@ -218,7 +221,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// Upload through the page: the patient field, the file, the button.
 	do("upload", chromedp.Click(css("#nav-upload")), chromedp.WaitVisible(css("#u-file")),
-		chromedp.Clear(css("#u-patient")), chromedp.SendKeys(css("#u-patient"), "p021"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#u-patient').value = ''`), chromedp.SendKeys(css("#u-patient"), "p021"),
 		chromedp.SetUploadFiles(css("#u-file"), []string{sample}),
 		chromedp.Click(css("#u-send")),
 		chromedp.WaitVisible(css("#u-open")))
@@ -234,6 +237,29 @@ func TestDashboardInBrowser(t *testing.T) {
 	if up := reqs.matching("/upload?store=true"); len(up) != 1 {
 		t.Errorf("upload requests %v", up)
 	}
+	// The progress bar followed the request body's upload events.
+	if sent, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#u-progress').dataset.sent || ''`)); err != nil || sent == "" {
+		t.Errorf("no upload progress seen (%q, %v)", sent, err)
+	} else if n, _ := strconv.Atoi(sent); n < len(sampleBytes) {
+		t.Errorf("progress reached %d bytes of a %d-byte file", n, len(sampleBytes))
+	}
+
+	// Dropping a file on the drop zone chooses it too.
+	do("drop a file", chromedp.Evaluate[chromedp.Void](`document.querySelector('#u-patient').value = ''`), chromedp.SendKeys(css("#u-patient"), "P022"),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+  const bin = atob(%q);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const dt = new DataTransfer();
+  dt.items.add(new File([bytes], 'dropped.c3d'));
+  document.querySelector('#drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+})()`, base64.StdEncoding.EncodeToString(sampleBytes))),
+		poll(`document.querySelector('#u-chosen').textContent.startsWith('dropped.c3d')`, 10*time.Second),
+		chromedp.Click(css("#u-send")),
+		poll(`(document.querySelector('#u-state').textContent || '').includes('P022S001')`, 30*time.Second))
+	if _, err := os.Stat(filepath.Join(dir, "storage", "c3d-examples", "P022", "dropped.c3d")); err != nil {
+		t.Errorf("dropped file: %v", err)
+	}
 
 	// A file that is not a C3D: a readable error.
 	bad := filepath.Join(t.TempDir(), "notes.c3d")
@@ -246,8 +272,8 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// The list shows it, its status updating by itself until completed.
 	do("list", chromedp.Click(css("#nav-sessions")), chromedp.WaitVisible(css(`#sessions tbody tr`)),
-		chromedp.WaitVisible(css(`#sessions tr[data-status="completed"]`)))
-	if row := text(`#sessions tr[data-status="completed"]`); !strings.Contains(row, "P021S001") || !strings.Contains(row, "2024-01-05 09:30") ||
+		chromedp.WaitVisible(css(`#sessions tr[data-code="P021S001"][data-status="completed"]`)))
+	if row := text(`#sessions tr[data-code="P021S001"][data-status="completed"]`); !strings.Contains(row, "P021S001") || !strings.Contains(row, "2024-01-05 09:30") ||
 		!strings.Contains(row, "CH1 ") || !strings.Contains(row, "completed") {
 		t.Errorf("row %q", row)
 	}
@@ -261,14 +287,14 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Error("the status filter sent no status=failed")
 	}
 	do("filter by patient", chromedp.Click(css("#f-clear")), chromedp.SendKeys(css("#f-patient"), "P021"), chromedp.Click(css(`#filters button[type="submit"]`)),
-		chromedp.WaitVisible(css(`#sessions tr[data-status="completed"]`)))
+		chromedp.WaitVisible(css(`#sessions tr[data-code="P021S001"][data-status="completed"]`)))
 	if n := count("#sessions tbody tr"); n != 1 || len(reqs.matching("patient=P021")) == 0 {
 		t.Errorf("patient filter: %d rows, requests %v", n, reqs.matching("/sessions?"))
 	}
 
 	// The session: metadata, analytics, charts.
 	reqs.reset()
-	do("open the session", chromedp.Click(css(`#sessions tr[data-status="completed"] a.code`)),
+	do("open the session", chromedp.Click(css(`#sessions tr[data-code="P021S001"][data-status="completed"] a.code`)),
 		chromedp.WaitVisible(css(`#view-session`)),
 		chromedp.WaitVisible(css(`canvas[data-kind="processed"][data-drawn]`)),
 		chromedp.WaitVisible(css(`canvas[data-kind="raw"][data-drawn]`)),
@@ -348,6 +374,16 @@ func TestDashboardInBrowser(t *testing.T) {
 		if query(t, u).Has("start_s") {
 			t.Errorf("after the reset %s", u)
 		}
+	}
+
+	// Another channel: its three charts are fetched.
+	reqs.reset()
+	do("channel CH2", chromedp.SetValue(css("#c-base"), "CH2"),
+		chromedp.WaitVisible(css(`canvas[data-channel="CH2 Processed"][data-drawn]`)),
+		chromedp.WaitVisible(css(`canvas[data-channel="CH2 Raw"][data-drawn]`)),
+		chromedp.WaitVisible(css(`canvas[data-channel="CH2 activated"][data-drawn]`)))
+	if ch2 := signalRequests(reqs); len(ch2) != 3 || !strings.Contains(strings.Join(ch2, " "), "CH2%20Processed") {
+		t.Errorf("CH2 requests %v", ch2)
 	}
 
 	// Tablet and desktop: nothing wider than the screen.

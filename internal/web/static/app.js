@@ -136,7 +136,7 @@
 
   function sessionRow(s) {
     const ov = s.overview || null;
-    return el('tr', { 'data-id': s.id, 'data-status': s.status },
+    return el('tr', { 'data-id': s.id, 'data-code': s.session_code, 'data-status': s.status },
       el('td', {}, el('a', { href: '#/session/' + encodeURIComponent(s.id), class: 'code' }, s.session_code)),
       el('td', { text: s.patient_code }),
       el('td', { text: when(s.recorded_at) }),
@@ -605,6 +605,7 @@
     bar.hidden = false;
     bar.value = 0;
     bar.max = 100;
+    delete bar.dataset.sent;
     $('#u-send').disabled = true;
     $('#u-cancel').hidden = false;
     state.textContent = 'Uploading ' + file.name + '…';
@@ -614,6 +615,7 @@
     xhr.upload.addEventListener('progress', (e) => {
       if (e.lengthComputable) {
         bar.value = Math.round((e.loaded / e.total) * 100);
+        bar.dataset.sent = String(e.loaded);
         state.textContent = 'Uploading ' + file.name + ': ' + bar.value + ' %';
       }
     });
