@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"emgd/internal/storage"
+	"emgd/internal/store"
 	"emgd/internal/testrec"
 )
 
@@ -41,6 +42,19 @@ type benchReport struct {
 	Duplicated      int                `json:"objects_with_several_sessions"`
 	AnalysedPerMin  float64            `json:"sessions_analysed_per_minute,omitempty"`
 	ServerPeakRSSMB float64            `json:"server_peak_rss_mb,omitempty"`
+	// Database is what the server's database holds for this run's objects
+	// (with --check-db).
+	Database *benchRows `json:"database,omitempty"`
+}
+
+// benchRows counts the sessions rows of one bench run, read from the
+// server's database.
+type benchRows struct {
+	Sessions   int `json:"sessions"`
+	Objects    int `json:"objects"`
+	Completed  int `json:"completed"`
+	Duplicated int `json:"objects_with_several_sessions"`
+	Results    int `json:"analysis_results"`
 }
 
 // cmdBench drives a running emgd: it stores M distinct objects, then sends N
@@ -58,6 +72,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	source := fs.String("file", "", "C3D file to upload as every object (default: a generated 60 s GHOSTLY-like recording)")
 	prefix := fs.String("prefix", "", "key prefix (default: a fresh one per run)")
 	token := fs.String("token", "", "webhook token (sent as ?token=)")
+	checkDB := fs.Bool("check-db", false, "after waiting, count this run's sessions and analysis results in the server's database (--database-url, else SQLite in --data-dir)")
+	dbURL := fs.String("database-url", "", "the server's database URL with --check-db (default: SQLite in --data-dir)")
 	wait := fs.Duration("wait", 0, "after sending, wait up to this long for every session to finish, and report analyses per minute")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if _, err := parseInterspersed(fs, args); err != nil {
@@ -208,6 +224,14 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	}
 	close(stopRSS)
 	rep.ServerPeakRSSMB = float64(peak.Load()) / (1 << 20)
+	if *checkDB {
+		rows, err := countRows(ctx, *dbURL, *dataDir, *prefix)
+		if err != nil {
+			fmt.Fprintf(stderr, "emgd bench: --check-db: %v\n", err)
+			return 1
+		}
+		rep.Database = rows
+	}
 	if *asJSON {
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		fmt.Fprintln(stdout, string(b))
@@ -221,6 +245,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		if rep.ServerPeakRSSMB > 0 {
 			fmt.Fprintf(stdout, "server peak RSS %.1f MB\n", rep.ServerPeakRSSMB)
 		}
+		if d := rep.Database; d != nil {
+			fmt.Fprintf(stdout, "database: %d sessions for %d objects, %d completed, %d objects with several sessions, %d analysis results\n",
+				d.Sessions, d.Objects, d.Completed, d.Duplicated, d.Results)
+		}
+	}
+	if d := rep.Database; d != nil && (d.Sessions != *m || d.Objects != *m || d.Duplicated > 0 || (*wait > 0 && (d.Completed != *m || d.Results != *m))) {
+		return 1
 	}
 	if rep.Errors > 0 || rep.Duplicated > 0 || rep.Lost > 0 || rep.Failed > 0 {
 		return 1
@@ -280,4 +311,33 @@ func serverRSS(c *http.Client, base string) int64 {
 		}
 	}
 	return 0
+}
+
+// countRows reads, from the server's database, the sessions of the objects
+// whose keys hold /prefix/, and their analysis results.
+func countRows(ctx context.Context, dbURL, dataDir, prefix string) (*benchRows, error) {
+	st, err := store.Open(ctx, dbURL, dataDir, store.Options{MaxConns: 1})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	like := "'%/" + strings.NewReplacer("'", "''", "%", "", "_", "").Replace(prefix) + "/%'"
+	var r benchRows
+	err = st.DB().QueryRowContext(ctx, `SELECT count(*), count(DISTINCT object_key),
+		coalesce(sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) FROM sessions WHERE object_key LIKE `+like).
+		Scan(&r.Sessions, &r.Objects, &r.Completed)
+	if err != nil {
+		return nil, err
+	}
+	err = st.DB().QueryRowContext(ctx, `SELECT count(*) FROM (SELECT object_key FROM sessions WHERE object_key LIKE `+like+`
+		GROUP BY object_key HAVING count(*) > 1) several`).Scan(&r.Duplicated)
+	if err != nil {
+		return nil, err
+	}
+	err = st.DB().QueryRowContext(ctx, `SELECT count(*) FROM analysis_results a JOIN sessions s ON s.id = a.session_id
+		WHERE s.object_key LIKE `+like).Scan(&r.Results)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
