@@ -18,6 +18,8 @@ type FFT struct {
 	blue   *bluestein        // non-power-of-two lengths
 	ident  bool              // n <= 1
 	stages [][][3]complex128 // radix-4 twiddles (w^k, w^2k, w^3k) per stage
+	// the same for radix4SSE2: per k, (wr, wr, -wi, wi) of w^k, w^2k, w^3k
+	simd [][]float64
 }
 
 type bluestein struct {
@@ -67,6 +69,13 @@ func NewFFT(n int) *FFT {
 			}
 		}
 		p.stages = append(p.stages, st)
+		sv := make([]float64, 0, 12*l)
+		for _, w := range st {
+			for _, v := range w {
+				sv = append(sv, real(v), real(v), -imag(v), imag(v))
+			}
+		}
+		p.simd = append(p.simd, sv)
 	}
 	return p
 }
@@ -182,7 +191,7 @@ func (p *FFT) permutedFrom(x []complex128, pairsDone bool) {
 		}
 		l = 4
 	}
-	stages := p.stages
+	stages, simd := p.stages, p.simd
 	if l == 2 && len(stages) > 0 {
 		// Radix-4 stage from blocks of 2 to 8 with constant twiddles:
 		// k = 0: 1, 1, 1; k = 1: W8, -i, W8^3.
@@ -205,10 +214,15 @@ func (p *FFT) permutedFrom(x []complex128, pairsDone bool) {
 			q[1], q[5] = s02+s13, s02-s13
 			q[3], q[7] = complex(real(d02)+imag(d13), imag(d02)-real(d13)), complex(real(d02)-imag(d13), imag(d02)+real(d13))
 		}
-		stages = stages[1:]
+		stages, simd = stages[1:], simd[1:]
 		l = 8
 	}
-	for _, tw := range stages {
+	for si, tw := range stages {
+		if useSIMD {
+			radix4SSE2(x, simd[si], l)
+			l *= 4
+			continue
+		}
 		size := 4 * l
 		for start := 0; start+size <= n; start += size {
 			blk := x[start : start+size : start+size]
@@ -388,7 +402,10 @@ func (r *RealFFT) addPower(psd []float64, pairsDone bool) {
 	// E = (a + conj b)/2 and O = (a - conj b)/(2i), X[k] = E + w*O and
 	// X[m-k] = conj(E - w*O). The halves are left out: the sums hold 4|X|^2.
 	h := m / 2
-	for k := 1; k < h; k++ {
+	if useSIMD {
+		powerSSE2(z, tw, psd)
+	}
+	for k := 1; k < h && !useSIMD; k++ {
 		a := z[k]
 		b := z[m-k]
 		er := real(a) + real(b)

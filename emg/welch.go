@@ -121,7 +121,9 @@ func (w *Welch) PSD(x []float64) ([]float64, error) {
 			m := n / 2
 			rev := w.fft.half.rev[:m:m]
 			win := win[:n:n]
-			if n == 256 && w.pairs {
+			if n == 256 && w.pairs && useSIMD {
+				pack256SSE2((*[256]float64)(part), (*[256]float64)(win), (*[128]complex128)(z), (*[128]int32)(rev), mean)
+			} else if n == 256 && w.pairs {
 				pack256((*[256]float64)(part), (*[256]float64)(win), (*[128]complex128)(z), (*[128]int32)(rev), mean)
 			} else if w.pairs {
 				h := m / 2

@@ -1,0 +1,229 @@
+//go:build !purego
+
+// SSE2 forms of the three hot loops of the Welch transform (see
+// fft_amd64.go). SSE2 is part of every amd64 CPU (GOAMD64=v1), so no
+// feature test is needed. A complex128 sits in one XMM register as
+// (real, imag); every lane performs exactly the IEEE operation of the Go
+// code it replaces, in the same order, so the results are bit for bit those
+// of the Go loops (fft_test.go checks it):
+//
+//   - x - y is computed as x + (-y) only where -y is exact (a sign flip);
+//   - a product w*b of complex values uses lanes (br*wr, bi*wr) and
+//     (bi*(-wi), br*wi), whose sums are br*wr - bi*wi and bi*wr + br*wi,
+//     as the Go expressions (addition is commutative in IEEE arithmetic).
+
+#include "textflag.h"
+
+// sign bit of the low lane, of the high lane
+DATA signlo<>+0(SB)/8, $0x8000000000000000
+DATA signlo<>+8(SB)/8, $0x0000000000000000
+GLOBL signlo<>(SB), RODATA|NOPTR, $16
+DATA signhi<>+0(SB)/8, $0x0000000000000000
+DATA signhi<>+8(SB)/8, $0x8000000000000000
+GLOBL signhi<>(SB), RODATA|NOPTR, $16
+
+// func pack256SSE2(part, win *[256]float64, z *[128]complex128, rev *[128]int32, mean float64)
+//
+// For i < 64: a = (part[2i:2i+2]-mean)*win[2i:2i+2] as a complex value,
+// b the same 128 samples later; j = rev[i]&127; z[j] = a+b, z[(j+1)&127] = a-b.
+TEXT ·pack256SSE2(SB), NOSPLIT, $0-40
+	MOVQ	part+0(FP), SI
+	MOVQ	win+8(FP), DI
+	MOVQ	z+16(FP), DX
+	MOVQ	rev+24(FP), R8
+	MOVSD	mean+32(FP), X7
+	UNPCKLPD	X7, X7           // (mean, mean)
+	MOVQ	$64, CX
+
+packloop:
+	MOVUPD	(SI), X0             // part[2i], part[2i+1]
+	SUBPD	X7, X0
+	MOVUPD	(DI), X1
+	MULPD	X1, X0               // a
+	MOVUPD	1024(SI), X2         // part[2i+128], part[2i+129]
+	SUBPD	X7, X2
+	MOVUPD	1024(DI), X3
+	MULPD	X3, X2               // b
+	MOVAPD	X0, X1
+	ADDPD	X2, X0               // a+b
+	SUBPD	X2, X1               // a-b
+	MOVLQSX	(R8), AX             // j = rev[i]
+	LEAQ	1(AX), BX
+	ANDQ	$127, AX
+	ANDQ	$127, BX
+	SHLQ	$4, AX
+	SHLQ	$4, BX
+	MOVUPD	X0, (DX)(AX*1)
+	MOVUPD	X1, (DX)(BX*1)
+	ADDQ	$16, SI
+	ADDQ	$16, DI
+	ADDQ	$4, R8
+	DECQ	CX
+	JNZ	packloop
+	RET
+
+// func radix4SSE2(x []complex128, tw []float64, l int)
+//
+// One radix-4 stage of FFT.permutedFrom from blocks of l to blocks of 4l
+// over all of x (len(x) a multiple of 4l, l >= 1). tw holds 12 values per
+// k < l: (w1r, w1r, -w1i, w1i, w2r, w2r, -w2i, w2i, w3r, w3r, -w3i, w3i) with
+// w1, w2, w3 = W^k, W^2k, W^3k. For each block and k, with a = q0[k],
+// t1 = w1*q2[k], t2 = w2*q1[k], t3 = w3*q3[k]:
+// q0, q1, q2, q3 = (a+t2)+(t1+t3), (a-t2)-i(t1-t3), (a+t2)-(t1+t3), (a-t2)+i(t1-t3).
+TEXT ·radix4SSE2(SB), NOSPLIT, $0-56
+	MOVQ	x_base+0(FP), SI
+	MOVQ	x_len+8(FP), R11
+	MOVQ	tw_base+24(FP), R12
+	MOVQ	l+48(FP), R13
+	MOVUPD	signhi<>(SB), X8
+	MOVQ	R13, R8
+	SHLQ	$4, R8               // l*16: q1 - q0 in bytes
+	LEAQ	(R8)(R8*1), R9       // q2 - q0
+	LEAQ	(R9)(R8*1), R10      // q3 - q0
+	SHLQ	$4, R11
+	ADDQ	SI, R11              // end of x
+	LEAQ	(R10)(R8*1), AX      // 4l*16: block size in bytes
+
+blockloop:
+	CMPQ	SI, R11
+	JGE	done
+	MOVQ	SI, DI               // q0[k]
+	MOVQ	R12, BX              // twiddles of k
+	MOVQ	R13, CX
+
+kloop:
+	// t1 = w1 * q2[k]
+	MOVUPD	(DI)(R9*1), X1
+	MOVAPD	X1, X4
+	SHUFPD	$1, X4, X4           // (bi, br)
+	MOVUPD	0(BX), X5
+	MULPD	X5, X1               // (br*wr, bi*wr)
+	MOVUPD	16(BX), X6
+	MULPD	X6, X4               // (bi*-wi, br*wi)
+	ADDPD	X4, X1
+	// t2 = w2 * q1[k]
+	MOVUPD	(DI)(R8*1), X2
+	MOVAPD	X2, X4
+	SHUFPD	$1, X4, X4
+	MOVUPD	32(BX), X5
+	MULPD	X5, X2
+	MOVUPD	48(BX), X6
+	MULPD	X6, X4
+	ADDPD	X4, X2
+	// t3 = w3 * q3[k]
+	MOVUPD	(DI)(R10*1), X3
+	MOVAPD	X3, X4
+	SHUFPD	$1, X4, X4
+	MOVUPD	64(BX), X5
+	MULPD	X5, X3
+	MOVUPD	80(BX), X6
+	MULPD	X6, X4
+	ADDPD	X4, X3
+	// a +- t2, t1 +- t3
+	MOVUPD	(DI), X0
+	MOVAPD	X0, X4
+	ADDPD	X2, X0               // s02
+	SUBPD	X2, X4               // d02
+	MOVAPD	X1, X5
+	ADDPD	X3, X1               // s13
+	SUBPD	X3, X5               // d13
+	SHUFPD	$1, X5, X5
+	XORPD	X8, X5               // -i*d13 = (d13i, -d13r)
+	MOVAPD	X0, X6
+	ADDPD	X1, X0
+	SUBPD	X1, X6
+	MOVUPD	X0, (DI)             // q0 = s02+s13
+	MOVUPD	X6, (DI)(R9*1)       // q2 = s02-s13
+	MOVAPD	X4, X6
+	ADDPD	X5, X4
+	SUBPD	X5, X6
+	MOVUPD	X4, (DI)(R8*1)       // q1 = d02 - i*d13
+	MOVUPD	X6, (DI)(R10*1)      // q3 = d02 + i*d13
+	ADDQ	$16, DI
+	ADDQ	$96, BX
+	DECQ	CX
+	JNZ	kloop
+
+	ADDQ	AX, SI
+	JMP	blockloop
+
+done:
+	RET
+
+// func powerSSE2(z []complex128, tw []complex128, psd []float64)
+//
+// The paired loop of RealFFT.addPower: m = len(z); for 0 < k < m/2, with
+// a = z[k], b = z[m-k], w = tw[k]:
+// E = (ar+br, ai-bi), O = (ai+bi, br-ar), T = w*O,
+// psd[k] += |E+T|^2, psd[m-k] += |E-T|^2.
+TEXT ·powerSSE2(SB), NOSPLIT, $0-72
+	MOVQ	z_base+0(FP), SI
+	MOVQ	z_len+8(FP), CX
+	MOVQ	tw_base+24(FP), BX
+	MOVQ	psd_base+48(FP), DI
+	MOVUPD	signhi<>(SB), X14
+	MOVUPD	signlo<>(SB), X13
+	MOVQ	CX, R8
+	SHLQ	$4, R8
+	ADDQ	SI, R8               // &z[m]
+	MOVQ	CX, R9
+	SHLQ	$3, R9
+	ADDQ	DI, R9               // &psd[m]
+	SHRQ	$1, CX
+	DECQ	CX                   // m/2 - 1 pairs
+	JLE	powdone
+	ADDQ	$16, SI              // &z[1]
+	ADDQ	$16, BX              // &tw[1]
+	ADDQ	$8, DI               // &psd[1]
+	SUBQ	$16, R8              // &z[m-1]
+	SUBQ	$8, R9               // &psd[m-1]
+
+powloop:
+	MOVUPD	(SI), X0             // a = (ar, ai)
+	MOVUPD	(R8), X1             // b = (br, bi)
+	// E = a + conj(b) = (ar+br, ai-bi)
+	MOVAPD	X1, X2
+	XORPD	X14, X2              // (br, -bi)
+	ADDPD	X0, X2               // E (lanes ar+br: br+ar, as commutative)
+	// O = (ai, -ar) + (bi, br) = (ai+bi, br-ar)
+	SHUFPD	$1, X0, X0           // (ai, ar)
+	XORPD	X14, X0              // (ai, -ar)
+	SHUFPD	$1, X1, X1           // (bi, br)
+	ADDPD	X1, X0               // O = (or, oi)
+	// T = w*O = (or*wr - oi*wi, oi*wr + or*wi)
+	MOVUPD	(BX), X3             // (wr, wi)
+	MOVAPD	X3, X4
+	UNPCKLPD	X3, X3           // (wr, wr)
+	UNPCKHPD	X4, X4           // (wi, wi)
+	XORPD	X13, X4              // (-wi, wi)
+	MOVAPD	X0, X5
+	SHUFPD	$1, X5, X5           // (oi, or)
+	MULPD	X3, X0               // (or*wr, oi*wr)
+	MULPD	X4, X5               // (oi*-wi, or*wi)
+	ADDPD	X5, X0               // T
+	// E+T, E-T, squared and summed
+	MOVAPD	X2, X1
+	ADDPD	X0, X2               // (xr, xi)
+	SUBPD	X0, X1               // (xr2, xi2)
+	MULPD	X2, X2
+	MULPD	X1, X1
+	MOVAPD	X2, X3
+	UNPCKHPD	X3, X3
+	ADDSD	X3, X2               // xr*xr + xi*xi
+	MOVAPD	X1, X4
+	UNPCKHPD	X4, X4
+	ADDSD	X4, X1
+	ADDSD	(DI), X2
+	MOVSD	X2, (DI)
+	ADDSD	(R9), X1
+	MOVSD	X1, (R9)
+	ADDQ	$16, SI
+	SUBQ	$16, R8
+	ADDQ	$16, BX
+	ADDQ	$8, DI
+	SUBQ	$8, R9
+	DECQ	CX
+	JNZ	powloop
+
+powdone:
+	RET
