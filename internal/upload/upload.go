@@ -8,6 +8,7 @@ package upload
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -159,7 +160,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, he)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	w.Header().Add("Vary", "Accept-Encoding")
+	if !acceptsGzip(r) {
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
+	// Signals make answers of tens of megabytes (60 MB for a 175 s
+	// recording): compress whenever the client accepts it.
+	b, err := json.Marshal(res)
+	if err != nil {
+		writeError(w, errorf(http.StatusUnprocessableEntity, "the result could not be encoded as JSON: %v", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Encoding", "gzip")
+	w.WriteHeader(http.StatusOK)
+	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	zw.Write(append(b, '\n'))
+	zw.Close()
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for part := range strings.SplitSeq(r.Header.Get("Accept-Encoding"), ",") {
+		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(strings.TrimSpace(q), " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (map[string]any, error) {

@@ -3,6 +3,7 @@ package upload_test
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -26,6 +29,7 @@ import (
 	"emgd/internal/storage"
 	"emgd/internal/store"
 	"emgd/internal/store/storetest"
+	"emgd/internal/testenv"
 	"emgd/internal/testrec"
 	"emgd/internal/upload"
 )
@@ -735,6 +739,91 @@ func TestOpenAPI(t *testing.T) {
 	for _, c := range []string{"200", "400", "401", "413", "415", "422", "503"} {
 		if _, ok := op.Responses[c]; !ok {
 			t.Errorf("answer %s not documented", c)
+		}
+	}
+}
+
+// The real GHOSTLY recordings of the shared test data: every one answers
+// with the analysis emgd runs on the file, and with its signals whole.
+func TestRealRecordings(t *testing.T) {
+	dir := testenv.Testdata(t, "ghostly")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.c3d"))
+	if len(files) == 0 {
+		testenv.Require(t, "no recordings in "+dir)
+	}
+	e := newEnv(t, api.Config{}, nil)
+	for _, path := range files {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(path)
+		res, err := analysis.Analyze(bytes.NewReader(b), int64(len(b)), name, emg.Params{}, emg.Analyzer{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want, _ := json.Marshal(res.Analytics)
+		start := time.Now()
+		code, out := e.post("/upload", [][2]string{{"include_signals", "true"}}, name, b)
+		if code != 200 {
+			t.Fatalf("%s: %d %v", name, code, out["error"])
+		}
+		got, _ := json.Marshal(out["analytics"])
+		var a, g any
+		json.Unmarshal(want, &a)
+		json.Unmarshal(got, &g)
+		if !reflect.DeepEqual(a, g) {
+			t.Errorf("%s: analytics differ from the analysis of the file", name)
+		}
+		md := res.Metadata.(*analysis.Metadata)
+		sig, _ := out["emg_signals"].(map[string]any)
+		for _, ch := range md.ChannelNames {
+			s, _ := sig[ch].(map[string]any)
+			if d, _ := s["data"].([]any); len(d) != md.SamplesPerChannel {
+				t.Errorf("%s %s: %d samples, want %d", name, ch, len(d), md.SamplesPerChannel)
+			}
+		}
+		t.Logf("%s: %.0f s, %d channels, answered in %v", name, md.DurationSeconds, len(sig), time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// A client that accepts gzip gets the answer compressed.
+func TestGzip(t *testing.T) {
+	e := newEnv(t, api.Config{}, nil)
+	for _, accept := range []string{"gzip", "deflate, gzip;q=0.8", "br", "gzip;q=0", ""} {
+		b, ct := body(t, [][2]string{{"include_signals", "true"}}, name, rec())
+		req, _ := http.NewRequest("POST", e.srv.URL+"/upload", b)
+		req.Header.Set("Content-Type", ct)
+		if accept != "" {
+			req.Header.Set("Accept-Encoding", accept)
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req) // no transparent decompression
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		wantGzip := accept == "gzip" || strings.Contains(accept, "gzip;q=0.8")
+		if got := resp.Header.Get("Content-Encoding") == "gzip"; got != wantGzip {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q", accept, resp.Header.Get("Content-Encoding"))
+		}
+		if wantGzip {
+			zr, err := gzip.NewReader(bytes.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(raw)*2 > len(plain) {
+				t.Errorf("gzip: %d bytes for %d", len(raw), len(plain))
+			}
+			raw = plain
+		}
+		var out map[string]any
+		if err := json.Unmarshal(raw, &out); err != nil || resp.StatusCode != 200 || len(out["emg_signals"].(map[string]any)) != 6 {
+			t.Errorf("Accept-Encoding %q: %d %v", accept, resp.StatusCode, err)
 		}
 	}
 }
