@@ -6,9 +6,11 @@ package emg
 // 256-sample segment, the twiddled radix-4 stages, the paired power bins of
 // the real split) run as SSE2 assembly in fft_amd64.s, one complex value per
 // register instead of two scalars: about half the instructions, the same
-// IEEE operations lane by lane, so the same results bit for bit. The Go
-// loops remain as the reference (and the code on other architectures, or
-// with the purego build tag); tests set useSIMD to false to compare.
+// IEEE operations lane by lane, so the same results bit for bit. So does the
+// envelope filters' recursion on two channels at once (lfilter5symFrom2),
+// one channel per lane. The Go loops remain as the reference (and the code
+// on other architectures, or with the purego build tag); tests set useSIMD
+// to false to compare.
 var useSIMD = true
 
 //go:noescape
@@ -19,3 +21,6 @@ func radix4SSE2(x []complex128, tw []float64, l int)
 
 //go:noescape
 func powerSSE2(z []complex128, tw []complex128, psd []float64)
+
+//go:noescape
+func iir5x2SSE2(cc *[14]float64, st *[10]float64, x, src, x2, src2 []float64, mode int)

@@ -227,3 +227,153 @@ powloop:
 
 powdone:
 	RET
+
+// sign bits cleared in both lanes (|x|)
+DATA absmask<>+0(SB)/8, $0x7fffffffffffffff
+DATA absmask<>+8(SB)/8, $0x7fffffffffffffff
+GLOBL absmask<>(SB), RODATA|NOPTR, $16
+
+// func iir5x2SSE2(cc *[14]float64, st *[10]float64, x, src, x2, src2 []float64, mode int)
+//
+// The recursion of lfilter5symFrom on two signals at once, signal 1 in the
+// low lane and signal 2 in the high lane of every register. cc holds each
+// coefficient twice (b0, b0, b1, b1, b2, b2, a1, a1, a2, a2, a3, a3, a4, a4);
+// st holds the state as lane pairs (q, yp, z1, z2, z3), read and written
+// back. n = len(x) samples; src and src2 are read, x and x2 written (they
+// may be the same slices). mode bit 0: backward (last sample first);
+// bit 1: store |y|. Per lane, as the Go loop:
+//
+//	p0, p1 = b0*x, b1*x
+//	y  = (p0 + q) - a1*yp
+//	q  = p1 + z1
+//	z1 = (b2*x + z2) - a2*y
+//	z2 = (p1 + z3) - a3*y
+//	z3 = p0 - a4*y
+//	yp = y
+TEXT ·iir5x2SSE2(SB), NOSPLIT, $0-120
+	MOVQ	cc+0(FP), AX
+	MOVQ	st+8(FP), R9
+	MOVQ	x_base+16(FP), DX
+	MOVQ	x_len+24(FP), CX
+	MOVQ	src_base+40(FP), SI
+	MOVQ	x2_base+64(FP), BX
+	MOVQ	src2_base+88(FP), DI
+	MOVQ	mode+112(FP), R10
+	TESTQ	CX, CX
+	JLE	iirdone
+	MOVUPD	0(AX), X10           // b0
+	MOVUPD	16(AX), X11          // b1
+	MOVUPD	32(AX), X12          // b2
+	MOVUPD	48(AX), X13          // a1
+	MOVUPD	64(AX), X14          // a2
+	MOVUPD	0(R9), X5            // q
+	MOVUPD	16(R9), X6           // yp
+	MOVUPD	32(R9), X7           // z1
+	MOVUPD	48(R9), X8           // z2
+	MOVUPD	64(R9), X9           // z3
+	MOVQ	$8, R8
+	TESTQ	$1, R10
+	JZ	iirstart
+	// backward: start at the last sample, step -8
+	LEAQ	-8(CX*8), R11
+	ADDQ	R11, DX
+	ADDQ	R11, SI
+	ADDQ	R11, BX
+	ADDQ	R11, DI
+	MOVQ	$-8, R8
+
+iirstart:
+	TESTQ	$2, R10
+	JNZ	iirabs
+
+iirloop:
+	MOVSD	(SI), X0
+	MOVHPD	(DI), X0             // x
+	MOVAPD	X0, X1
+	MULPD	X10, X1              // p0
+	MOVAPD	X0, X2
+	MULPD	X11, X2              // p1
+	MOVAPD	X1, X3
+	ADDPD	X5, X3               // p0 + q
+	MULPD	X13, X6              // a1*yp
+	SUBPD	X6, X3               // y
+	MOVAPD	X2, X5
+	ADDPD	X7, X5               // q = p1 + z1
+	MULPD	X12, X0
+	ADDPD	X8, X0               // b2*x + z2
+	MOVAPD	X3, X4
+	MULPD	X14, X4
+	SUBPD	X4, X0
+	MOVAPD	X0, X7               // z1
+	ADDPD	X9, X2               // p1 + z3
+	MOVUPD	80(AX), X4           // a3
+	MULPD	X3, X4
+	SUBPD	X4, X2
+	MOVAPD	X2, X8               // z2
+	MOVUPD	96(AX), X4           // a4
+	MULPD	X3, X4
+	SUBPD	X4, X1
+	MOVAPD	X1, X9               // z3
+	MOVAPD	X3, X6               // yp = y
+	MOVLPD	X3, (DX)
+	MOVHPD	X3, (BX)
+	ADDQ	R8, SI
+	ADDQ	R8, DI
+	ADDQ	R8, DX
+	ADDQ	R8, BX
+	DECQ	CX
+	JNZ	iirloop
+	JMP	iirsave
+
+iirabs:
+	MOVUPD	absmask<>(SB), X15
+
+iirabsloop:
+	MOVSD	(SI), X0
+	MOVHPD	(DI), X0
+	MOVAPD	X0, X1
+	MULPD	X10, X1
+	MOVAPD	X0, X2
+	MULPD	X11, X2
+	MOVAPD	X1, X3
+	ADDPD	X5, X3
+	MULPD	X13, X6
+	SUBPD	X6, X3
+	MOVAPD	X2, X5
+	ADDPD	X7, X5
+	MULPD	X12, X0
+	ADDPD	X8, X0
+	MOVAPD	X3, X4
+	MULPD	X14, X4
+	SUBPD	X4, X0
+	MOVAPD	X0, X7
+	ADDPD	X9, X2
+	MOVUPD	80(AX), X4
+	MULPD	X3, X4
+	SUBPD	X4, X2
+	MOVAPD	X2, X8
+	MOVUPD	96(AX), X4
+	MULPD	X3, X4
+	SUBPD	X4, X1
+	MOVAPD	X1, X9
+	MOVAPD	X3, X6
+	MOVAPD	X3, X4
+	ANDPD	X15, X4              // |y|
+	MOVLPD	X4, (DX)
+	MOVHPD	X4, (BX)
+	ADDQ	R8, SI
+	ADDQ	R8, DI
+	ADDQ	R8, DX
+	ADDQ	R8, BX
+	DECQ	CX
+	JNZ	iirabsloop
+
+iirsave:
+	MOVUPD	X5, 0(R9)
+	MOVUPD	X6, 16(R9)
+	MOVUPD	X7, 32(R9)
+	MOVUPD	X8, 48(R9)
+	MOVUPD	X9, 64(R9)
+
+iirdone:
+	RET

@@ -139,3 +139,38 @@ func TestSIMDMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvelopePairMatchesSingle checks that the envelopes of two channels
+// filtered together (Go and SSE2 forms) equal those of one channel at a
+// time bit for bit.
+func TestEnvelopePairMatchesSingle(t *testing.T) {
+	defer func(v bool) { useSIMD = v }(useSIMD)
+	simd := useSIMD
+	for _, fs := range []float64{990, 2000, 30} { // 30 Hz: no high-pass (cutoff above Nyquist)
+		n := int(12 * fs)
+		raw, _ := synthEMG(fs, n, 3)
+		raw2, _ := synthEMG(fs, n, 4)
+		ef, err := newEnvelopeFilters(fs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, want2 := make([]float64, n), make([]float64, n)
+		buf := make([]float64, n+2*ef.padlen())
+		buf2 := make([]float64, n+2*ef.padlen())
+		if ef.envelope(want, raw, buf) != nil || ef.envelope(want2, raw2, buf2) != nil {
+			t.Fatal("envelope")
+		}
+		for _, s := range []bool{false, simd} {
+			useSIMD = s
+			got, got2 := make([]float64, n), make([]float64, n)
+			if err := ef.envelopePair(got, got2, raw, raw2, buf, buf2); err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				if math.Float64bits(got[i]) != math.Float64bits(want[i]) || math.Float64bits(got2[i]) != math.Float64bits(want2[i]) {
+					t.Fatalf("fs %g simd %v sample %d: %v %v, single %v %v", fs, s, i, got[i], got2[i], want[i], want2[i])
+				}
+			}
+		}
+	}
+}

@@ -523,6 +523,23 @@ func lfilter5symFrom2(b, a *[5]float64, za, zb *[4]float64, x, src, x2, src2 []f
 	r, vp, w1, w2, w3 := zb[0], 0.0, zb[1], zb[2], zb[3]
 	n := len(x)
 	x, src, x2, src2 = x[:n], src[:n], x2[:n], src2[:n]
+	if useSIMD {
+		// one signal per lane of the SSE2 registers (fft_amd64.s)
+		cc := [14]float64{c[0], c[0], c[1], c[1], c[2], c[2], c[3], c[3], c[4], c[4], c[5], c[5], c[6], c[6]}
+		st := [10]float64{q, r, yp, vp, z1, w1, z2, w2, z3, w3}
+		mode := 0
+		if backward {
+			mode |= 1
+		}
+		if absOut {
+			mode |= 2
+		}
+		iir5x2SSE2(&cc, &st, x, src, x2, src2, mode)
+		q, r, yp, vp, z1, w1, z2, w2, z3, w3 = st[0], st[1], st[2], st[3], st[4], st[5], st[6], st[7], st[8], st[9]
+		za[0], za[1], za[2], za[3] = q-c[3]*yp, z1, z2, z3
+		zb[0], zb[1], zb[2], zb[3] = r-c[3]*vp, w1, w2, w3
+		return
+	}
 	step := func(xi, ui float64) (y, v float64) {
 		p0, p1 := c[0]*xi, c[1]*xi
 		y = (p0 + q) - c[3]*yp
