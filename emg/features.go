@@ -57,6 +57,12 @@ func Std(x []float64) float64 {
 func moments(x []float64) (sum, sumsq, sumabs float64) {
 	var s0, s1, s2, s3, q0, q1, q2, q3, a0, a1, a2, a3 float64
 	i := 0
+	if useSIMD {
+		var acc [12]float64
+		moments4SSE2(x, &acc)
+		s0, s1, s2, s3, q0, q1, q2, q3, a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7], acc[8], acc[9], acc[10], acc[11]
+		i = len(x) &^ 3
+	}
 	for ; i+3 < len(x); i += 4 {
 		v := x[i : i+4 : i+4]
 		s0 += v[0]

@@ -163,13 +163,20 @@ func (p *FFT) radix2(x []complex128) {
 }
 
 // permuted runs the butterflies on input already in bit-reversed order.
-func (p *FFT) permuted(x []complex128) { p.permutedFrom(x, false) }
+func (p *FFT) permuted(x []complex128) { p.permutedFrom(x, 1) }
 
-// permutedFrom is permuted; pairsDone says the caller has already run the
-// first radix-2 stage (only for odd log2 n).
-func (p *FFT) permutedFrom(x []complex128, pairsDone bool) {
+// permutedFrom is permuted when the caller has already combined the input
+// into blocks of done values: 1 (nothing done), 2 (the first radix-2
+// stage, for odd log2 n) or 8 (also the constant-twiddle radix-4 stage
+// after it, as pack8SSE2 does; odd log2 n >= 3).
+func (p *FFT) permutedFrom(x []complex128, done int) {
 	n := p.n
 	x = x[:n:n]
+	if done == 8 {
+		p.stagesFrom(x, p.stages[1:], p.simd[1:], 8)
+		return
+	}
+	pairsDone := done == 2
 	l := 2
 	if pairsDone {
 		// first stage already applied
@@ -217,6 +224,13 @@ func (p *FFT) permutedFrom(x []complex128, pairsDone bool) {
 		stages, simd = stages[1:], simd[1:]
 		l = 8
 	}
+	p.stagesFrom(x, stages, simd, l)
+}
+
+// stagesFrom runs the twiddled radix-4 stages (stages, with their SSE2
+// tables simd) from blocks of l.
+func (p *FFT) stagesFrom(x []complex128, stages [][][3]complex128, simd [][]float64, l int) {
+	n := p.n
 	for si, tw := range stages {
 		if useSIMD {
 			radix4SSE2(x, simd[si], l)
@@ -385,12 +399,13 @@ func (r *RealFFT) Inverse(dst []float64, src []complex128) []float64 {
 func (r *RealFFT) fastPower() bool { return r.half != nil && r.half.rev != nil && r.n >= 8 }
 
 // addPower adds 4|X_k|^2 of the packed, bit-reversed input in r.buf (see
-// Welch.PSD) to psd (n/2+1 bins), running the transform first; the caller
-// folds the factor 4 into its scaling.
-func (r *RealFFT) addPower(psd []float64, pairsDone bool) {
+// Welch.PSD) to psd (n/2+1 bins), running the transform first from blocks
+// of done values (see FFT.permutedFrom); the caller folds the factor 4 into
+// its scaling.
+func (r *RealFFT) addPower(psd []float64, done int) {
 	m := r.n / 2
 	z := r.buf[:m]
-	r.half.permutedFrom(z, pairsDone)
+	r.half.permutedFrom(z, done)
 	psd = psd[: m+1 : m+1]
 	tw := r.tw[: m+1 : m+1]
 	z0 := z[0]

@@ -24,3 +24,12 @@ func powerSSE2(z []complex128, tw []complex128, psd []float64)
 
 //go:noescape
 func iir5x2SSE2(cc *[14]float64, st *[10]float64, x, src, x2, src2 []float64, mode int)
+
+//go:noescape
+func pack8SSE2(part, win *[256]float64, z *[128]complex128, idx *[64]int32, mean float64)
+
+//go:noescape
+func moments4SSE2(x []float64, acc *[12]float64)
+
+//go:noescape
+func sum4SSE2(x []float64) (m0, m1, m2, m3 float64)

@@ -377,3 +377,223 @@ iirsave:
 
 iirdone:
 	RET
+
+// func pack8SSE2(part, win *[256]float64, z *[128]complex128, idx *[64]int32, mean float64)
+//
+// pack256SSE2 followed by the first radix-4 stage of FFT.permutedFrom (from
+// blocks of 2 to 8, constant twiddles), block by block in registers: for
+// block b, with i = idx[4b+t] (the packed index that bit reversal puts at
+// 8b+2t) and a, c the windowed values i and i+64, q[2t] = a+c and
+// q[2t+1] = a-c; then as the Go stage, with r = 1/sqrt(2):
+//
+//	k = 0: s02, d02 = q0 +- q2; s13, d13 = q4 +- q6;
+//	       z[8b+0], z[8b+4] = s02 +- s13; z[8b+2], z[8b+6] = d02 +- (-i*d13)
+//	k = 1: t1 = r*(q5r+q5i, q5i-q5r), t2 = -i*q3, t3 = (r*(q7i-q7r), -r*(q7r+q7i));
+//	       s02, d02 = q1 +- t2; s13, d13 = t1 +- t3;
+//	       z[8b+1], z[8b+5] = s02 +- s13; z[8b+3], z[8b+7] = d02 +- (-i*d13)
+TEXT ·pack8SSE2(SB), NOSPLIT, $0-40
+	MOVQ	part+0(FP), SI
+	MOVQ	win+8(FP), DI
+	MOVQ	z+16(FP), DX
+	MOVQ	idx+24(FP), R8
+	MOVSD	mean+32(FP), X14
+	UNPCKLPD	X14, X14         // (mean, mean)
+	MOVUPD	signhi<>(SB), X15
+	MOVUPD	signlo<>(SB), X11
+	MOVUPD	rr<>(SB), X13        // (r, r)
+	MOVUPD	rnr<>(SB), X12       // (r, -r)
+	MOVQ	$16, CX
+
+p8loop:
+	// q[2t], q[2t+1] for t = 0..3 into X0..X7
+	MOVLQSX	0(R8), AX
+	SHLQ	$4, AX
+	MOVUPD	(SI)(AX*1), X0
+	SUBPD	X14, X0
+	MOVUPD	(DI)(AX*1), X8
+	MULPD	X8, X0               // a
+	MOVUPD	1024(SI)(AX*1), X8
+	SUBPD	X14, X8
+	MOVUPD	1024(DI)(AX*1), X9
+	MULPD	X9, X8               // c
+	MOVAPD	X0, X1
+	ADDPD	X8, X0               // q0
+	SUBPD	X8, X1               // q1
+	MOVLQSX	4(R8), AX
+	SHLQ	$4, AX
+	MOVUPD	(SI)(AX*1), X2
+	SUBPD	X14, X2
+	MOVUPD	(DI)(AX*1), X8
+	MULPD	X8, X2
+	MOVUPD	1024(SI)(AX*1), X8
+	SUBPD	X14, X8
+	MOVUPD	1024(DI)(AX*1), X9
+	MULPD	X9, X8
+	MOVAPD	X2, X3
+	ADDPD	X8, X2               // q2
+	SUBPD	X8, X3               // q3
+	MOVLQSX	8(R8), AX
+	SHLQ	$4, AX
+	MOVUPD	(SI)(AX*1), X4
+	SUBPD	X14, X4
+	MOVUPD	(DI)(AX*1), X8
+	MULPD	X8, X4
+	MOVUPD	1024(SI)(AX*1), X8
+	SUBPD	X14, X8
+	MOVUPD	1024(DI)(AX*1), X9
+	MULPD	X9, X8
+	MOVAPD	X4, X5
+	ADDPD	X8, X4               // q4
+	SUBPD	X8, X5               // q5
+	MOVLQSX	12(R8), AX
+	SHLQ	$4, AX
+	MOVUPD	(SI)(AX*1), X6
+	SUBPD	X14, X6
+	MOVUPD	(DI)(AX*1), X8
+	MULPD	X8, X6
+	MOVUPD	1024(SI)(AX*1), X8
+	SUBPD	X14, X8
+	MOVUPD	1024(DI)(AX*1), X9
+	MULPD	X9, X8
+	MOVAPD	X6, X7
+	ADDPD	X8, X6               // q6
+	SUBPD	X8, X7               // q7
+
+	// k = 0
+	MOVAPD	X0, X8
+	ADDPD	X2, X8               // s02
+	SUBPD	X2, X0               // d02
+	MOVAPD	X4, X9
+	ADDPD	X6, X9               // s13
+	SUBPD	X6, X4               // d13
+	MOVAPD	X8, X10
+	ADDPD	X9, X8
+	SUBPD	X9, X10
+	MOVUPD	X8, 0(DX)            // z[8b+0]
+	MOVUPD	X10, 64(DX)          // z[8b+4]
+	SHUFPD	$1, X4, X4
+	XORPD	X15, X4              // -i*d13
+	MOVAPD	X0, X9
+	ADDPD	X4, X0
+	SUBPD	X4, X9
+	MOVUPD	X0, 32(DX)           // z[8b+2]
+	MOVUPD	X9, 96(DX)           // z[8b+6]
+
+	// k = 1: a = q1 (X1), c = q3 (X3), b = q5 (X5), d = q7 (X7)
+	MOVAPD	X5, X8
+	SHUFPD	$1, X8, X8
+	XORPD	X15, X8              // (q5i, -q5r)
+	ADDPD	X5, X8               // (q5i+q5r, -q5r+q5i)
+	MULPD	X13, X8              // t1
+	SHUFPD	$1, X3, X3
+	XORPD	X15, X3              // t2 = (q3i, -q3r)
+	MOVAPD	X7, X9
+	SHUFPD	$1, X9, X9           // (q7i, q7r)
+	XORPD	X11, X7              // (-q7r, q7i)
+	ADDPD	X7, X9               // (q7i-q7r, q7r+q7i)
+	MULPD	X12, X9              // t3
+	MOVAPD	X1, X10
+	ADDPD	X3, X10              // s02
+	SUBPD	X3, X1               // d02
+	MOVAPD	X8, X2
+	ADDPD	X9, X2               // s13
+	SUBPD	X9, X8               // d13
+	MOVAPD	X10, X3
+	ADDPD	X2, X10
+	SUBPD	X2, X3
+	MOVUPD	X10, 16(DX)          // z[8b+1]
+	MOVUPD	X3, 80(DX)           // z[8b+5]
+	SHUFPD	$1, X8, X8
+	XORPD	X15, X8              // -i*d13
+	MOVAPD	X1, X9
+	ADDPD	X8, X1
+	SUBPD	X8, X9
+	MOVUPD	X1, 48(DX)           // z[8b+3]
+	MOVUPD	X9, 112(DX)          // z[8b+7]
+
+	ADDQ	$16, R8
+	ADDQ	$128, DX
+	DECQ	CX
+	JNZ	p8loop
+	RET
+
+DATA rr<>+0(SB)/8, $0.70710678118654752440
+DATA rr<>+8(SB)/8, $0.70710678118654752440
+GLOBL rr<>(SB), RODATA|NOPTR, $16
+DATA rnr<>+0(SB)/8, $0.70710678118654752440
+DATA rnr<>+8(SB)/8, $-0.70710678118654752440
+GLOBL rnr<>(SB), RODATA|NOPTR, $16
+
+// func moments4SSE2(x []float64, acc *[12]float64)
+//
+// The unrolled loop of moments over the first len(x)/4*4 samples: acc =
+// (s0, s1, s2, s3, q0, q1, q2, q3, a0, a1, a2, a3), sk the sum of x[4i+k],
+// qk of its squares, ak of its absolute values, each in sample order.
+TEXT ·moments4SSE2(SB), NOSPLIT, $0-32
+	MOVQ	x_base+0(FP), SI
+	MOVQ	x_len+8(FP), CX
+	MOVQ	acc+24(FP), DI
+	MOVUPD	absmask<>(SB), X15
+	XORPD	X0, X0
+	XORPD	X1, X1
+	XORPD	X2, X2
+	XORPD	X3, X3
+	XORPD	X4, X4
+	XORPD	X5, X5
+	SHRQ	$2, CX
+	JZ	momdone
+
+momloop:
+	MOVUPD	0(SI), X6
+	MOVUPD	16(SI), X7
+	ADDPD	X6, X0
+	ADDPD	X7, X1
+	MOVAPD	X6, X8
+	MULPD	X6, X8
+	ADDPD	X8, X2
+	MOVAPD	X7, X9
+	MULPD	X7, X9
+	ADDPD	X9, X3
+	ANDPD	X15, X6
+	ADDPD	X6, X4
+	ANDPD	X15, X7
+	ADDPD	X7, X5
+	ADDQ	$32, SI
+	DECQ	CX
+	JNZ	momloop
+
+momdone:
+	MOVUPD	X0, 0(DI)
+	MOVUPD	X1, 16(DI)
+	MOVUPD	X2, 32(DI)
+	MOVUPD	X3, 48(DI)
+	MOVUPD	X4, 64(DI)
+	MOVUPD	X5, 80(DI)
+	RET
+
+// func sum4SSE2(x []float64) (m0, m1, m2, m3 float64)
+//
+// The unrolled sums of Welch.PSD's mean over the first len(x)/4*4 samples.
+TEXT ·sum4SSE2(SB), NOSPLIT, $0-56
+	MOVQ	x_base+0(FP), SI
+	MOVQ	x_len+8(FP), CX
+	XORPD	X0, X0
+	XORPD	X1, X1
+	SHRQ	$2, CX
+	JZ	sumdone
+
+sumloop:
+	MOVUPD	0(SI), X6
+	MOVUPD	16(SI), X7
+	ADDPD	X6, X0
+	ADDPD	X7, X1
+	ADDQ	$32, SI
+	DECQ	CX
+	JNZ	sumloop
+
+sumdone:
+	MOVSD	X0, m0+24(FP)
+	MOVHPD	X0, m1+32(FP)
+	MOVSD	X1, m2+40(FP)
+	MOVHPD	X1, m3+48(FP)
+	RET

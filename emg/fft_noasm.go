@@ -14,3 +14,9 @@ func powerSSE2(z []complex128, tw []complex128, psd []float64) { panic("emg: no 
 func iir5x2SSE2(cc *[14]float64, st *[10]float64, x, src, x2, src2 []float64, mode int) {
 	panic("emg: no SIMD")
 }
+
+func pack8SSE2(part, win *[256]float64, z *[128]complex128, idx *[64]int32, mean float64) {
+	panic("emg: no SIMD")
+}
+func moments4SSE2(x []float64, acc *[12]float64)    { panic("emg: no SIMD") }
+func sum4SSE2(x []float64) (m0, m1, m2, m3 float64) { panic("emg: no SIMD") }

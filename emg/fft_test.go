@@ -76,7 +76,7 @@ func TestFFTMatchesDFT(t *testing.T) {
 			for i, j := range rev {
 				rf.buf[j] = complex(re[2*i], re[2*i+1])
 			}
-			rf.addPower(psd, false)
+			rf.addPower(psd, 1)
 			for k := range psd {
 				w := real(wantR[k])*real(wantR[k]) + imag(wantR[k])*imag(wantR[k])
 				if math.Abs(psd[k]/4-w) > 1e-9*float64(n) {
@@ -107,6 +107,14 @@ func TestSIMDMatchesGo(t *testing.T) {
 		useSIMD = simd
 		defer func() { useSIMD = true }()
 		return f()
+	}
+	for _, n := range []int{0, 1, 3, 4, 7, 990, 173250} {
+		x := gauss(uint64(n)+5, n)
+		mom := func() []float64 {
+			s, q, a := moments(x)
+			return []float64{s, q, a}
+		}
+		same("moments", run(true, mom), run(false, mom))
 	}
 	for _, n := range []int{4, 8, 16, 32, 64, 128, 256, 512, 1024, 990} {
 		g := gauss(uint64(n)+11, 2*n)

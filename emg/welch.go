@@ -29,7 +29,8 @@ type Welch struct {
 	win      []float64
 	scale    float64
 	fft      *RealFFT
-	pairs    bool // fast path runs the first radix-2 stage while packing
+	pairs    bool       // fast path runs the first radix-2 stage while packing
+	idx8     *[64]int32 // nperseg = 256: packed index at bit-reversed position 2j, for pack8SSE2
 	seg      []float64
 	spec     []complex128
 	freqs    []float64
@@ -54,6 +55,12 @@ func NewWelch(fs float64, nperseg int) (*Welch, error) {
 	if w.fft.fastPower() {
 		m := nperseg / 2
 		w.pairs = bits.TrailingZeros(uint(m))%2 == 1
+		if nperseg == 256 {
+			w.idx8 = new([64]int32)
+			for j := range w.idx8 {
+				w.idx8[j] = w.fft.half.rev[2*j] // rev is its own inverse
+			}
+		}
 	}
 	w.seg = make([]float64, nperseg)
 	nb := nperseg/2 + 1
@@ -102,6 +109,10 @@ func (w *Welch) PSD(x []float64) ([]float64, error) {
 		part := x[s*step : s*step+n : s*step+n]
 		var m0, m1, m2, m3 float64
 		i := 0
+		if useSIMD {
+			m0, m1, m2, m3 = sum4SSE2(part)
+			i = n &^ 3
+		}
 		for ; i+3 < n; i += 4 {
 			q := part[i : i+4 : i+4]
 			m0 += q[0]
@@ -121,6 +132,12 @@ func (w *Welch) PSD(x []float64) ([]float64, error) {
 			m := n / 2
 			rev := w.fft.half.rev[:m:m]
 			win := win[:n:n]
+			if w.idx8 != nil && useSIMD {
+				// also the first radix-4 stage, in registers
+				pack8SSE2((*[256]float64)(part), (*[256]float64)(win), (*[128]complex128)(z), w.idx8, mean)
+				w.fft.addPower(psd, 8)
+				continue
+			}
 			if n == 256 && w.pairs && useSIMD {
 				pack256SSE2((*[256]float64)(part), (*[256]float64)(win), (*[128]complex128)(z), (*[128]int32)(rev), mean)
 			} else if n == 256 && w.pairs {
@@ -139,7 +156,11 @@ func (w *Welch) PSD(x []float64) ([]float64, error) {
 					z[j] = complex((part[2*i]-mean)*win[2*i], (part[2*i+1]-mean)*win[2*i+1])
 				}
 			}
-			w.fft.addPower(psd, w.pairs)
+			done := 1
+			if w.pairs {
+				done = 2
+			}
+			w.fft.addPower(psd, done)
 			continue
 		}
 		for i, v := range part {
