@@ -287,7 +287,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Error("the status filter sent no status=failed")
 	}
 	do("filter by patient", chromedp.Click(css("#f-clear")), chromedp.SendKeys(css("#f-patient"), "P021"), chromedp.Click(css(`#filters button[type="submit"]`)),
-		chromedp.WaitVisible(css(`#sessions tr[data-code="P021S001"][data-status="completed"]`)))
+		chromedp.WaitVisible(css(`#sessions tr[data-code="P021S001"][data-status="completed"]`)),
+		poll(`!document.querySelector('#list-state').textContent.startsWith('Loading')`, 10*time.Second))
 	if n := count("#sessions tbody tr"); n != 1 || len(reqs.matching("patient=P021")) == 0 {
 		t.Errorf("patient filter: %d rows, requests %v", n, reqs.matching("/sessions?"))
 	}

@@ -170,6 +170,14 @@
     later(() => { if (gen === routeGen) showList(gen); }, 3000);
   }
 
+  // clearList empties the table while a new filter loads, so that no row
+  // of the old one is taken for a match.
+  function clearList() {
+    $('#sessions tbody').replaceChildren();
+    $('#more').hidden = true;
+    $('#list-state').textContent = 'Loading…';
+  }
+
   async function loadMore() {
     if (!list.cursor) return;
     try {
@@ -669,11 +677,13 @@
       list.patient = p;
       list.status = $('#f-status').value;
       list.shown = 50;
+      clearList();
       route();
     });
     $('#f-status').addEventListener('change', () => $('#filters').requestSubmit());
     $('#f-clear').addEventListener('click', () => {
       list.patient = ''; list.status = ''; list.shown = 50;
+      clearList();
       route();
     });
     $('#more').addEventListener('click', loadMore);
