@@ -117,6 +117,63 @@ func movingSum(dst, x []float64, w int, scale float64, abs bool) (mx, total floa
 	return mx, total
 }
 
+// movingSumPair is movingSum (abs false, no max or total) on two signals of
+// the same length, x into dst and x2 into dst2, with the two running sums
+// in the lanes of one SSE2 register where the assembly exists: the sums
+// are a chain of dependent additions, so two run in the time of one. The
+// results are those of movingSum, bit for bit.
+func movingSumPair(dst, dst2, x, x2 []float64, w int, scale float64) {
+	n := len(x)
+	if !useSIMD || len(x2) != n {
+		movingSum(dst, x, w, scale, false)
+		movingSum(dst2, x2, w, scale, false)
+		return
+	}
+	dst, dst2 = dst[:n], dst2[:n]
+	h1 := w / 2
+	h2 := (w - 1) / 2
+	const block = 1024 // as movingSum
+	addBelow := n - 1 - h2
+	for b0 := 0; b0 < n; b0 += block {
+		b1 := min(n, b0+block)
+		s, s2 := 0.0, 0.0
+		for j := max(0, b0-h1); j <= min(n-1, b0+h2); j++ {
+			s += x[j]
+			s2 += x2[j]
+		}
+		i := b0
+		for i < b1 {
+			end := b1
+			enter := i < addBelow
+			leave := i >= h1
+			if enter && addBelow < end {
+				end = addBelow
+			}
+			if !leave && h1 < end {
+				end = h1
+			}
+			if enter && leave {
+				st := [2]float64{s, s2}
+				msum2SSE2(dst[i:end], dst2[i:end], x[i+1+h2:end+1+h2], x2[i+1+h2:end+1+h2], x[i-h1:end-h1], x2[i-h1:end-h1], &st, scale)
+				s, s2 = st[0], st[1]
+			} else {
+				for k := i; k < end; k++ {
+					dst[k], dst2[k] = s*scale, s2*scale
+					if enter {
+						s += x[k+1+h2]
+						s2 += x2[k+1+h2]
+					}
+					if leave {
+						s -= x[k-h1]
+						s2 -= x2[k-h1]
+					}
+				}
+			}
+			i = end
+		}
+	}
+}
+
 // RMSEnvelope returns the moving-RMS envelope of x with the window
 // w = int(0.050*fs): sqrt(convolve(x^2, ones(w)/w, 'same')), len(x) samples
 // (the window is shortened to len(x) when longer).
@@ -254,8 +311,7 @@ func (ef *envelopeFilters) envelopePair(dst, dst2, x, x2, buf, buf2 []float64) e
 		ef.lp.runPair(buf[pad-p:pad+n+p], buf2[pad-p:pad+n+p], nil, nil, false)
 	}
 	if ef.smooth > 0 {
-		movingSum(dst, mid, ef.smooth, 1/float64(ef.smooth), false)
-		movingSum(dst2, mid2, ef.smooth, 1/float64(ef.smooth), false)
+		movingSumPair(dst, dst2, mid, mid2, ef.smooth, 1/float64(ef.smooth))
 	} else {
 		copy(dst, mid)
 		copy(dst2, mid2)

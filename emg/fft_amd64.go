@@ -33,3 +33,6 @@ func moments4SSE2(x []float64, acc *[12]float64)
 
 //go:noescape
 func sum4SSE2(x []float64) (m0, m1, m2, m3 float64)
+
+//go:noescape
+func msum2SSE2(out, out2, in, in2, old, old2 []float64, s *[2]float64, scale float64)

@@ -597,3 +597,43 @@ sumdone:
 	MOVSD	X1, m2+40(FP)
 	MOVHPD	X1, m3+48(FP)
 	RET
+
+// func msum2SSE2(out, out2, in, in2, old, old2 []float64, s *[2]float64, scale float64)
+//
+// The interior loop of movingSum (no absolute values) on two signals at
+// once, one per lane: for k < len(out), out[k] = s*scale, then
+// s += in[k] - old[k]; s holds the two running sums, read and written back.
+TEXT ·msum2SSE2(SB), NOSPLIT, $0-160
+	MOVQ	out_base+0(FP), R8
+	MOVQ	out_len+8(FP), CX
+	MOVQ	out2_base+24(FP), R9
+	MOVQ	in_base+48(FP), R10
+	MOVQ	in2_base+72(FP), R11
+	MOVQ	old_base+96(FP), R12
+	MOVQ	old2_base+120(FP), R13
+	MOVQ	s+144(FP), DI
+	MOVSD	scale+152(FP), X7
+	UNPCKLPD	X7, X7           // (scale, scale)
+	MOVUPD	(DI), X0             // (s, s2)
+	XORQ	AX, AX
+	TESTQ	CX, CX
+	JLE	msdone
+
+msloop:
+	MOVAPD	X0, X1
+	MULPD	X7, X1               // v = s*scale
+	MOVLPD	X1, (R8)(AX*8)
+	MOVHPD	X1, (R9)(AX*8)
+	MOVSD	(R10)(AX*8), X2
+	MOVHPD	(R11)(AX*8), X2      // in
+	MOVSD	(R12)(AX*8), X3
+	MOVHPD	(R13)(AX*8), X3      // old
+	SUBPD	X3, X2
+	ADDPD	X2, X0               // s += in - old
+	INCQ	AX
+	CMPQ	AX, CX
+	JLT	msloop
+
+msdone:
+	MOVUPD	X0, (DI)
+	RET

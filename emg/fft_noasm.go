@@ -20,3 +20,7 @@ func pack8SSE2(part, win *[256]float64, z *[128]complex128, idx *[64]int32, mean
 }
 func moments4SSE2(x []float64, acc *[12]float64)    { panic("emg: no SIMD") }
 func sum4SSE2(x []float64) (m0, m1, m2, m3 float64) { panic("emg: no SIMD") }
+
+func msum2SSE2(out, out2, in, in2, old, old2 []float64, s *[2]float64, scale float64) {
+	panic("emg: no SIMD")
+}

@@ -182,3 +182,23 @@ func TestEnvelopePairMatchesSingle(t *testing.T) {
 		}
 	}
 }
+
+// TestMovingSumPair checks movingSumPair against movingSum bit for bit,
+// around the block length and for windows longer than the signal.
+func TestMovingSumPair(t *testing.T) {
+	for _, n := range []int{1, 2, 5, 49, 50, 1023, 1024, 1025, 3000, 5000} {
+		for _, w := range []int{1, 2, 3, 49, 50, 1500, 6000} {
+			x, x2 := gauss(uint64(n), n), gauss(uint64(n)+1, n)
+			want, want2 := make([]float64, n), make([]float64, n)
+			movingSum(want, x, w, 1/float64(w), false)
+			movingSum(want2, x2, w, 1/float64(w), false)
+			got, got2 := make([]float64, n), make([]float64, n)
+			movingSumPair(got, got2, x, x2, w, 1/float64(w))
+			for i := range want {
+				if math.Float64bits(got[i]) != math.Float64bits(want[i]) || math.Float64bits(got2[i]) != math.Float64bits(want2[i]) {
+					t.Fatalf("n %d w %d sample %d: %v %v, movingSum %v %v", n, w, i, got[i], got2[i], want[i], want2[i])
+				}
+			}
+		}
+	}
+}
