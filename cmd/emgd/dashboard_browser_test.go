@@ -110,7 +110,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		testenv.Require(t, "Chromium not installed (apt-get install chromium)")
 	}
 	dir := t.TempDir()
-	addr, _ := startServe(t, serverConfig{DataDir: dir, ReadToken: "tok-123"}, true)
+	addr, _ := startServe(t, serverConfig{DataDir: dir, ReadToken: "tok-123", UploadLimitMB: 1}, true)
 	base := "http://" + addr
 	sample := filepath.Join(t.TempDir(), "Ghostly_Emg_20240105_09-30-00-0001.c3d")
 	sampleBytes := testrec.Ghostly(testrec.Options{Seed: 9, GameScore: 40})
@@ -267,6 +267,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	do("upload a bad file", chromedp.SetUploadFiles(css("#u-file"), []string{bad}), chromedp.Click(css("#u-send")),
 		poll(`document.querySelector('#u-error').textContent.length > 0`, 20*time.Second))
 	if e := text("#u-error"); !strings.Contains(e, "cannot be analysed") || !strings.Contains(e, "not a readable C3D") {
+		t.Errorf("error shown %q", e)
+	}
+
+	// A file over the limit: the page says so.
+	big := filepath.Join(t.TempDir(), "long.c3d")
+	os.WriteFile(big, testrec.Ghostly(testrec.Options{Seed: 2, Seconds: 90}), 0o644)
+	do("upload a file over the limit", chromedp.Evaluate[chromedp.Void](`document.querySelector('#u-error').textContent = ''`),
+		chromedp.SetUploadFiles(css("#u-file"), []string{big}), chromedp.Click(css("#u-send")),
+		poll(`document.querySelector('#u-error').textContent.length > 0`, 20*time.Second))
+	if e := text("#u-error"); !strings.Contains(e, "too large") || !strings.Contains(e, "1 MiB") {
 		t.Errorf("error shown %q", e)
 	}
 
