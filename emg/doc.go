@@ -57,5 +57,17 @@
 // records the profile and its version.
 //
 // Analyzer.Workers analyses several channels at once; the buffers of each
-// worker are reused from channel to channel and between calls.
+// worker are reused from channel to channel and between calls. One worker
+// takes the bases two at a time and filters and smooths their two
+// envelopes together (independent recursions interleaved), with results
+// identical to one base at a time.
+//
+// # Assembly
+//
+// On amd64 the hot loops (Welch segment packing and the radix-4 stages,
+// the power of the real split, the two-channel envelope recursion and
+// moving sum, sums and moments) run as SSE2 assembly in fft_amd64.s, doing
+// in each register lane exactly the IEEE operations of the Go loops, so the
+// results are the same bit for bit; tests compare the two. Other
+// architectures, and builds with -tags purego, run the Go loops.
 package emg

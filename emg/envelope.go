@@ -153,6 +153,7 @@ func movingSumPair(dst, dst2, x, x2 []float64, w int, scale float64) {
 				end = h1
 			}
 			if enter && leave {
+				// every slice below has end-i values (the kernel reads len(out))
 				st := [2]float64{s, s2}
 				msum2SSE2(dst[i:end], dst2[i:end], x[i+1+h2:end+1+h2], x2[i+1+h2:end+1+h2], x[i-h1:end-h1], x2[i-h1:end-h1], &st, scale)
 				s, s2 = st[0], st[1]

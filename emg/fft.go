@@ -418,6 +418,7 @@ func (r *RealFFT) addPower(psd []float64, done int) {
 	// X[m-k] = conj(E - w*O). The halves are left out: the sums hold 4|X|^2.
 	h := m / 2
 	if useSIMD {
+		_, _ = tw[h], psd[m] // the bounds the assembly relies on
 		powerSSE2(z, tw, psd)
 	}
 	for k := 1; k < h && !useSIMD; k++ {
