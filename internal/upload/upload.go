@@ -20,6 +20,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -239,7 +240,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (map[string]any
 		return nil, err
 	}
 	if opt.store {
-		if err := h.store(r.Context(), file, key, res); err != nil {
+		if err := h.store(r.Context(), file, key, opt, res); err != nil {
 			return nil, err
 		}
 	}
@@ -856,8 +857,9 @@ func signals(f *c3d.File) (map[string]signalJSON, error) {
 	return out, nil
 }
 
-// store saves the file as key in the upload bucket and runs phase 1 on it.
-func (h *Handler) store(ctx context.Context, file *received, key string, res map[string]any) error {
+// store saves the file as key in the upload bucket and runs phase 1 on it,
+// the analysis job carrying the upload's parameters.
+func (h *Handler) store(ctx context.Context, file *received, key string, o *options, res map[string]any) error {
 	svc := h.Svc
 	bucket := svc.Storage.DefaultBucket()
 	if len(svc.Config.Buckets) > 0 && !contains(svc.Config.Buckets, bucket) {
@@ -870,7 +872,19 @@ func (h *Handler) store(ctx context.Context, file *received, key string, res map
 		}
 		return errorf(http.StatusServiceUnavailable, "storage unavailable: %v", err)
 	}
-	out, err := svc.Ingest(ctx, webhook.Event{Source: "upload", Type: "upload", Created: true, Bucket: info.Bucket,
+	// Phase 2 analyses the session with the upload's parameters: the job
+	// that phase 1 enqueues carries them.
+	var params json.RawMessage
+	if !reflect.ValueOf(o.params).IsZero() {
+		params, _ = json.Marshal(o.params)
+	}
+	ingest := svc
+	if params != nil {
+		cp := *svc
+		cp.Queue = withParams{Queue: svc.Queue, params: params}
+		ingest = &cp
+	}
+	out, err := ingest.Ingest(ctx, webhook.Event{Source: "upload", Type: "upload", Created: true, Bucket: info.Bucket,
 		Key: info.Key, RawKey: info.Key, ETag: info.ETag, Size: info.Size})
 	if err != nil {
 		code := http.StatusServiceUnavailable
@@ -887,6 +901,20 @@ func (h *Handler) store(ctx context.Context, file *received, key string, res map
 	if out.Ignored || out.Session == nil {
 		return errorf(http.StatusServiceUnavailable, "the stored file was not taken by the pipeline: %s", out.Message)
 	}
+	if !out.Created && params != nil {
+		// The object's session existed already (the storage's own event
+		// came first): analyse it again with the upload's parameters.
+		err := svc.Store.InTx(ctx, func(tx store.Tx) error {
+			if _, err := tx.SetStatus(ctx, out.Session.ID, store.StatusUpdate{Status: store.StatusPending}); err != nil {
+				return err
+			}
+			return svc.Queue.EnqueueTx(ctx, tx, service.AnalyzeArgs{SessionID: out.Session.ID, Params: params})
+		})
+		if err != nil {
+			return errorf(http.StatusServiceUnavailable, "database unavailable: %v", err)
+		}
+		out.Session.Status = store.StatusPending
+	}
 	status := string(out.Session.Status)
 	if out.Created || out.Session.Status == store.StatusPending {
 		status = "processing"
@@ -902,6 +930,19 @@ func (h *Handler) store(ctx context.Context, file *received, key string, res map
 	}
 	h.log().Info("upload stored", "session", out.Session.SessionCode, "key", info.Key, "duplicate", !out.Created)
 	return nil
+}
+
+// withParams enqueues phase-2 jobs with the given parameters.
+type withParams struct {
+	service.Queue
+	params json.RawMessage
+}
+
+func (q withParams) EnqueueTx(ctx context.Context, tx store.Tx, args service.AnalyzeArgs) error {
+	if len(args.Params) == 0 {
+		args.Params = q.params
+	}
+	return q.Queue.EnqueueTx(ctx, tx, args)
 }
 
 func contains(xs []string, s string) bool {

@@ -827,3 +827,95 @@ func TestGzip(t *testing.T) {
 		}
 	}
 }
+
+// fixedETag is storage whose writes all report one etag, as a store that
+// derives etags from content does for the same bytes.
+type fixedETag struct{ storage.Backend }
+
+func (f fixedETag) Put(ctx context.Context, bucket, key string, r io.Reader) (storage.ObjectInfo, error) {
+	info, err := f.Backend.Put(ctx, bucket, key, r)
+	info.ETag = "same-content"
+	return info, err
+}
+
+// The stored session is analysed with the upload's parameters.
+func TestStoreWithParameters(t *testing.T) {
+	e := newEnv(t, api.Config{}, nil)
+	f := rec()
+	code, out := e.post("/upload", [][2]string{{"store", "true"}, {"session_mvc_value", "0.0001"}, {"session_mvc_threshold_percentage", "60"}}, name, f)
+	if code != 200 {
+		t.Fatalf("%d %v", code, out["error"])
+	}
+	if len(e.q.jobs) != 1 {
+		t.Fatalf("jobs %v", e.q.jobs)
+	}
+	var p emg.Params
+	if err := json.Unmarshal(e.q.jobs[0].Params, &p); err != nil || p.MVCGlobal == nil || *p.MVCGlobal != 0.0001 || p.ThresholdPct == nil || *p.ThresholdPct != 60 {
+		t.Fatalf("job parameters %s (%v)", e.q.jobs[0].Params, err)
+	}
+	if err := e.svc.Process(context.Background(), e.q.jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	id := out["session_id"].(string)
+	a, err := e.store.CurrentAnalysis(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := service.ExpandJSON(a.AnalyticsSummary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored struct {
+		Analytics map[string]struct {
+			MVC75Threshold float64 `json:"mvc75_threshold"`
+		} `json:"analytics"`
+	}
+	json.Unmarshal(sum, &stored)
+	answered := out["analytics"].(map[string]any)
+	for _, ch := range []string{"CH1", "CH2"} {
+		if got := stored.Analytics[ch].MVC75Threshold; got != 0.0001*0.6 || answered[ch].(map[string]any)["mvc75_threshold"] != got {
+			t.Errorf("%s: stored threshold %v, answered %v, want %v", ch, got, answered[ch].(map[string]any)["mvc75_threshold"], 0.0001*0.6)
+		}
+	}
+
+	// Without parameters the job has none, as the webhook's.
+	e.q.jobs = nil
+	e.post("/upload", [][2]string{{"store", "true"}}, "other.c3d", f)
+	if len(e.q.jobs) != 1 || len(e.q.jobs[0].Params) != 0 {
+		t.Errorf("jobs %+v", e.q.jobs)
+	}
+}
+
+// When the object's session exists already (same etag), the upload's
+// parameters are applied by a new analysis of it.
+func TestStoreExistingSessionWithParameters(t *testing.T) {
+	e := newEnv(t, api.Config{}, nil)
+	e.svc.Storage = fixedETag{e.fs}
+	f := rec()
+	code, first := e.post("/upload", [][2]string{{"store", "true"}}, name, f)
+	if code != 200 || len(e.q.jobs) != 1 {
+		t.Fatalf("%d %v, jobs %v", code, first["error"], e.q.jobs)
+	}
+	if err := e.svc.Process(context.Background(), e.q.jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	e.q.jobs = nil
+	code, out := e.post("/upload", [][2]string{{"store", "true"}, {"session_mvc_value", "0.0002"}}, name, f)
+	st, _ := out["stored"].(map[string]any)
+	if code != 200 || out["session_id"] != first["session_id"] || st["duplicate"] != true || st["analytics_status"] != "processing" {
+		t.Fatalf("%d %v %v", code, out["error"], st)
+	}
+	if len(e.q.jobs) != 1 || !strings.Contains(string(e.q.jobs[0].Params), `"mvc_global":0.0002`) {
+		t.Fatalf("jobs %+v", e.q.jobs)
+	}
+	sess, _ := e.store.FindSession(context.Background(), first["session_id"].(string))
+	if sess.Status != store.StatusPending {
+		t.Errorf("status %s", sess.Status)
+	}
+	// The same file again without parameters changes nothing.
+	e.q.jobs = nil
+	code, out = e.post("/upload", [][2]string{{"store", "true"}}, name, f)
+	if code != 200 || len(e.q.jobs) != 0 || out["stored"].(map[string]any)["duplicate"] != true {
+		t.Errorf("%d, jobs %v", code, e.q.jobs)
+	}
+}
