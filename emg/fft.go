@@ -282,6 +282,7 @@ type RealFFT struct {
 	half *FFT         // even n: length n/2
 	full *FFT         // odd n: length n
 	tw   []complex128 // exp(-2 pi i k/n), k <= n/2
+	twv  []float64    // the same for powerSSE2: (wr, wr, -wi, wi) per k
 	buf  []complex128
 }
 
@@ -304,6 +305,7 @@ func NewRealFFT(n int) *RealFFT {
 	for k := 0; k <= m; k++ {
 		s, c := math.Sincos(-2 * math.Pi * float64(k) / float64(n))
 		r.tw[k] = complex(c, s)
+		r.twv = append(r.twv, c, c, -s, s)
 	}
 	return r
 }
@@ -418,8 +420,8 @@ func (r *RealFFT) addPower(psd []float64, done int) {
 	// X[m-k] = conj(E - w*O). The halves are left out: the sums hold 4|X|^2.
 	h := m / 2
 	if useSIMD {
-		_, _ = tw[h], psd[m] // the bounds the assembly relies on
-		powerSSE2(z, tw, psd)
+		_, _ = r.twv[4*h-1], psd[m] // the bounds the assembly relies on
+		powerSSE2(z, r.twv, psd)
 	}
 	for k := 1; k < h && !useSIMD; k++ {
 		a := z[k]

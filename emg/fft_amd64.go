@@ -20,7 +20,7 @@ func pack256SSE2(part, win *[256]float64, z *[128]complex128, rev *[128]int32, m
 func radix4SSE2(x []complex128, tw []float64, l int)
 
 //go:noescape
-func powerSSE2(z []complex128, tw []complex128, psd []float64)
+func powerSSE2(z []complex128, tw []float64, psd []float64)
 
 //go:noescape
 func iir5x2SSE2(cc *[14]float64, st *[10]float64, x, src, x2, src2 []float64, mode int)

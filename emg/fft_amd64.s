@@ -150,10 +150,11 @@ kloop:
 done:
 	RET
 
-// func powerSSE2(z []complex128, tw []complex128, psd []float64)
+// func powerSSE2(z []complex128, tw []float64, psd []float64)
 //
 // The paired loop of RealFFT.addPower: m = len(z); for 0 < k < m/2, with
-// a = z[k], b = z[m-k], w = tw[k]:
+// a = z[k], b = z[m-k] and w = exp(-2 pi i k/2m), given in tw as
+// (wr, wr, -wi, wi) at 4k:
 // E = (ar+br, ai-bi), O = (ai+bi, br-ar), T = w*O,
 // psd[k] += |E+T|^2, psd[m-k] += |E-T|^2.
 TEXT ·powerSSE2(SB), NOSPLIT, $0-72
@@ -162,7 +163,6 @@ TEXT ·powerSSE2(SB), NOSPLIT, $0-72
 	MOVQ	tw_base+24(FP), BX
 	MOVQ	psd_base+48(FP), DI
 	MOVUPD	signhi<>(SB), X14
-	MOVUPD	signlo<>(SB), X13
 	MOVQ	CX, R8
 	SHLQ	$4, R8
 	ADDQ	SI, R8               // &z[m]
@@ -173,7 +173,7 @@ TEXT ·powerSSE2(SB), NOSPLIT, $0-72
 	DECQ	CX                   // m/2 - 1 pairs
 	JLE	powdone
 	ADDQ	$16, SI              // &z[1]
-	ADDQ	$16, BX              // &tw[1]
+	ADDQ	$32, BX              // tw of k = 1
 	ADDQ	$8, DI               // &psd[1]
 	SUBQ	$16, R8              // &z[m-1]
 	SUBQ	$8, R9               // &psd[m-1]
@@ -184,42 +184,38 @@ powloop:
 	// E = a + conj(b) = (ar+br, ai-bi)
 	MOVAPD	X1, X2
 	XORPD	X14, X2              // (br, -bi)
-	ADDPD	X0, X2               // E (lanes ar+br: br+ar, as commutative)
+	ADDPD	X0, X2               // E (br+ar: addition is commutative)
 	// O = (ai, -ar) + (bi, br) = (ai+bi, br-ar)
 	SHUFPD	$1, X0, X0           // (ai, ar)
 	XORPD	X14, X0              // (ai, -ar)
 	SHUFPD	$1, X1, X1           // (bi, br)
 	ADDPD	X1, X0               // O = (or, oi)
 	// T = w*O = (or*wr - oi*wi, oi*wr + or*wi)
-	MOVUPD	(BX), X3             // (wr, wi)
-	MOVAPD	X3, X4
-	UNPCKLPD	X3, X3           // (wr, wr)
-	UNPCKHPD	X4, X4           // (wi, wi)
-	XORPD	X13, X4              // (-wi, wi)
 	MOVAPD	X0, X5
 	SHUFPD	$1, X5, X5           // (oi, or)
+	MOVUPD	(BX), X3             // (wr, wr)
 	MULPD	X3, X0               // (or*wr, oi*wr)
+	MOVUPD	16(BX), X4           // (-wi, wi)
 	MULPD	X4, X5               // (oi*-wi, or*wi)
 	ADDPD	X5, X0               // T
-	// E+T, E-T, squared and summed
+	// E+T, E-T, squared; lane sums (xr*xr + xi*xi, xr2*xr2 + xi2*xi2)
 	MOVAPD	X2, X1
 	ADDPD	X0, X2               // (xr, xi)
 	SUBPD	X0, X1               // (xr2, xi2)
 	MULPD	X2, X2
 	MULPD	X1, X1
 	MOVAPD	X2, X3
-	UNPCKHPD	X3, X3
-	ADDSD	X3, X2               // xr*xr + xi*xi
-	MOVAPD	X1, X4
-	UNPCKHPD	X4, X4
-	ADDSD	X4, X1
-	ADDSD	(DI), X2
-	MOVSD	X2, (DI)
-	ADDSD	(R9), X1
-	MOVSD	X1, (R9)
+	UNPCKLPD	X1, X2           // (xr*xr, xr2*xr2)
+	UNPCKHPD	X1, X3           // (xi*xi, xi2*xi2)
+	ADDPD	X3, X2
+	MOVSD	(DI), X4
+	MOVHPD	(R9), X4             // (psd[k], psd[m-k])
+	ADDPD	X4, X2
+	MOVLPD	X2, (DI)
+	MOVHPD	X2, (R9)
 	ADDQ	$16, SI
 	SUBQ	$16, R8
-	ADDQ	$16, BX
+	ADDQ	$32, BX
 	ADDQ	$8, DI
 	SUBQ	$8, R9
 	DECQ	CX
