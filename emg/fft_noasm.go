@@ -8,7 +8,7 @@ var useSIMD = false
 func pack256SSE2(part, win *[256]float64, z *[128]complex128, rev *[128]int32, mean float64) {
 	panic("emg: no SIMD")
 }
-func radix4SSE2(x []complex128, tw []float64, l int)           { panic("emg: no SIMD") }
+func radix4SSE2(x []complex128, tw []float64, l int)        { panic("emg: no SIMD") }
 func powerSSE2(z []complex128, tw []float64, psd []float64) { panic("emg: no SIMD") }
 
 func iir5x2SSE2(cc *[14]float64, st *[10]float64, x, src, x2, src2 []float64, mode int) {
