@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -60,7 +61,7 @@ func TestServeUpload(t *testing.T) {
 		t.Errorf("over --upload-limit-mb: %d %v", code, out["error"])
 	}
 	code, out := multipartUpload(t, base+"/upload", "Ghostly_Emg_20240102_10-11-12-0001.c3d", small,
-		map[string]string{"store": "true", "patient": "P042"}, "tok")
+		map[string]string{"store": "true", "patient": "P042", "session_mvc_value": "0.0001"}, "tok")
 	if code != 200 || out["session_code"] != "P042S001" {
 		t.Fatalf("%d %v %v", code, out["error"], out["session_code"])
 	}
@@ -80,8 +81,17 @@ func TestServeUpload(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&s)
 		resp.Body.Close()
 		if s["status"] == "completed" {
-			if s["analysis"] == nil {
-				t.Error("completed without analysis")
+			a, _ := s["analysis"].(map[string]any)
+			if a == nil {
+				t.Fatal("completed without analysis")
+			}
+			// Analysed with the upload's parameters.
+			if p, _ := a["params"].(map[string]any); p["mvc_global"] != 0.0001 {
+				t.Errorf("stored analysis parameters %v", a["params"])
+			}
+			ch1 := a["analytics_summary"].(map[string]any)["analytics"].(map[string]any)["CH1"].(map[string]any)
+			if v, _ := ch1["mvc75_threshold"].(float64); math.Abs(v-0.0001*0.75) > 1e-12 {
+				t.Errorf("CH1 threshold %v", ch1["mvc75_threshold"])
 			}
 			break
 		}
