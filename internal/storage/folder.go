@@ -99,6 +99,8 @@ func mapErr(op, bucket, key string, err error) error {
 		return fmt.Errorf("%w: %s %s", ErrNotFound, op, name)
 	case errors.Is(err, syscall.ELOOP), strings.Contains(err.Error(), "path escapes from parent"):
 		return fmt.Errorf("%w: %s %s: leads outside the storage root", ErrInvalidKey, op, name)
+	case errors.Is(err, syscall.ENAMETOOLONG):
+		return fmt.Errorf("%w: %s %s: a segment is longer than the file system allows", ErrInvalidKey, op, name)
 	}
 	return fmt.Errorf("storage: %s %s: %w", op, name, err)
 }
