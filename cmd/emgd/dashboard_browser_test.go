@@ -261,6 +261,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("dropped file: %v", err)
 	}
 
+	shot("dashboard-upload.png")
+
 	// A file that is not a C3D: a readable error.
 	bad := filepath.Join(t.TempDir(), "notes.c3d")
 	os.WriteFile(bad, []byte("these are notes, not a recording"), 0o644)
@@ -287,6 +289,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		!strings.Contains(row, "CH1 ") || !strings.Contains(row, "completed") {
 		t.Errorf("row %q", row)
 	}
+	shot("dashboard-list.png")
 	// Filters.
 	do("filter by status", chromedp.SetValue(css("#f-status"), "failed"), chromedp.Click(css(`#filters button[type="submit"]`)),
 		poll(`document.querySelector('#list-state').textContent.includes('match the filter')`, 10*time.Second))

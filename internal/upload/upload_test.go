@@ -919,3 +919,26 @@ func TestStoreExistingSessionWithParameters(t *testing.T) {
 		t.Errorf("%d, jobs %v", code, e.q.jobs)
 	}
 }
+
+// Damaged recordings are refused with 422, never a server error.
+func TestDamagedFiles(t *testing.T) {
+	e := newEnv(t, api.Config{}, nil)
+	f := rec()
+	for _, n := range []int{1, 511, 512, 1024, 3000, len(f) / 3, len(f) / 2, len(f) - 513} {
+		for _, signals := range []string{"false", "true"} {
+			code, out := e.post("/upload", [][2]string{{"include_signals", signals}, {"store", "true"}}, name, f[:n])
+			if code != 422 && code != 200 {
+				t.Errorf("first %d bytes, include_signals=%s: %d %v", n, signals, code, out["error"])
+			}
+		}
+	}
+	// Bytes flipped in the header and parameter section.
+	for _, at := range []int{0, 1, 2, 3, 10, 20, 512, 513, 520, 600, 1024, 1100} {
+		g := append([]byte{}, f...)
+		g[at] ^= 0xff
+		code, out := e.post("/upload", [][2]string{{"include_signals", "true"}}, name, g)
+		if code != 422 && code != 200 {
+			t.Errorf("byte %d flipped: %d %v", at, code, out["error"])
+		}
+	}
+}
