@@ -184,19 +184,19 @@ func TestPipelineMissingObjectRetriesThenFails(t *testing.T) {
 	st := storetest.OpenSQLite(t, store.Options{MaxConns: 8})
 	p := newPipeline(t, st, 2)
 	var calls atomic.Int32
-	service.SetTestHook(p.svc, func(service.AnalyzeArgs) { calls.Add(1) })
+	deleted := make(chan struct{})
+	// Hold the job back until the object is gone.
+	service.SetTestHook(p.svc, func(service.AnalyzeArgs) { <-deleted; calls.Add(1) })
 	ev := p.upload(t, "P001/vanishing.c3d", testrec.Ghostly(testrec.Options{}))
-	// Hold the queue back until the object is gone.
 	out, err := p.svc.Ingest(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.fs.Delete(context.Background(), "c3d-examples", "P001/vanishing.c3d")
-	s, _ := st.GetSession(context.Background(), out.Session.ID)
-	if s.Status == store.StatusCompleted {
-		t.Skip("the worker analysed the object before it was deleted")
+	if err := p.fs.Delete(context.Background(), "c3d-examples", "P001/vanishing.c3d"); err != nil {
+		t.Fatal(err)
 	}
-	s = waitFor(t, st, out.Session.ID, store.StatusFailed, 60*time.Second)
+	close(deleted)
+	s := waitFor(t, st, out.Session.ID, store.StatusFailed, 60*time.Second)
 	if !strings.Contains(s.Error, "not found") || calls.Load() != 2 {
 		t.Errorf("%d attempts, error %q", calls.Load(), s.Error)
 	}
