@@ -11,11 +11,14 @@ import (
 
 // Channel is one analog channel of a recording: its label as written and its
 // samples, given directly or produced on demand by Load (so that a long
-// recording is held in memory one channel at a time).
+// recording is held in memory one channel at a time). When Load is set,
+// Release, if set, is called with the samples Load returned once the
+// analysis no longer uses them, so that the caller can reuse the buffer.
 type Channel struct {
 	Label   string
 	Samples []float64
 	Load    func() ([]float64, error)
+	Release func([]float64)
 }
 
 func (c *Channel) samples() ([]float64, error) {
@@ -23,6 +26,32 @@ func (c *Channel) samples() ([]float64, error) {
 		return c.Load()
 	}
 	return c.Samples, nil
+}
+
+// loaded is a channel's samples obtained from its Load, to be released.
+type loaded struct {
+	ch int
+	x  []float64
+}
+
+// load returns the samples of channel i, noting those to release.
+func (ws *workspace) load(rec Recording, i int) ([]float64, error) {
+	c := &rec.Channels[i]
+	x, err := c.samples()
+	if err == nil && c.Load != nil && c.Release != nil {
+		ws.loaded = append(ws.loaded, loaded{i, x})
+	}
+	return x, err
+}
+
+// release hands the samples loaded since the last call back to their
+// channels' Release.
+func (ws *workspace) release(rec Recording) {
+	for i, l := range ws.loaded {
+		rec.Channels[l.ch].Release(l.x)
+		ws.loaded[i] = loaded{}
+	}
+	ws.loaded = ws.loaded[:0]
 }
 
 // Recording is the input of Analyze: the analog channels of one file and
@@ -285,6 +314,7 @@ func (a Analyzer) Analyze(rec Recording, p Params) (*Result, error) {
 			} else {
 				results[i] = pl.analyzeBase(ws, rec, pl.bases[i])
 			}
+			ws.release(rec)
 		}
 		putWorkspace(ws)
 	} else {
@@ -298,6 +328,7 @@ func (a Analyzer) Analyze(rec Recording, p Params) (*Result, error) {
 				defer putWorkspace(ws)
 				for i := range next {
 					results[i] = pl.analyzeBase(ws, rec, pl.bases[i])
+					ws.release(rec)
 				}
 			}()
 		}
@@ -411,6 +442,7 @@ type workspace struct {
 	feat   []float64
 	buf2   []float64 // the second base's of a pair (analyzePair)
 	env2   []float64
+	loaded []loaded // samples to release after the current base or pair
 }
 
 var wsPool = sync.Pool{New: func() any { return &workspace{fw: newFeatureWork()} }}
@@ -506,7 +538,7 @@ func (pl *plan) front(ws *workspace, rec Recording, base string) (*baseState, *C
 	if !ok {
 		return nil, failedChannel(fmt.Sprintf("no raw signal for %s (expected a channel %q or %q)", base, base+" Raw", base))
 	}
-	x, err := rec.Channels[rawIdx].samples()
+	x, err := ws.load(rec, rawIdx)
 	if err != nil {
 		return nil, failedChannel(fmt.Sprintf("reading %s: %v", pl.keys[rawIdx], err))
 	}
@@ -621,7 +653,7 @@ func (pl *plan) back(ws *workspace, rec Recording, st *baseState, env []float64)
 	if ai, ok := pl.index[base+" activated"]; ok {
 		// An activated channel that cannot be read, has another length or
 		// holds non-finite values leaves the timing to the envelope.
-		act, err := rec.Channels[ai].samples()
+		act, err := ws.load(rec, ai)
 		if err == nil && len(act) == n {
 			ao := opt
 			ao.ThresholdFactor = DefaultActivatedThresholdFactor

@@ -161,10 +161,11 @@ func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyze
 		perPass = 1
 	}
 	ld := newGroupLoader(f, r, perPass)
-	defer ld.release()
 	for i, l := range f.Analog.Labels {
 		i := i
-		rec.Channels[i] = emg.Channel{Label: l, Load: func() ([]float64, error) { return ld.load(i) }}
+		// emg hands each channel's samples back once it has analysed its
+		// base; the next pass over the file reuses the buffers.
+		rec.Channels[i] = emg.Channel{Label: l, Load: func() ([]float64, error) { return ld.load(i) }, Release: putSamples}
 	}
 	res, err := a.Analyze(rec, p)
 	if res != nil {
@@ -189,7 +190,6 @@ type loadGroup struct {
 	chans   []int
 	loaded  bool
 	data    map[int][]float64
-	all     [][]float64 // every slice read, recycled by release
 	readErr error
 }
 
@@ -236,7 +236,6 @@ func (gl *groupLoader) load(ch int) ([]float64, error) {
 		if err != nil {
 			g.readErr = err
 		} else {
-			g.all = xs
 			g.data = make(map[int][]float64, len(g.chans))
 			for i, c := range g.chans {
 				g.data[c] = xs[i]
@@ -253,17 +252,4 @@ func (gl *groupLoader) load(ch int) ([]float64, error) {
 	}
 	delete(g.data, ch)
 	return x, nil
-}
-
-// release recycles the samples the loader read. The analysis must be over:
-// emg keeps no reference to a channel's samples after analysing it.
-func (gl *groupLoader) release() {
-	for _, g := range gl.groups {
-		g.mu.Lock()
-		for _, x := range g.all {
-			putSamples(x)
-		}
-		g.all, g.data = nil, nil
-		g.mu.Unlock()
-	}
 }
