@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
 )
 
 // chunkBytes is the size of the reads of the data section: large enough to
@@ -46,6 +47,9 @@ func (f *File) ChannelIndex(label string) int {
 	return -1
 }
 
+// chunkPool recycles the read buffers of scan between calls.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkBytes); return &b }}
+
 // scanFrames reads frames [from, to) in chunks and calls fn with each
 // frame's bytes. The slice is only valid during the call.
 func (f *File) scanFrames(from, to int, fn func(i int, b []byte)) error {
@@ -60,7 +64,13 @@ func (f *File) scan(from, to int, fn func(i int, b []byte) error) error {
 	}
 	fb := f.frameBytes
 	per := max(1, chunkBytes/fb)
-	buf := make([]byte, min(per, to-from)*fb)
+	need := min(per, to-from) * fb
+	bp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bp)
+	if cap(*bp) < need {
+		*bp = make([]byte, need)
+	}
+	buf := (*bp)[:need]
 	for i := from; i < to; {
 		n := min(per, to-i)
 		b := buf[:n*fb]
@@ -145,6 +155,14 @@ func (f *File) ReadAnalogRange(ch, start, end int) ([]float64, error) {
 // ReadAnalogChannels returns the scaled samples of the given channels, in
 // the order given, in one pass over the data section.
 func (f *File) ReadAnalogChannels(chs []int) ([][]float64, error) {
+	return f.ReadAnalogChannelsInto(chs, nil)
+}
+
+// ReadAnalogChannelsInto is ReadAnalogChannels decoding into dst[i] (resliced
+// to the number of samples) wherever its capacity suffices, so that callers
+// analysing many files can recycle their buffers. dst may be nil or shorter
+// than chs; the missing slices are allocated.
+func (f *File) ReadAnalogChannelsInto(chs []int, dst [][]float64) ([][]float64, error) {
 	for _, ch := range chs {
 		if err := f.checkChannel(ch); err != nil {
 			return nil, err
@@ -153,7 +171,11 @@ func (f *File) ReadAnalogChannels(chs []int) ([][]float64, error) {
 	n := f.SamplesPerChannel()
 	out := make([][]float64, len(chs))
 	for i := range out {
-		out[i] = make([]float64, n)
+		if i < len(dst) && cap(dst[i]) >= n {
+			out[i] = dst[i][:n]
+		} else {
+			out[i] = make([]float64, n)
+		}
 	}
 	if len(chs) == 0 || n == 0 {
 		return out, nil

@@ -158,3 +158,35 @@ func TestReadFramesStops(t *testing.T) {
 		t.Fatalf("err %v after %d calls", err, calls)
 	}
 }
+
+// ReadAnalogChannelsInto reuses buffers with enough capacity (whatever
+// they held) and allocates the others; the samples equal ReadAnalogChannels.
+func TestReadAnalogChannelsInto(t *testing.T) {
+	for _, b := range seeds(t) {
+		f, err := c3d.Open(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		chs := []int{2, 0}
+		want, _ := f.ReadAnalogChannels(chs)
+		n := f.SamplesPerChannel()
+		big := make([]float64, n+10)
+		for i := range big {
+			big[i] = 99 // stale contents must be overwritten
+		}
+		got, err := f.ReadAnalogChannelsInto(chs, [][]float64{big, make([]float64, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if &got[0][0] != &big[0] || len(got[0]) != n {
+			t.Error("a buffer with enough capacity was not reused")
+		}
+		for j := range want {
+			for i := range want[j] {
+				if got[j][i] != want[j][i] {
+					t.Fatalf("channel %d sample %d: %v, want %v", chs[j], i, got[j][i], want[j][i])
+				}
+			}
+		}
+	}
+}

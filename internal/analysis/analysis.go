@@ -160,7 +160,7 @@ func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyze
 		// would leave the unselected half of a pair read for nothing
 		perPass = 1
 	}
-	ld := newGroupLoader(f, r, perPass)
+	ld := newGroupLoader(f, perPass)
 	for i, l := range f.Analog.Labels {
 		i := i
 		// emg hands each channel's samples back once it has analysed its
@@ -180,7 +180,6 @@ func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyze
 // held in memory whole.
 type groupLoader struct {
 	f      *c3d.File
-	r      io.ReaderAt
 	groups []*loadGroup
 	byChan map[int]*loadGroup
 }
@@ -197,7 +196,7 @@ type loadGroup struct {
 // One worker reads two bases per pass (half the passes, one base held in
 // memory while the other is analysed); several workers read one base per
 // pass, as they consume bases concurrently anyway.
-func newGroupLoader(f *c3d.File, r io.ReaderAt, basesPerPass int) *groupLoader {
+func newGroupLoader(f *c3d.File, basesPerPass int) *groupLoader {
 	keys := emg.ChannelKeys(f.Analog.Labels)
 	byBase := map[string][]int{}
 	var bases []string
@@ -209,7 +208,7 @@ func newGroupLoader(f *c3d.File, r io.ReaderAt, basesPerPass int) *groupLoader {
 		byBase[b] = append(byBase[b], i)
 	}
 	sort.Strings(bases) // the order emg analyses them in
-	gl := &groupLoader{f: f, r: r, byChan: map[int]*loadGroup{}}
+	gl := &groupLoader{f: f, byChan: map[int]*loadGroup{}}
 	for i := 0; i < len(bases); i += basesPerPass {
 		g := &loadGroup{}
 		for _, b := range bases[i:min(i+basesPerPass, len(bases))] {
@@ -232,7 +231,7 @@ func (gl *groupLoader) load(ch int) ([]float64, error) {
 	defer g.mu.Unlock()
 	if !g.loaded {
 		g.loaded = true
-		xs, err := readChannels(gl.f, gl.r, g.chans)
+		xs, err := readChannels(gl.f, g.chans)
 		if err != nil {
 			g.readErr = err
 		} else {

@@ -40,7 +40,7 @@ func TestReadChannelsMatchesC3D(t *testing.T) {
 		}
 		want, werr := f.ReadAnalogChannels(chs)
 		for round := 0; round < 2; round++ { // the second round reuses buffers
-			got, err := readChannels(f, fh, chs)
+			got, err := readChannels(f, chs)
 			if (err != nil) != (werr != nil) {
 				t.Fatalf("%s: error %v, c3d %v", path, err, werr)
 			}
