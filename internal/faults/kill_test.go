@@ -61,11 +61,17 @@ func putLinked(t *testing.T, dataDir string, rec []byte, keys []string) {
 // kill -9 while phase 2 runs, then restart: every session completes within
 // a minute of the restart, none is lost and none is analysed into two
 // results. The test uses --job-timeout 5s and --rescue-after 7s (production:
-// 45 s and 60 s) so that it runs in seconds.
+// 45 s and 60 s) so that it runs in seconds. The process killed is `emgd
+// serve` (API and workers), or an `emgd worker` beside a serve that only
+// takes webhooks.
 func TestKillDuringPhase2(t *testing.T) {
 	longRecording()
-	for _, db := range []string{"SQLite", "Postgres"} {
-		t.Run(db, func(t *testing.T) {
+	for _, c := range []struct {
+		name, db string
+		worker   bool
+	}{{"SQLite", "SQLite", false}, {"Postgres", "Postgres", false}, {"SQLite worker process", "SQLite", true}} {
+		db := c.db
+		t.Run(c.name, func(t *testing.T) {
 			emgdBinary(t)
 			t.Parallel() // mostly waiting for the new process to take the lead
 			dir := t.TempDir()
@@ -84,7 +90,17 @@ func TestKillDuringPhase2(t *testing.T) {
 			if dbURL != "" {
 				args = append(args, "--database-url", dbURL)
 			}
-			srv := startEmgd(t, nil, "serve", args...)
+			// victim is the process killed and started again: serve itself,
+			// or a worker beside a serve without workers.
+			var srv, victim *proc
+			victimCmd := "serve"
+			if c.worker {
+				srv = startEmgd(t, nil, "serve", append(args, "--workers", "0")...)
+				victim, victimCmd = startEmgd(t, nil, "worker", args...), "worker"
+			} else {
+				srv = startEmgd(t, nil, "serve", args...)
+				victim = srv
+			}
 			ids := make([]string, n)
 			for i, k := range keys {
 				code, out := srv.webhook(t, supabaseEvent(storage.DefaultBucket, k, "", int64(len(rec))))
@@ -107,8 +123,8 @@ func TestKillDuringPhase2(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			srv.kill()
-			first := srv
+			victim.kill()
+			first := victim
 
 			st := openStore(t, dbURL, dir)
 			running := queryInt(t, st, `SELECT count(*) FROM river_job WHERE state = 'running'`)
@@ -122,7 +138,10 @@ func TestKillDuringPhase2(t *testing.T) {
 			}
 
 			restarted := time.Now()
-			srv = startEmgd(t, nil, "serve", args...)
+			victim = startEmgd(t, nil, victimCmd, args...)
+			if !c.worker {
+				srv = victim
+			}
 			for _, id := range ids {
 				left := time.Minute - time.Since(restarted)
 				st := srv.waitDone(t, id, max(left, time.Second))
@@ -161,7 +180,7 @@ func TestKillDuringPhase2(t *testing.T) {
 			// No session analysed twice: a job rescued after its result was
 			// stored does nothing.
 			analysed := map[string]int{}
-			for _, m := range analysedRe.FindAllStringSubmatch(first.logs.String()+srv.logs.String(), -1) {
+			for _, m := range analysedRe.FindAllStringSubmatch(first.logs.String()+victim.logs.String(), -1) {
 				analysed[m[1]]++
 			}
 			for code, k := range analysed {
@@ -184,6 +203,9 @@ func TestKillDuringPhase2(t *testing.T) {
 			}
 			if got := queryInt(t, st, `SELECT count(*) FROM sessions`); got != n {
 				t.Errorf("%d sessions after repeated webhooks", got)
+			}
+			if c.worker {
+				victim.stop()
 			}
 			srv.stop()
 		})
