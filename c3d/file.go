@@ -241,6 +241,8 @@ func (f *File) resolveLayout() error {
 	if p := ps.Param("POINT", "RATE"); p != nil {
 		if v, ok := p.Float(); ok && v > 0 && finite(v) {
 			pt.Rate = v
+		} else {
+			f.warn("POINT:RATE %v is not a valid rate; using the header frame rate %g", p.Value(), pt.Rate)
 		}
 	} else if pt.Rate > 0 {
 		f.warn("POINT:RATE is absent; using the header frame rate %g", pt.Rate)
@@ -277,9 +279,12 @@ func (f *File) resolveLayout() error {
 		used, hasUsed = p.Uint()
 	}
 	arate, hasRate := 0.0, false
+	rateProblem := "is absent"
 	if p := ps.Param("ANALOG", "RATE"); p != nil {
 		if v, ok := p.Float(); ok && v > 0 && finite(v) {
 			arate, hasRate = v, true
+		} else {
+			rateProblem = fmt.Sprintf("%v is not a valid rate", p.Value())
 		}
 	}
 	if spf == 0 && (words > 0 || used > 0) {
@@ -324,7 +329,7 @@ func (f *File) resolveLayout() error {
 		an.Rate = arate
 	case used > 0:
 		an.Rate = float64(spf) * pt.Rate
-		f.warn("ANALOG:RATE is absent; analog rate derived as %d samples per frame x %g Hz = %g Hz", spf, pt.Rate, an.Rate)
+		f.warn("ANALOG:RATE %s; analog rate derived as %d samples per frame x %g Hz = %g Hz", rateProblem, spf, pt.Rate, an.Rate)
 	}
 	an.Labels = f.labels("ANALOG", "LABELS", used)
 	an.Descriptions = f.labels("ANALOG", "DESCRIPTIONS", used)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"emgd/c3d"
@@ -316,5 +317,21 @@ func TestWriterRejects(t *testing.T) {
 	}
 	if err := w.Close(); !errors.Is(err, c3d.ErrWriter) {
 		t.Errorf("closing after 1 of 2 frames: %v", err)
+	}
+}
+
+// A present but invalid ANALOG:RATE is reported as invalid, not absent,
+// and the rate is derived from the frame rate.
+func TestInvalidAnalogRateWarning(t *testing.T) {
+	cfg := c3d.WriterConfig{Frames: 5, AnalogLabels: []string{"A"}, AnalogRate: 200, PointRate: 100}
+	b := makeRecording(cfg).write(t)
+	i := bytes.Index(b, []byte("\x04\x02RATE"))
+	if i < 0 {
+		t.Fatal("ANALOG:RATE not found")
+	}
+	putF32le(b[i+6+2+2:], -5) // name length, group id, name, offset; then type and ndim
+	f := openBytes(t, b)
+	if f.Analog.Rate != 200 || len(f.Warnings) != 1 || !strings.Contains(f.Warnings[0], "-5 is not a valid rate") {
+		t.Errorf("rate %v, warnings %q", f.Analog.Rate, f.Warnings)
 	}
 }
