@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -33,15 +31,8 @@ func cmdMigrateLegacy(args []string, stdout, stderr io.Writer) int {
 	bucket := fs.String("bucket", "c3d-examples", "bucket of old rows without bucket_name")
 	vacuumFull := fs.Bool("vacuum-full", false, "rewrite the old analysis_results table afterwards (VACUUM FULL: locks it, returns the space to the system)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if _, err := parseInterspersed(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "emgd migrate legacy: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code := parseFlagsOnly(fs, "migrate legacy", args, stderr); code >= 0 {
+		return code
 	}
 	if *from == "" {
 		fmt.Fprintln(stderr, "emgd migrate legacy: --database-url is required")

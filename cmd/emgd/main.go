@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -80,6 +81,23 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// parseFlagsOnly parses args, which must hold flags only, for the command
+// name. It returns the exit status to stop with (0 after -h, 2 on a bad
+// flag or an argument), or -1 to go on.
+func parseFlagsOnly(fs *flag.FlagSet, name string, args []string, stderr io.Writer) int {
+	if _, err := parseInterspersed(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "emgd %s: unexpected argument %q\n", name, fs.Arg(0))
+		return 2
+	}
+	return -1
 }
 
 func newFlagSet(name, usageLine string, stderr io.Writer) *flag.FlagSet {

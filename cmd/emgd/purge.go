@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,15 +25,8 @@ func cmdPurge(args []string, stdout, stderr io.Writer) int {
 	fs.Var(durationFlag{&olderThan}, "older-than", "remove sessions created longer ago than this, e.g. 365d (required)")
 	yes := fs.Bool("yes", false, "really delete; without it only report what would go")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if _, err := parseInterspersed(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "emgd purge: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code := parseFlagsOnly(fs, "purge", args, stderr); code >= 0 {
+		return code
 	}
 	if olderThan <= 0 {
 		fmt.Fprintln(stderr, "emgd purge: --older-than is required (e.g. --older-than 365d)")

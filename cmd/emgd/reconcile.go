@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,15 +27,8 @@ func cmdReconcile(args []string, stdout, stderr io.Writer) int {
 	prefix := fs.String("prefix", "", "only keys starting with this")
 	dryRun := fs.Bool("dry-run", false, "report what would be enqueued; change nothing")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if _, err := parseInterspersed(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "emgd reconcile: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code := parseFlagsOnly(fs, "reconcile", args, stderr); code >= 0 {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

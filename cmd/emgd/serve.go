@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -82,15 +81,8 @@ func runServer(name string, args []string, stderr io.Writer, withHTTP bool) int 
 	fs := newFlagSet(name, "[flags]", stderr)
 	var cfg serverConfig
 	cfg.bind(fs, withHTTP)
-	if _, err := parseInterspersed(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "emgd %s: unexpected argument %q\n", name, fs.Arg(0))
-		return 2
+	if code := parseFlagsOnly(fs, name, args, stderr); code >= 0 {
+		return code
 	}
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintf(stderr, "emgd %s: %v\n", name, err)
@@ -236,15 +228,8 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("migrate", "[flags]", stderr)
 	var cfg serverConfig
 	cfg.bind(fs, false)
-	if _, err := parseInterspersed(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "emgd migrate: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code := parseFlagsOnly(fs, "migrate", args, stderr); code >= 0 {
+		return code
 	}
 	ctx := context.Background()
 	if cfg.DatabaseURL == "" {
