@@ -14,21 +14,21 @@ func window(n int, fs, start, end float64) (lo, hi int) {
 	return lo, max(lo, hi)
 }
 
-// pick returns the sample indices in [lo, hi) to send: every k-th sample
+// pick returns the indices into x of the samples to send: every k-th sample
 // (downsample_factor), then, when more than maxPoints remain, the minimum
 // and maximum of each of maxPoints/2 buckets, in time order, so that peaks
 // survive. maxPoints 0 means no cap.
-func pick(x []float64, lo, hi, k, maxPoints int) []int {
+func pick(x []float64, k, maxPoints int) []int {
 	if k < 1 {
 		k = 1
 	}
-	n := (hi - lo + k - 1) / k
+	n := (len(x) + k - 1) / k
 	if n <= 0 {
 		return nil
 	}
 	if maxPoints <= 0 || n <= maxPoints {
 		idx := make([]int, 0, n)
-		for i := lo; i < hi; i += k {
+		for i := 0; i < len(x); i += k {
 			idx = append(idx, i)
 		}
 		return idx
@@ -41,9 +41,9 @@ func pick(x []float64, lo, hi, k, maxPoints int) []int {
 		if p0 >= p1 {
 			continue
 		}
-		mi, ma := lo+p0*k, lo+p0*k
+		mi, ma := p0*k, p0*k
 		for p := p0; p < p1; p++ {
-			i := lo + p*k
+			i := p * k
 			v := x[i]
 			if v < x[mi] || math.IsNaN(x[mi]) {
 				mi = i

@@ -350,14 +350,13 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 			return
 		}
 	}
-	view := x
-	if offset > 0 { // x holds only [lo, hi)
-		view = make([]float64, hi)
-		copy(view[lo:], x)
+	// x holds samples [offset, offset+len(x)): offset is lo for a window read
+	// on its own, 0 for a whole channel.
+	idx := pick(x[lo-offset:hi-offset], q.k, q.maxPoints)
+	for j := range idx {
+		idx[j] += lo
 	}
-	idx := pick(view, lo, hi, q.k, q.maxPoints)
-
-	body := encode(name, rec.sess.ID, fs, f.Duration(), view, rms, idx, q.k)
+	body := encode(name, rec.sess.ID, fs, f.Duration(), x, rms, idx, offset, q.k)
 	if gz {
 		var buf bytes.Buffer
 		zw := gzPool.Get().(*gzip.Writer)
@@ -414,7 +413,8 @@ func appendNum(b []byte, v float64) []byte {
 
 // encode writes the answer. time_axis is each picked sample's index over the
 // sampling rate.
-func encode(name, sessionID string, fs, duration float64, x, rms []float64, idx []int, k int) []byte {
+// x[i-offset] is sample i; rms, when given, holds the whole channel.
+func encode(name, sessionID string, fs, duration float64, x, rms []float64, idx []int, offset, k int) []byte {
 	b := make([]byte, 0, 64+len(idx)*44)
 	b = append(b, `{"success":true,"session_id":`...)
 	b = strconv.AppendQuote(b, sessionID)
@@ -440,7 +440,7 @@ func encode(name, sessionID string, fs, duration float64, x, rms []float64, idx 
 		if j > 0 {
 			b = append(b, ',')
 		}
-		b = appendNum(b, x[i])
+		b = appendNum(b, x[i-offset])
 	}
 	b = append(b, ']')
 	if rms != nil {
