@@ -24,7 +24,21 @@ type pgCluster struct {
 	bin  string // folder of initdb and pg_ctl
 	dir  string
 	port int
-	asPG bool // run the tools as the postgres user (when root)
+	asPG bool   // run the tools as the postgres user (when root)
+	su   string // runuser, when asPG
+}
+
+// runuserPath finds runuser, which root's PATH may lack (it lives in sbin).
+func runuserPath() string {
+	if p, err := exec.LookPath("runuser"); err == nil {
+		return p
+	}
+	for _, p := range []string{"/usr/sbin/runuser", "/sbin/runuser"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
 }
 
 func pgBinDir() string {
@@ -58,6 +72,9 @@ func newPGCluster(t *testing.T) *pgCluster {
 		if err != nil {
 			testenv.Require(t, "running as root and there is no postgres user to run initdb as")
 		}
+		if c.su = runuserPath(); c.su == "" {
+			testenv.Require(t, "running as root and runuser (to run initdb as postgres) is not installed")
+		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		if err := os.Chown(dir, uid, gid); err != nil {
@@ -66,7 +83,9 @@ func newPGCluster(t *testing.T) *pgCluster {
 	}
 	_, port, _ := strings.Cut(freeAddr(t), ":")
 	c.port, _ = strconv.Atoi(port)
-	c.run("initdb", "-D", dir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+	if err := c.run("initdb", "-D", dir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"); err != nil {
+		t.Fatal(err)
+	}
 	c.start()
 	t.Cleanup(func() { c.ctl("stop", "-m", "immediate") })
 	return c
@@ -77,7 +96,7 @@ func (c *pgCluster) run(tool string, args ...string) error {
 	path := filepath.Join(c.bin, tool)
 	var cmd *exec.Cmd
 	if c.asPG {
-		cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
+		cmd = exec.Command(c.su, append([]string{"-u", "postgres", "--", path}, args...)...)
 	} else {
 		cmd = exec.Command(path, args...)
 	}
