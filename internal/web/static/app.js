@@ -261,31 +261,33 @@
     return a ? a.analytics_summary.analytics[base] : null;
   }
 
+  // One column per channel and one row per measure, so that a session's
+  // usual two to four channels fit a 1280-pixel screen without scrolling.
   function renderAnalytics(an) {
     const table = $('#s-analytics');
-    const cols = [
-      ['Channel', null], ['Contractions', 'contraction_count'], ['Good', 'good_contraction_count'],
+    const rows = [
+      ['Contractions', 'contraction_count'], ['Good', 'good_contraction_count'],
       ['MVC met', 'mvc_compliant_count'], ['Duration met', 'duration_compliant_count'],
       ['MVC threshold', 'mvc75_threshold'], ['Avg duration (ms)', 'avg_duration_ms'], ['Max amplitude', 'max_amplitude'],
       ['RMS', 'rms'], ['MAV', 'mav'], ['MPF (Hz)', 'mpf'], ['MDF (Hz)', 'mdf'], ['Fatigue index', 'fatigue_index_fi_nsm5'],
     ];
-    table.tHead.replaceChildren(el('tr', {}, ...cols.map(([h]) => el('th', { scope: 'col', text: h }))));
     const body = table.tBodies[0];
+    const bases = an ? Object.keys(an).filter((b) => an[b]).sort() : [];
+    table.tHead.replaceChildren(el('tr', {}, el('th', { scope: 'col', text: 'Measure' }),
+      ...bases.map((b) => el('th', { scope: 'col', class: 'num', text: b }))));
     body.replaceChildren();
-    if (!an) {
-      body.append(el('tr', {}, el('td', { colspan: cols.length, class: 'muted', text: 'No analysis yet.' })));
+    if (!bases.length) {
+      body.append(el('tr', {}, el('td', { colspan: 2, class: 'muted', text: 'No analysis yet.' })));
       return;
     }
-    for (const base of Object.keys(an).sort()) {
-      const c = an[base];
-      if (!c) continue;
-      const cells = cols.map(([, k], i) => {
-        if (i === 0) return el('th', { scope: 'row', text: base });
-        const v = c[k];
+    for (const [label, k] of rows) {
+      body.append(el('tr', {}, el('th', { scope: 'row', text: label }), ...bases.map((b) => {
+        const v = an[b][k];
         return el('td', { class: 'num', text: Number.isInteger(v) ? String(v) : num(v, 1) });
-      });
-      body.append(el('tr', {}, ...cells));
-      if (c.errors) body.append(el('tr', {}, el('td', { colspan: cols.length, class: 'error-text', text: base + ': ' + c.errors })));
+      })));
+    }
+    for (const b of bases) {
+      if (an[b].errors) body.append(el('tr', {}, el('td', { colspan: bases.length + 1, class: 'error-text', text: b + ': ' + an[b].errors })));
     }
   }
 
