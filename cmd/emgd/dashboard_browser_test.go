@@ -349,7 +349,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	do("zoom in", chromedp.Click(css("#z-in")),
 		poll(`document.querySelector('#z-range').textContent.startsWith('Showing')`, 10*time.Second),
 		poll(`[...document.querySelectorAll('canvas[data-drawn]')].every(c => +c.dataset.drawn >= 2)`, 20*time.Second))
-	zoomed := signalRequests(reqs)
+	zoomed := waitSignalRequests(reqs, 3)
 	if len(zoomed) != 3 {
 		t.Fatalf("zoom requests %v", zoomed)
 	}
@@ -370,7 +370,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	x0, x1 := box[0]+64+(box[2]-76)*0.25, box[0]+64+(box[2]-76)*0.5
 	do("drag", chromedp.DragAndDropXY(x0, y, x1, y, 8),
 		poll(`[...document.querySelectorAll('canvas[data-drawn]')].every(c => +c.dataset.drawn >= 3)`, 20*time.Second))
-	dragged := signalRequests(reqs)
+	dragged := waitSignalRequests(reqs, 3)
 	if len(dragged) != 3 {
 		t.Fatalf("drag requests %v", dragged)
 	}
@@ -396,7 +396,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.WaitVisible(css(`canvas[data-channel="CH2 Processed"][data-drawn]`)),
 		chromedp.WaitVisible(css(`canvas[data-channel="CH2 Raw"][data-drawn]`)),
 		chromedp.WaitVisible(css(`canvas[data-channel="CH2 activated"][data-drawn]`)))
-	if ch2 := signalRequests(reqs); len(ch2) != 3 || !strings.Contains(strings.Join(ch2, " "), "CH2%20Processed") {
+	if ch2 := waitSignalRequests(reqs, 3); len(ch2) != 3 || !strings.Contains(strings.Join(ch2, " "), "CH2%20Processed") {
 		t.Errorf("CH2 requests %v", ch2)
 	}
 
@@ -429,6 +429,20 @@ func describeException(d *runtime.ExceptionDetails) string {
 		s += ": " + d.Exception.Description
 	}
 	return s
+}
+
+// waitSignalRequests waits (up to 5 s) until n signal requests are logged:
+// the browser reports requests asynchronously, sometimes after the chart
+// that used the answer has been drawn.
+func waitSignalRequests(l *requestLog, n int) []string {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := signalRequests(l)
+		if len(got) >= n || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func signalRequests(l *requestLog) []string {

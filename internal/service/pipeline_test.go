@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -201,4 +203,66 @@ func TestPipelineMissingObjectRetriesThenFails(t *testing.T) {
 		t.Errorf("%d attempts, error %q", calls.Load(), s.Error)
 	}
 	_ = testenv.Strict
+}
+
+// Concurrent webhooks committed in batches: every object gets exactly one
+// session and one job, duplicates within a batch included, and all complete.
+func TestPipelineBatchedConcurrentIngest(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, st store.Store) {
+		p := newPipeline(t, st, 3)
+		p.svc.StartBatching()
+		rec := testrec.Ghostly(testrec.Options{Seconds: 12})
+		const objects = 24
+		var evs []webhook.Event
+		for i := 0; i < objects; i++ {
+			evs = append(evs, p.upload(t, fmt.Sprintf("P%03d/rec-%02d.c3d", 500+i%3, i), rec))
+		}
+		type result struct {
+			id  string
+			err error
+		}
+		results := make(chan result, 3*objects)
+		var wg sync.WaitGroup
+		for rep := 0; rep < 3; rep++ { // every object three times, all at once
+			for _, ev := range evs {
+				wg.Add(1)
+				go func(ev webhook.Event) {
+					defer wg.Done()
+					out, err := p.svc.Ingest(context.Background(), ev)
+					if err != nil {
+						results <- result{err: err}
+						return
+					}
+					results <- result{id: out.Session.ID}
+				}(ev)
+			}
+		}
+		wg.Wait()
+		close(results)
+		ids := map[string]int{}
+		for r := range results {
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			ids[r.id]++
+		}
+		if len(ids) != objects {
+			t.Fatalf("%d sessions for %d objects", len(ids), objects)
+		}
+		codes := map[string]bool{}
+		for id, n := range ids {
+			if n != 3 {
+				t.Errorf("session %s answered %d times, want 3", id, n)
+			}
+			s := waitFor(t, st, id, store.StatusCompleted, 60*time.Second)
+			if codes[s.SessionCode] {
+				t.Errorf("session code %s twice", s.SessionCode)
+			}
+			codes[s.SessionCode] = true
+		}
+		var jobs int
+		if err := st.DB().QueryRow(`SELECT count(*) FROM river_job`).Scan(&jobs); err != nil || jobs != objects {
+			t.Errorf("%d jobs (%v), want %d", jobs, err, objects)
+		}
+	})
 }

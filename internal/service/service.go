@@ -76,6 +76,9 @@ type Service struct {
 	Metrics *Metrics
 
 	testHook func(AnalyzeArgs) // called at the start of each job (tests)
+
+	commits    chan *commitReq // set by StartBatching
+	batchQueue Queue           // the queue the commit loop enqueues on
 }
 
 func (s *Service) log() *slog.Logger {
@@ -182,19 +185,9 @@ func (s *Service) Ingest(ctx context.Context, ev webhook.Event) (*Outcome, error
 	phase1 := time.Since(start)
 	timings, _ := json.Marshal(map[string]float64{"phase1_ms": float64(phase1.Microseconds()) / 1000})
 	var out Outcome
-	err = s.Store.InTx(ctx, func(tx store.Tx) error {
-		sess, created, err := tx.CreateSession(ctx, store.NewSession{
-			Bucket: ev.Bucket, ObjectKey: key, ETag: etag, FileSizeBytes: &size,
-			Metadata: mdJSON, RecordedAt: recorded, Timings: timings,
-		})
-		if err != nil {
-			return err
-		}
-		out.Session, out.Created = sess, created
-		if !created {
-			return nil
-		}
-		return s.Queue.EnqueueTx(ctx, tx, AnalyzeArgs{SessionID: sess.ID})
+	out.Session, out.Created, err = s.commit(ctx, store.NewSession{
+		Bucket: ev.Bucket, ObjectKey: key, ETag: etag, FileSizeBytes: &size,
+		Metadata: mdJSON, RecordedAt: recorded, Timings: timings,
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrInvalidInput) {

@@ -57,6 +57,16 @@ func (w *AnalyzeWorker) Work(ctx context.Context, job *river.Job[AnalyzeArgs]) (
 // RiverQueue enqueues phase-2 jobs on a River queue.
 type RiverQueue struct{ Q jobs.Queue }
 
+// EnqueueManyTx implements ManyQueue.
+func (r RiverQueue) EnqueueManyTx(ctx context.Context, tx store.Tx, args []AnalyzeArgs) error {
+	params := make([]river.InsertManyParams, len(args))
+	for i, a := range args {
+		params[i] = river.InsertManyParams{Args: a}
+	}
+	_, err := r.Q.EnqueueManyTx(ctx, tx, params)
+	return err
+}
+
 // EnqueueTx implements Queue.
 func (r RiverQueue) EnqueueTx(ctx context.Context, tx store.Tx, args AnalyzeArgs) error {
 	_, err := r.Q.EnqueueTx(ctx, tx, args, nil)

@@ -1,0 +1,123 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"emgd/internal/store"
+)
+
+// ManyQueue is a Queue that can also enqueue several jobs in one call.
+type ManyQueue interface {
+	Queue
+	EnqueueManyTx(ctx context.Context, tx store.Tx, args []AnalyzeArgs) error
+}
+
+// maxBatch bounds the sessions one phase-1 transaction creates.
+const maxBatch = 64
+
+type commitReq struct {
+	ns      store.NewSession
+	sess    *store.Session
+	created bool
+	err     error
+	done    chan struct{}
+}
+
+// StartBatching makes phase 1 commit concurrent webhooks together (meant for
+// SQLite; on PostgreSQL, whose transactions run side by side, it measured
+// slower: 32 senders p50 107 ms against 69 ms without): the
+// sessions of every webhook waiting for the database are created in one
+// transaction, and their jobs enqueued in one call, which costs a fraction
+// of a transaction and a job insert each (the database has one writer on
+// SQLite, so webhooks otherwise queue one transaction at a time). A lone
+// webhook commits at once, as before. It needs a ManyQueue; with another
+// queue it does nothing. The commit loop runs for the life of the process.
+func (s *Service) StartBatching() {
+	if _, ok := s.Queue.(ManyQueue); !ok || s.commits != nil {
+		return
+	}
+	s.commits = make(chan *commitReq, maxBatch*4)
+	s.batchQueue = s.Queue
+	go s.commitLoop(s.Queue.(ManyQueue), s.commits)
+}
+
+// commit creates the session (or finds the existing one) and enqueues its
+// job when it is new, in one transaction, batched when StartBatching ran.
+func (s *Service) commit(ctx context.Context, ns store.NewSession) (*store.Session, bool, error) {
+	if s.commits == nil || s.Queue != s.batchQueue {
+		return s.commitOne(ctx, ns)
+	}
+	r := &commitReq{ns: ns, done: make(chan struct{})}
+	select {
+	case s.commits <- r:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	select {
+	case <-r.done:
+		return r.sess, r.created, r.err
+	case <-ctx.Done():
+		// The batch may still commit the session; a retry finds it.
+		return nil, false, ctx.Err()
+	}
+}
+
+func (s *Service) commitOne(ctx context.Context, ns store.NewSession) (sess *store.Session, created bool, err error) {
+	err = s.Store.InTx(ctx, func(tx store.Tx) error {
+		sess, created, err = tx.CreateSession(ctx, ns)
+		if err != nil || !created {
+			return err
+		}
+		return s.Queue.EnqueueTx(ctx, tx, AnalyzeArgs{SessionID: sess.ID})
+	})
+	return sess, created, err
+}
+
+func (s *Service) commitLoop(q ManyQueue, in <-chan *commitReq) {
+	for first := range in {
+		batch := []*commitReq{first}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-in:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if len(batch) == 1 {
+			first.sess, first.created, first.err = s.commitOne(ctx, first.ns)
+		} else if err := s.commitMany(ctx, q, batch); err != nil {
+			// One bad request must not fail the others: commit each alone.
+			for _, r := range batch {
+				r.sess, r.created, r.err = s.commitOne(ctx, r.ns)
+			}
+		}
+		cancel()
+		for _, r := range batch {
+			close(r.done)
+		}
+	}
+}
+
+func (s *Service) commitMany(ctx context.Context, q ManyQueue, batch []*commitReq) error {
+	return s.Store.InTx(ctx, func(tx store.Tx) error {
+		var args []AnalyzeArgs
+		for _, r := range batch {
+			sess, created, err := tx.CreateSession(ctx, r.ns)
+			if err != nil {
+				return err
+			}
+			r.sess, r.created, r.err = sess, created, nil
+			if created {
+				args = append(args, AnalyzeArgs{SessionID: sess.ID})
+			}
+		}
+		if len(args) == 0 {
+			return nil
+		}
+		return q.EnqueueManyTx(ctx, tx, args)
+	})
+}
