@@ -307,13 +307,22 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "database unavailable")
 		return
 	}
+	var withAnalysis []string
+	for _, sess := range page.Sessions {
+		if sess.HasAnalysis {
+			withAnalysis = append(withAnalysis, sess.ID)
+		}
+	}
+	current, err := s.svc.Store.CurrentAnalyses(r.Context(), withAnalysis)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "database unavailable")
+		return
+	}
 	list := make([]map[string]any, 0, len(page.Sessions))
 	for i := range page.Sessions {
 		sj := sessionJSON(&page.Sessions[i])
-		if page.Sessions[i].HasAnalysis {
-			if a, err := s.svc.Store.CurrentAnalysis(r.Context(), page.Sessions[i].ID); err == nil {
-				sj["overview"] = overview(a)
-			}
+		if a := current[page.Sessions[i].ID]; a != nil {
+			sj["overview"] = overview(a)
 		}
 		list = append(list, sj)
 	}

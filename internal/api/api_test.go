@@ -370,6 +370,15 @@ func TestReadAPI(t *testing.T) {
 	if err != nil || len(analyses) != 2 {
 		t.Fatalf("%d analyses (%v), want 2", len(analyses), err)
 	}
+	// The list shows each analysed session's overview (one query for the page).
+	_, listed := e.do("GET", "/sessions?patient=P001", nil, auth...)
+	for _, x := range listed["sessions"].([]any) {
+		sj := x.(map[string]any)
+		ov, _ := sj["overview"].(map[string]any)
+		if ov == nil || ov["channels"] == nil || ov["processing_version"] != "ghostly/1" {
+			t.Errorf("session %v overview %v", sj["session_code"], sj["overview"])
+		}
+	}
 	var scores map[string]any
 	json.Unmarshal(analyses[0].Scores, &scores)
 	if scores["effort_score"] != 100.0 {

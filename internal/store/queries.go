@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -464,6 +465,41 @@ func (q *queries) CurrentAnalysis(ctx context.Context, sessionID string) (*Analy
 		return nil, fmt.Errorf("store: read analysis: %w", err)
 	}
 	return a, nil
+}
+
+func (q *queries) CurrentAnalyses(ctx context.Context, sessionIDs []string) (map[string]*AnalysisResult, error) {
+	out := map[string]*AnalysisResult{}
+	var args []any
+	var marks []string
+	for _, id := range sessionIDs {
+		if validID(id) {
+			args = append(args, strings.ToLower(id))
+			marks = append(marks, "$"+strconv.Itoa(len(args)))
+		}
+	}
+	if len(args) == 0 {
+		return out, nil
+	}
+	// Newest first within each session: the first row seen is current.
+	rs, err := q.c.query(ctx, `SELECT `+analysisCols+` FROM analysis_results
+		WHERE session_id IN (`+strings.Join(marks, ",")+`) ORDER BY session_id,`+strings.TrimPrefix(analysisOrder, " ORDER BY"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: read analyses: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		a, err := scanAnalysis(rs)
+		if err != nil {
+			return nil, fmt.Errorf("store: read analyses: %w", err)
+		}
+		if _, seen := out[a.SessionID]; !seen {
+			out[a.SessionID] = a
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: read analyses: %w", err)
+	}
+	return out, nil
 }
 
 func (q *queries) ListAnalyses(ctx context.Context, sessionID string) ([]AnalysisResult, error) {

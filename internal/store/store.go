@@ -190,6 +190,9 @@ type Queries interface {
 	SaveAnalysis(ctx context.Context, r AnalysisResult) (*AnalysisResult, error)
 	// CurrentAnalysis returns the newest analysis result of a session.
 	CurrentAnalysis(ctx context.Context, sessionID string) (*AnalysisResult, error)
+	// CurrentAnalyses returns the newest analysis result of each session
+	// that has one, keyed by session id, in one query (for listings).
+	CurrentAnalyses(ctx context.Context, sessionIDs []string) (map[string]*AnalysisResult, error)
 	// ListAnalyses returns all analysis results of a session, newest first.
 	ListAnalyses(ctx context.Context, sessionID string) ([]AnalysisResult, error)
 }

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UnknownIDs", testUnknown},
 		{"BadInput", testBadInput},
 		{"AnalysisUpsertNewestIsCurrent", testAnalysis},
+		{"CurrentAnalysesOfSeveralSessions", testCurrentAnalyses},
 		{"ListFiltersAndCursor", testList},
 		{"Transaction", testTx},
 		{"DatabaseRejectsInvalidStatus", testCheckConstraint},
@@ -489,6 +490,41 @@ func testBadInput(t *testing.T, s store.Store) {
 		if _, err := s.ListSessions(ctx(t), o); !errors.Is(err, store.ErrInvalidInput) {
 			t.Errorf("ListSessions(%+v) = %v, want ErrInvalidInput", o, err)
 		}
+	}
+}
+
+// CurrentAnalyses gives, in one call, what CurrentAnalysis gives per session.
+func testCurrentAnalyses(t *testing.T, s store.Store) {
+	var ids []string
+	for i, n := range []int{2, 0, 3} { // analyses per session
+		sess := create(t, s, store.NewSession{ObjectKey: fmt.Sprintf("P012/%d.c3d", i)})
+		ids = append(ids, sess.ID)
+		for k := 0; k < n; k++ {
+			time.Sleep(2 * time.Millisecond)
+			if _, err := s.SaveAnalysis(ctx(t), store.AnalysisResult{SessionID: sess.ID, ProcessingVersion: "emg-1",
+				Params: json.RawMessage(fmt.Sprintf(`{"k":%d}`, k)), AnalyticsSummary: json.RawMessage(fmt.Sprintf(`{"n":%d}`, k))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got, err := s.CurrentAnalyses(ctx(t), append(ids, "not-an-id", "00000000-0000-0000-0000-000000000000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[ids[1]] != nil {
+		t.Fatalf("%d results (%v); want the two sessions with analyses", len(got), got)
+	}
+	for _, id := range []string{ids[0], ids[2]} {
+		want, err := s.CurrentAnalysis(ctx(t), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[id] == nil || got[id].ParamsHash != want.ParamsHash {
+			t.Errorf("session %s: %+v, want the current %s", id, got[id], want.ParamsHash)
+		}
+	}
+	if none, err := s.CurrentAnalyses(ctx(t), nil); err != nil || len(none) != 0 {
+		t.Errorf("no ids: %v %v", none, err)
 	}
 }
 
