@@ -34,18 +34,12 @@ func cmdPurge(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	stg, st, err := backends(ctx, &cfg)
+	svc, q, closeAll, err := maintenanceService(ctx, &cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "emgd purge: %v\n", err)
 		return 1
 	}
-	defer st.Close()
-	q, err := jobs.New(ctx, st, jobs.Config{}) // no workers: list and delete only
-	if err != nil {
-		fmt.Fprintf(stderr, "emgd purge: job queue: %v\n", err)
-		return 1
-	}
-	svc := &service.Service{Store: st, Storage: stg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	defer closeAll()
 	before := time.Now().Add(-olderThan)
 	rep, err := svc.Purge(ctx, service.PurgeOptions{Before: before, DryRun: !*yes})
 	if err != nil {

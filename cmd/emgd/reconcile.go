@@ -32,19 +32,12 @@ func cmdReconcile(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	stg, st, err := backends(ctx, &cfg)
+	svc, _, closeAll, err := maintenanceService(ctx, &cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "emgd reconcile: %v\n", err)
 		return 1
 	}
-	defer st.Close()
-	svc := &service.Service{Store: st, Storage: stg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	q, err := jobs.New(ctx, st, jobs.Config{}) // insert only
-	if err != nil {
-		fmt.Fprintf(stderr, "emgd reconcile: job queue: %v\n", err)
-		return 1
-	}
-	svc.Queue = service.RiverQueue{Q: q}
+	defer closeAll()
 	opts := service.ReconcileOptions{Prefix: *prefix, DryRun: *dryRun}
 	for b := range strings.SplitSeq(*buckets, ",") {
 		if b = strings.TrimSpace(b); b != "" {
@@ -67,6 +60,24 @@ func cmdReconcile(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// maintenanceService opens storage, the database and an insert-only job
+// queue for the one-shot commands (reconcile, purge): a Service that can
+// create sessions and enqueue their analysis for the running workers.
+func maintenanceService(ctx context.Context, cfg *serverConfig) (*service.Service, jobs.Queue, func(), error) {
+	stg, st, err := backends(ctx, cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	q, err := jobs.New(ctx, st, jobs.Config{}) // no workers: insert, list and delete only
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, fmt.Errorf("job queue: %w", err)
+	}
+	svc := &service.Service{Store: st, Storage: stg, Queue: service.RiverQueue{Q: q},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return svc, q, func() { st.Close() }, nil
 }
 
 func printReconcile(w io.Writer, rep *service.ReconcileReport) {
