@@ -213,6 +213,16 @@ func (pl *plan) resolveChannel(field, name string, allBases map[string]bool) (st
 // (with the Result, whose channels carry their errors) when no channel could
 // be analysed.
 func (a Analyzer) Analyze(rec Recording, p Params) (*Result, error) {
+	pl, err := newPlan(rec, p)
+	if err != nil {
+		return nil, err
+	}
+	return pl.result(a.analyzeBases(pl, rec))
+}
+
+// newPlan checks p and rec, resolves p's channel names to the recording's
+// bases and picks the bases to analyse.
+func newPlan(rec Recording, p Params) (*plan, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -227,118 +237,159 @@ func (a Analyzer) Analyze(rec Recording, p Params) (*Result, error) {
 	for i, c := range rec.Channels {
 		labels[i] = c.Label
 	}
-	pl := &plan{prof: prof, p: &p, rate: rec.Rate, keys: ChannelKeys(labels), index: map[string]int{}}
+	pl := &plan{prof: prof, rate: rec.Rate, keys: ChannelKeys(labels), index: map[string]int{},
+		limits: limitsFor(prof, p.Validation)}
 	allBases := map[string]bool{}
 	for i, k := range pl.keys {
 		pl.index[k] = i
 		allBases[BaseName(k)] = true
 	}
-	pl.limits = prof
-	if v := p.Validation; v != nil {
-		if v.MinSamples != nil {
-			pl.limits.MinSamples = *v.MinSamples
-		}
-		if v.MinSeconds != nil {
-			pl.limits.MinSeconds = *v.MinSeconds
-		}
-		if v.MaxSeconds != nil {
-			pl.limits.MaxSeconds = *v.MaxSeconds
-		}
+	var err error
+	if pl.p, err = pl.resolveParams(p, allBases); err != nil {
+		return nil, err
 	}
-	// Resolve every channel-keyed parameter to bases.
-	resolved := func(field string, m map[string]float64) (map[string]float64, error) {
-		out := make(map[string]float64, len(m))
-		for _, k := range sortedKeys(m) {
-			b, err := pl.resolveChannel(field, k, allBases)
-			if err != nil {
-				return nil, err
-			}
-			out[b] = m[k]
-		}
-		return out, nil
+	if pl.bases, err = pl.selectBases(p.Channels, allBases); err != nil {
+		return nil, err
 	}
+	return pl, nil
+}
+
+// limitsFor returns the profile's validation limits with those v gives
+// instead.
+func limitsFor(prof Profile, v *ValidationLimits) Profile {
+	if v == nil {
+		return prof
+	}
+	if v.MinSamples != nil {
+		prof.MinSamples = *v.MinSamples
+	}
+	if v.MinSeconds != nil {
+		prof.MinSeconds = *v.MinSeconds
+	}
+	if v.MaxSeconds != nil {
+		prof.MaxSeconds = *v.MaxSeconds
+	}
+	return prof
+}
+
+// resolveParams returns a copy of p whose channel-keyed maps are keyed by
+// base (side names in lower case). A name that is neither a base nor a key
+// of the recording is a *ParamError; the fields are checked in a fixed
+// order, each map in sorted key order.
+func (pl *plan) resolveParams(p Params, allBases map[string]bool) (*Params, error) {
 	var err error
 	rp := p
-	if rp.MVC, err = resolved("mvc", p.MVC); err != nil {
+	if rp.MVC, err = resolveKeys(pl, "mvc", p.MVC, allBases, identity); err != nil {
 		return nil, err
 	}
-	if rp.MVCThresholdPct, err = resolved("mvc_threshold_pct", p.MVCThresholdPct); err != nil {
+	if rp.MVCThresholdPct, err = resolveKeys(pl, "mvc_threshold_pct", p.MVCThresholdPct, allBases, identity); err != nil {
 		return nil, err
 	}
-	if rp.DurationThresholdsS, err = resolved("duration_thresholds_s", p.DurationThresholdsS); err != nil {
+	if rp.DurationThresholdsS, err = resolveKeys(pl, "duration_thresholds_s", p.DurationThresholdsS, allBases, identity); err != nil {
 		return nil, err
 	}
-	rp.ExpectedContractionsPerChannel = map[string]int{}
-	for _, k := range sortedKeys(p.ExpectedContractionsPerChannel) {
-		b, err := pl.resolveChannel("expected_contractions_per_channel", k, allBases)
-		if err != nil {
-			return nil, err
-		}
-		rp.ExpectedContractionsPerChannel[b] = p.ExpectedContractionsPerChannel[k]
+	if rp.ExpectedContractionsPerChannel, err = resolveKeys(pl, "expected_contractions_per_channel", p.ExpectedContractionsPerChannel, allBases, identity); err != nil {
+		return nil, err
 	}
-	rp.Muscles = map[string]string{}
-	for _, k := range sortedKeys(p.Muscles) {
-		b, err := pl.resolveChannel("muscles", k, allBases)
-		if err != nil {
-			return nil, err
-		}
-		rp.Muscles[b] = strings.ToLower(p.Muscles[k])
+	if rp.Muscles, err = resolveKeys(pl, "muscles", p.Muscles, allBases, strings.ToLower); err != nil {
+		return nil, err
 	}
-	pl.p = &rp
-	if len(p.Channels) > 0 {
-		sel := map[string]bool{}
-		for _, c := range p.Channels {
-			b, err := pl.resolveChannel("channels", c, allBases)
-			if err != nil {
-				return nil, err
-			}
-			sel[b] = true
-		}
-		pl.bases = sortedKeys(sel)
-	} else {
-		pl.bases = sortedKeys(allBases)
-	}
+	return &rp, nil
+}
 
+func identity[V any](v V) V { return v }
+
+// resolveKeys returns m keyed by base (never nil), each value passed
+// through f.
+func resolveKeys[V any](pl *plan, field string, m map[string]V, allBases map[string]bool, f func(V) V) (map[string]V, error) {
+	out := make(map[string]V, len(m))
+	for _, k := range sortedKeys(m) {
+		b, err := pl.resolveChannel(field, k, allBases)
+		if err != nil {
+			return nil, err
+		}
+		out[b] = f(m[k])
+	}
+	return out, nil
+}
+
+// selectBases returns the bases channels names, or every base when it names
+// none, sorted.
+func (pl *plan) selectBases(channels []string, allBases map[string]bool) ([]string, error) {
+	if len(channels) == 0 {
+		return sortedKeys(allBases), nil
+	}
+	sel := map[string]bool{}
+	for _, c := range channels {
+		b, err := pl.resolveChannel("channels", c, allBases)
+		if err != nil {
+			return nil, err
+		}
+		sel[b] = true
+	}
+	return sortedKeys(sel), nil
+}
+
+// analyzeBases analyses pl.bases, on a.Workers goroutines when that is more
+// than one, and returns their analyses in the same order.
+func (a Analyzer) analyzeBases(pl *plan, rec Recording) []*ChannelAnalytics {
+	results := make([]*ChannelAnalytics, len(pl.bases))
+	if workers := max(1, min(a.Workers, len(pl.bases))); workers > 1 {
+		pl.analyzeParallel(rec, results, workers)
+	} else {
+		pl.analyzeSerial(rec, results)
+	}
+	return results
+}
+
+// analyzeSerial analyses the bases two at a time on this goroutine, their
+// envelope filters running interleaved.
+func (pl *plan) analyzeSerial(rec Recording, results []*ChannelAnalytics) {
+	ws := getWorkspace()
+	defer putWorkspace(ws)
+	for i := 0; i < len(pl.bases); i += 2 {
+		if i+1 < len(pl.bases) {
+			results[i], results[i+1] = pl.analyzePair(ws, rec, pl.bases[i], pl.bases[i+1])
+		} else {
+			results[i] = pl.analyzeBase(ws, rec, pl.bases[i])
+		}
+		ws.release(rec)
+	}
+}
+
+// analyzeParallel analyses the bases one at a time on each of workers
+// goroutines.
+func (pl *plan) analyzeParallel(rec Recording, results []*ChannelAnalytics, workers int) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ws := getWorkspace()
+			defer putWorkspace(ws)
+			for i := range next {
+				results[i] = pl.analyzeBase(ws, rec, pl.bases[i])
+				ws.release(rec)
+			}
+		}()
+	}
+	for i := range pl.bases {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// result gathers the analyses of pl.bases (results, in the same order) and
+// the session scores into a Result; when every channel failed it returns
+// the Result with a *FailedError.
+func (pl *plan) result(results []*ChannelAnalytics) (*Result, error) {
 	res := &Result{
 		Analytics:         make(map[string]*ChannelAnalytics, len(pl.bases)),
-		ProcessingVersion: prof.ProcessingVersion(),
+		AvailableChannels: append([]string(nil), pl.keys...),
+		ProcessingVersion: pl.prof.ProcessingVersion(),
 	}
-	results := make([]*ChannelAnalytics, len(pl.bases))
-	workers := max(1, min(a.Workers, len(pl.bases)))
-	if workers == 1 {
-		// Bases two at a time: their envelope filters run interleaved.
-		ws := getWorkspace()
-		for i := 0; i < len(pl.bases); i += 2 {
-			if i+1 < len(pl.bases) {
-				results[i], results[i+1] = pl.analyzePair(ws, rec, pl.bases[i], pl.bases[i+1])
-			} else {
-				results[i] = pl.analyzeBase(ws, rec, pl.bases[i])
-			}
-			ws.release(rec)
-		}
-		putWorkspace(ws)
-	} else {
-		var wg sync.WaitGroup
-		next := make(chan int)
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ws := getWorkspace()
-				defer putWorkspace(ws)
-				for i := range next {
-					results[i] = pl.analyzeBase(ws, rec, pl.bases[i])
-					ws.release(rec)
-				}
-			}()
-		}
-		for i := range pl.bases {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
-	}
-	res.AvailableChannels = append([]string(nil), pl.keys...)
 	failed := map[string]string{}
 	for i, b := range pl.bases {
 		ca := results[i]
@@ -349,8 +400,8 @@ func (a Analyzer) Analyze(rec Recording, p Params) (*Result, error) {
 			res.AvailableChannels = append(res.AvailableChannels, b+" Processed")
 		}
 	}
-	res.PerformanceAnalysis, err = pl.scores(res.Analytics)
-	if err != nil {
+	var err error
+	if res.PerformanceAnalysis, err = pl.scores(res.Analytics); err != nil {
 		return nil, err
 	}
 	if len(failed) == len(pl.bases) {

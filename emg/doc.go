@@ -49,7 +49,7 @@
 // settings, duration thresholds, expected contractions, RPE, BFR pressure,
 // game points, weights, channel selection and sides); its JSON form is the
 // params file of `emgd analyze --params`, read with ReadParams. Invalid
-// parameters give a *ParamError, which maps to an HTTP 422.
+// parameters give a *ParamError.
 //
 // Profiles: "ghostly" (default) reproduces the GHOSTLY+ Python backend;
 // "standard" computes the features on the raw signal band-passed from 20 Hz

@@ -184,16 +184,8 @@ func (fw *featureWork) estimator(fs float64) (*Welch, error) {
 	return fw.welch, nil
 }
 
-// spectral returns the spectral features of x, or ok = false when x is too
-// short or flat.
-func (fw *featureWork) spectral(x []float64, fs float64) (Spectral, bool, error) {
-	if len(x) < MinSpectralSamples || !(Std(x) >= minSpectralStd) {
-		return Spectral{}, false, nil
-	}
-	return fw.spectralChecked(x, fs)
-}
-
-// spectralChecked is spectral for a signal known to be long enough and to vary.
+// spectralChecked returns the spectral features of x, a signal the caller
+// has checked to be long enough (MinSpectralSamples) and to vary.
 func (fw *featureWork) spectralChecked(x []float64, fs float64) (Spectral, bool, error) {
 	w, err := fw.estimator(fs)
 	if err != nil {

@@ -7,14 +7,17 @@ import (
 )
 
 // FFT is a precomputed plan for the discrete Fourier transform of complex
-// sequences of one length. Powers of two use an iterative radix-2 transform
-// with per-stage twiddle tables; other lengths use Bluestein's algorithm on
+// sequences of one length. Powers of two use an iterative, in-place
+// decimation-in-time transform over bit-reversed input, mostly radix-4:
+// after the bit-reversal permutation, a radix-2 stage (odd log2 n) or a
+// twiddle-free radix-4 stage (even log2 n), then radix-4 stages with
+// per-stage twiddle tables (for odd log2 n the first of them, whose twiddles
+// are constants, is written out). Other lengths use Bluestein's algorithm on
 // top of a power-of-two plan. A plan keeps scratch space: it is not safe for
 // concurrent use, give each goroutine its own.
 type FFT struct {
 	n      int
 	rev    []int32           // bit-reversal permutation (power-of-two plans)
-	tw     []complex128      // twiddles of every stage, stage after stage
 	blue   *bluestein        // non-power-of-two lengths
 	ident  bool              // n <= 1
 	stages [][][3]complex128 // radix-4 twiddles (w^k, w^2k, w^3k) per stage
@@ -55,7 +58,9 @@ func NewFFT(n int) *FFT {
 		p.rev[i] = int32(bits.Reverse32(uint32(i)) >> (32 - logn))
 	}
 	// Radix-4 stages combine blocks of L into 4L, from L = 2 (odd log2 n,
-	// after a radix-2 stage) or L = 4 (even, after a twiddle-free radix-4 stage).
+	// after a radix-2 stage) or L = 4 (even, after a twiddle-free radix-4
+	// stage). For odd log2 n the table of the first one (L = 2) is not read:
+	// permutedFrom writes that stage out with its constant twiddles.
 	l := 2
 	if logn%2 == 0 {
 		l = 4
@@ -118,7 +123,7 @@ func (p *FFT) Forward(x []complex128) {
 	case p.blue != nil:
 		p.blue.transform(x)
 	default:
-		p.radix2(x)
+		p.powerOfTwo(x)
 	}
 }
 
@@ -153,7 +158,9 @@ func (b *bluestein) transform(x []complex128) {
 	}
 }
 
-func (p *FFT) radix2(x []complex128) {
+// powerOfTwo is Forward for a power-of-two plan: the bit-reversal
+// permutation, then the butterflies.
+func (p *FFT) powerOfTwo(x []complex128) {
 	for i, j := range p.rev {
 		if int(j) > i {
 			x[i], x[j] = x[j], x[i]

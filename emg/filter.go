@@ -393,12 +393,10 @@ func oddExtend(buf []float64, padlen int) {
 // free samples at each end, which it fills first.
 func (f *ZeroPhase) run(buf []float64) { f.runMode(buf, false) }
 
-// runAbs is run followed by full-wave rectification, fused into the
-// backward pass where the filter allows.
-func (f *ZeroPhase) runAbs(buf []float64) { f.runMode(buf, true) }
-
-// runAbsFrom is runAbs with the signal taken from x instead of the middle of
-// buf, saving the copy: the forward pass reads x and writes buf's middle.
+// runAbsFrom is run followed by full-wave rectification (fused into the
+// backward pass where the filter allows), with the signal taken from x
+// instead of the middle of buf, saving the copy: the forward pass reads x
+// and writes buf's middle.
 func (f *ZeroPhase) runAbsFrom(buf, x []float64) {
 	p := f.padlen
 	n := len(x)

@@ -123,8 +123,6 @@ func (d jsonDoc) has(key string) bool {
 	return ok
 }
 
-func (d jsonDoc) isNull() bool { return d.v == nil }
-
 func (d jsonDoc) f() float64 {
 	d.t.Helper()
 	x, ok := d.v.(float64)
@@ -153,11 +151,6 @@ func (d jsonDoc) keys() []string {
 		d.t.Fatalf("not an object")
 	}
 	return sortedKeys(m)
-}
-
-func (d jsonDoc) str() string {
-	s, _ := d.v.(string)
-	return s
 }
 
 // near checks |got-want| <= tol*scale.

@@ -104,17 +104,15 @@ func (w *Weights) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ParamError reports an invalid session parameter. It corresponds to an
-// HTTP 422 (Unprocessable Entity) response.
+// ParamError reports an invalid session parameter: Field is its JSON name,
+// Msg what is wrong with it. Callers tell it from other errors (an unusable
+// recording, a failed analysis) with errors.As.
 type ParamError struct {
 	Field string
 	Msg   string
 }
 
 func (e *ParamError) Error() string { return "invalid parameter " + e.Field + ": " + e.Msg }
-
-// HTTPStatus returns 422.
-func (e *ParamError) HTTPStatus() int { return 422 }
 
 func perr(field, format string, a ...any) error {
 	return &ParamError{Field: field, Msg: fmt.Sprintf(format, a...)}
