@@ -123,8 +123,9 @@ func serve(ctx context.Context, name string, cfg *serverConfig, log *slog.Logger
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	analysis.SetLimits(analysis.Limits{MaxSamplesPerChannel: cfg.MaxSamplesPerChannel})
 	svc := &service.Service{Store: st, Storage: stg, Log: log, Metrics: service.NewMetrics(reg),
-		Config: service.Config{Analyzer: emg.Analyzer{Workers: cfg.AnalysisProcs}}}
+		Config: service.Config{Analyzer: emg.Analyzer{Workers: cfg.AnalysisProcs}, MaxObjectBytes: cfg.MaxObjectMB << 20}}
 	if cfg.Buckets != "" {
 		for b := range strings.SplitSeq(cfg.Buckets, ",") {
 			if b = strings.TrimSpace(b); b != "" {
@@ -167,10 +168,14 @@ func serve(ctx context.Context, name string, cfg *serverConfig, log *slog.Logger
 			q.Stop(context.Background())
 			return err
 		}
-		handler := api.New(svc, api.Config{
+		apiCfg := api.Config{
 			WebhookAuth: webhook.Auth{Secret: cfg.WebhookSecret, Token: cfg.WebhookToken},
 			ReadToken:   cfg.ReadToken,
-		}, reg, log)
+		}
+		if apiCfg.WebhookRedacted() {
+			log.Warn("reads are protected but the webhook is not: its answers carry no session data; set --webhook-secret or --webhook-token")
+		}
+		handler := api.New(svc, apiCfg, reg, log)
 		(&signals.Handler{Store: st, Storage: stg, Cache: signals.NewCache(cfg.SignalCacheMB << 20), Log: log}).Register(handler.Mux(), handler.ReadGuard)
 		(&upload.Handler{Svc: svc, Limit: cfg.UploadLimitMB << 20, Analyzer: svc.Config.Analyzer, Log: log}).Register(handler.Mux(), handler.ReadGuard)
 		web.Register(handler.Mux())

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -136,16 +137,30 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]any{"success": false, "error": msg})
 }
 
+// ReadsProtected reports whether reading session data needs credentials.
+func (c Config) ReadsProtected() bool { return c.ReadToken != "" }
+
+// WebhookRedacted reports whether webhook answers leave out session data:
+// reads are protected but the webhook is not authenticated, so anyone who
+// can name an object could otherwise read its session through the webhook.
+func (c Config) WebhookRedacted() bool { return c.ReadsProtected() && !c.WebhookAuth.Enabled() }
+
+// mayRead reports whether r carries the credentials the read API requires.
+func (s *Server) mayRead(r *http.Request) bool {
+	if !s.cfg.ReadsProtected() {
+		return true
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && constantEqual(tok, s.cfg.ReadToken)
+}
+
 // read guards the read API with the optional bearer token.
 func (s *Server) read(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.ReadToken != "" {
-			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || !constantEqual(tok, s.cfg.ReadToken) {
-				w.Header().Set("WWW-Authenticate", "Bearer")
-				writeError(w, http.StatusUnauthorized, "a bearer token is required")
-				return
-			}
+		if !s.mayRead(r) {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			writeError(w, http.StatusUnauthorized, "a bearer token is required")
+			return
 		}
 		h(w, r)
 	}
@@ -175,6 +190,9 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	// An unauthenticated sender may trigger phase 1 but, when reads are
+	// protected, learns nothing of the session beyond its acceptance.
+	redact := s.cfg.WebhookRedacted() && !s.mayRead(r)
 	var first map[string]any
 	results := make([]map[string]any, 0, len(events))
 	for _, ev := range events {
@@ -201,6 +219,9 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 			}
 			res = map[string]any{"success": true, "session_id": out.Session.ID, "session_code": out.Session.SessionCode,
 				"metadata": out.Metadata, "analytics_status": status, "duplicate": !out.Created}
+			if redact {
+				res = map[string]any{"success": true, "message": "accepted; session data needs the read token"}
+			}
 		}
 		if first == nil {
 			first = res
@@ -212,6 +233,9 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(events) > 1 {
+		// The answer is the first accepted record's, with every record's
+		// result beside it; a copy, since first is itself among the results.
+		first = maps.Clone(first)
 		first["results"] = results
 	}
 	writeJSON(w, http.StatusOK, first)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -432,5 +433,85 @@ func TestHealthMetricsDocs(t *testing.T) {
 	info := e.put("P001/a.c3d", testrec.Ghostly(testrec.Options{}))
 	if code, _ := e.do("POST", "/webhooks/storage/c3d-upload", supabaseEvent("INSERT", "c3d-examples", "P001/a.c3d", info.ETag, info.Size)); code != 503 {
 		t.Errorf("webhook with the database closed: %d", code)
+	}
+}
+
+// With the read API protected and the webhook open, anyone able to name an
+// object could read its session (player name, metadata) through the
+// webhook's answer: such answers carry no session data unless the request
+// holds the read token, or the webhook itself is authenticated.
+func TestWebhookAnswerRedactedWhenReadsProtected(t *testing.T) {
+	leaks := func(b map[string]any) bool {
+		for _, k := range []string{"session_id", "session_code", "metadata", "results"} {
+			if _, ok := b[k]; ok {
+				return true
+			}
+		}
+		return strings.Contains(fmt.Sprint(b), "P001S")
+	}
+	e := newEnv(t, api.Config{ReadToken: "reader"})
+	info := e.put("P001/a.c3d", testrec.Ghostly(testrec.Options{}))
+	body := supabaseEvent("INSERT", "c3d-examples", "P001/a.c3d", info.ETag, info.Size)
+	for i, what := range []string{"new object", "known object"} {
+		code, b := e.do("POST", "/webhooks/storage/c3d-upload", body)
+		if code != 200 || b["success"] != true || leaks(b) {
+			t.Errorf("%s (call %d), no credentials: %d %v", what, i, code, b)
+		}
+	}
+	if code, b := e.do("POST", "/webhooks/storage/c3d-upload", body, "Authorization", "Bearer wrong"); code != 200 || leaks(b) {
+		t.Errorf("wrong read token: %d %v", code, b)
+	}
+	if code, b := e.do("POST", "/webhooks/storage/c3d-upload", body, "Authorization", "Bearer reader"); code != 200 || b["session_code"] != "P001S001" || b["metadata"] == nil {
+		t.Errorf("with the read token: %d %v", code, b)
+	}
+	// Two records: the per-record results are redacted too.
+	two := []byte(`{"Records":[` + s3Record("P001/a.c3d", info) + `,` + s3Record("P001/a.c3d", info) + `]}`)
+	if code, b := e.do("POST", "/webhooks/storage/c3d-upload", two); code != 200 || strings.Contains(fmt.Sprint(b), "P001S") || b["metadata"] != nil {
+		t.Errorf("batch, no credentials: %d %v", code, b)
+	}
+
+	// An authenticated webhook answers in full.
+	e2 := newEnv(t, api.Config{ReadToken: "reader", WebhookAuth: webhook.Auth{Token: "hook"}})
+	info2 := e2.put("P001/a.c3d", testrec.Ghostly(testrec.Options{}))
+	body2 := supabaseEvent("INSERT", "c3d-examples", "P001/a.c3d", info2.ETag, info2.Size)
+	if code, b := e2.do("POST", "/webhooks/storage/c3d-upload", body2, "Authorization", "Bearer hook"); code != 200 || b["session_code"] != "P001S001" {
+		t.Errorf("authenticated webhook: %d %v", code, b)
+	}
+	// Without a read token nothing is protected: the answer is whole.
+	e3 := newEnv(t, api.Config{})
+	info3 := e3.put("P001/a.c3d", testrec.Ghostly(testrec.Options{}))
+	if code, b := e3.do("POST", "/webhooks/storage/c3d-upload", supabaseEvent("INSERT", "c3d-examples", "P001/a.c3d", info3.ETag, info3.Size)); code != 200 || b["session_code"] != "P001S001" {
+		t.Errorf("open server: %d %v", code, b)
+	}
+}
+
+func s3Record(key string, info storage.ObjectInfo) string {
+	b, _ := json.Marshal(map[string]any{"eventName": "s3:ObjectCreated:Put", "s3": map[string]any{
+		"bucket": map[string]any{"name": "c3d-examples"},
+		"object": map[string]any{"key": key, "eTag": info.ETag, "size": info.Size}}})
+	return string(b)
+}
+
+// A notification with several records answers the first accepted one's
+// session with every record's result beside it (it used to be a 500: the
+// answer contained itself).
+func TestWebhookSeveralRecords(t *testing.T) {
+	e := newEnv(t, api.Config{})
+	a := e.put("P001/a.c3d", testrec.Ghostly(testrec.Options{}))
+	b := e.put("P001/b.c3d", testrec.Ghostly(testrec.Options{Seed: 2}))
+	body := []byte(`{"Records":[` + s3Record("P001/a.c3d", a) + `,` + s3Record("P001/b.c3d", b) + `,` + s3Record("P001/../x.c3d", b) + `]}`)
+	code, out := e.do("POST", "/webhooks/storage/c3d-upload", body)
+	if code != 200 || out["session_code"] != "P001S001" {
+		t.Fatalf("%d %v", code, out)
+	}
+	res, _ := out["results"].([]any)
+	if len(res) != 3 {
+		t.Fatalf("results: %v", out["results"])
+	}
+	if r := res[1].(map[string]any); r["session_code"] != "P001S002" || r["results"] != nil {
+		t.Errorf("second record: %v", r)
+	}
+	if r := res[2].(map[string]any); r["success"] != false || r["status"] != float64(400) {
+		t.Errorf("third record: %v", r)
 	}
 }
