@@ -79,13 +79,43 @@ func (f *Folder) DefaultBucket() string { return f.defaultBucket }
 // Close implements Backend.
 func (f *Folder) Close() error { return f.root.Close() }
 
-// folderETag is the etag of folder storage: "<size>-<mtime in ns>".
-func folderETag(fi fs.FileInfo) string {
+// folderVersion is the folder storage's etag and version of a file:
+// "<size>-<mtime in ns>" (see ObjectInfo.Version for why not the inode).
+func folderVersion(fi fs.FileInfo) string {
 	return fmt.Sprintf("%d-%d", fi.Size(), fi.ModTime().UnixNano())
 }
 
 func folderInfo(bucket, key string, fi fs.FileInfo) ObjectInfo {
-	return ObjectInfo{Bucket: bucket, Key: key, Size: fi.Size(), ETag: folderETag(fi), ModTime: fi.ModTime()}
+	v := folderVersion(fi)
+	return ObjectInfo{Bucket: bucket, Key: key, Size: fi.Size(), ETag: v, ModTime: fi.ModTime(), Version: v}
+}
+
+// checkRegular refuses what is not a regular file: a folder is no object
+// (ErrNotFound, as on S3, where a "folder" is only a key prefix); a named
+// pipe, device or socket is not acceptable (ErrInvalidKey), since reading it
+// could block for ever or never end.
+func checkRegular(bucket, key string, fi fs.FileInfo) error {
+	m := fi.Mode()
+	switch {
+	case m.IsRegular():
+		return nil
+	case m.IsDir():
+		return fmt.Errorf("%w: %s/%s is a folder, not an object", ErrNotFound, bucket, key)
+	}
+	kind := "not a regular file"
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		kind = "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		kind = "a socket"
+	case m&fs.ModeCharDevice != 0:
+		kind = "a character device"
+	case m&fs.ModeDevice != 0:
+		kind = "a device"
+	case m&fs.ModeSymlink != 0:
+		kind = "a symbolic link"
+	}
+	return fmt.Errorf("%w: %s/%s is %s, not a regular file", ErrInvalidKey, bucket, key, kind)
 }
 
 // mapErr turns filesystem errors into the package's errors.
@@ -128,8 +158,8 @@ func (f *Folder) Stat(ctx context.Context, bucket, key string) (ObjectInfo, erro
 	if err != nil {
 		return ObjectInfo{}, mapErr("stat", bucket, key, err)
 	}
-	if !fi.Mode().IsRegular() {
-		return ObjectInfo{}, fmt.Errorf("%w: %s/%s is not an object", ErrNotFound, bucket, key)
+	if err := checkRegular(bucket, key, fi); err != nil {
+		return ObjectInfo{}, err
 	}
 	return folderInfo(bucket, key, fi), nil
 }
@@ -142,33 +172,61 @@ type folderObject struct {
 func (o *folderObject) Size() int64      { return o.info.Size }
 func (o *folderObject) Info() ObjectInfo { return o.info }
 
-func (f *Folder) open(ctx context.Context, bucket, key string) (*folderObject, error) {
+// open opens the file of an object, of the given version unless "". The
+// file is checked to be a regular file before it is opened (so that no named
+// pipe or device is ever opened) and again on the open descriptor, which is
+// opened non-blocking (so that a file swapped for a named pipe meanwhile
+// cannot block either). The version is compared on the open descriptor's
+// stat, so the bytes read are those of the file whose identity was checked.
+func (f *Folder) open(ctx context.Context, bucket, key, version string) (*folderObject, error) {
 	if err := validate(bucket, key); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	file, err := f.root.Open(bucket + "/" + key)
+	name := bucket + "/" + key
+	fi, err := f.root.Stat(name)
 	if err != nil {
 		return nil, mapErr("open", bucket, key, err)
 	}
-	fi, err := file.Stat()
+	if err := checkRegular(bucket, key, fi); err != nil {
+		return nil, err
+	}
+	file, err := f.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, mapErr("open", bucket, key, err)
+	}
+	fi, err = file.Stat()
 	if err != nil {
 		file.Close()
 		return nil, mapErr("open", bucket, key, err)
 	}
-	if !fi.Mode().IsRegular() {
+	if err := checkRegular(bucket, key, fi); err != nil {
 		file.Close()
-		return nil, fmt.Errorf("%w: %s/%s is not an object", ErrNotFound, bucket, key)
+		return nil, err
 	}
-	return &folderObject{File: file, info: folderInfo(bucket, key, fi)}, nil
+	// A regular file: reads never block, but leave no doubt about it.
+	if rc, err := file.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { syscall.SetNonblock(int(fd), false) })
+	}
+	info := folderInfo(bucket, key, fi)
+	if version != "" && info.Version != version {
+		file.Close()
+		return nil, fmt.Errorf("%w: %s is version %s, not %s", ErrVersionGone, name, info.Version, version)
+	}
+	return &folderObject{File: file, info: info}, nil
 }
 
 // Open implements Backend. The open file keeps reading the version it opened,
 // even when Put replaces the object meanwhile.
 func (f *Folder) Open(ctx context.Context, bucket, key string) (Object, error) {
-	o, err := f.open(ctx, bucket, key)
+	return f.OpenVersion(ctx, bucket, key, "")
+}
+
+// OpenVersion implements Backend.
+func (f *Folder) OpenVersion(ctx context.Context, bucket, key, version string) (Object, error) {
+	o, err := f.open(ctx, bucket, key, version)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +235,13 @@ func (f *Folder) Open(ctx context.Context, bucket, key string) (Object, error) {
 
 // Get implements Backend.
 func (f *Folder) Get(ctx context.Context, bucket, key string) (io.ReadCloser, ObjectInfo, error) {
-	o, err := f.open(ctx, bucket, key)
+	return f.GetVersion(ctx, bucket, key, "")
+}
+
+// GetVersion implements Backend. The open file is read to its end even when
+// Put replaces the object meanwhile (Put renames a new file into place).
+func (f *Folder) GetVersion(ctx context.Context, bucket, key, version string) (io.ReadCloser, ObjectInfo, error) {
+	o, err := f.open(ctx, bucket, key, version)
 	if err != nil {
 		return nil, ObjectInfo{}, err
 	}

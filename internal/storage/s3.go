@@ -162,15 +162,48 @@ func mapS3Err(op, bucket, key string, err error) error {
 
 // Stat implements Backend.
 func (s *S3) Stat(ctx context.Context, bucket, key string) (ObjectInfo, error) {
+	return s.stat(ctx, bucket, key, "")
+}
+
+// ifMatch is the If-Match header asking for version ("" asks nothing).
+func ifMatch(version string) *string {
+	if version == "" {
+		return nil
+	}
+	v := `"` + version + `"`
+	return &v
+}
+
+// versionErr maps the failure of a request made with If-Match: a failed
+// precondition means the object is now another version.
+func versionErr(op, bucket, key, version string, err error) error {
+	err = mapS3Err(op, bucket, key, err)
+	if version != "" && errors.Is(err, ErrChanged) {
+		return fmt.Errorf("%w: %s/%s is no longer version %s", ErrVersionGone, bucket, key, version)
+	}
+	return err
+}
+
+func (s *S3) stat(ctx context.Context, bucket, key, version string) (ObjectInfo, error) {
 	if err := validate(bucket, key); err != nil {
 		return ObjectInfo{}, err
 	}
-	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key, IfMatch: ifMatch(version)})
 	if err != nil {
-		return ObjectInfo{}, mapS3Err("stat", bucket, key, err)
+		return ObjectInfo{}, versionErr("stat", bucket, key, version, err)
 	}
-	return ObjectInfo{Bucket: bucket, Key: key, Size: aws.ToInt64(out.ContentLength),
-		ETag: trimETag(out.ETag), ModTime: aws.ToTime(out.LastModified)}, nil
+	info := s3Info(bucket, key, aws.ToInt64(out.ContentLength), out.ETag, out.LastModified)
+	if version != "" && info.Version != version {
+		// A server that ignores If-Match.
+		return ObjectInfo{}, fmt.Errorf("%w: %s/%s is version %s, not %s", ErrVersionGone, bucket, key, info.Version, version)
+	}
+	return info, nil
+}
+
+// s3Info is an object's info; its Version is its ETag.
+func s3Info(bucket, key string, size int64, etag *string, modTime *time.Time) ObjectInfo {
+	e := trimETag(etag)
+	return ObjectInfo{Bucket: bucket, Key: key, Size: size, ETag: e, ModTime: aws.ToTime(modTime), Version: e}
 }
 
 // ReadAheadBytes is the least an S3 object's ReadAt fetches: reading a C3D
@@ -226,7 +259,11 @@ func (o *s3Object) ReadAt(p []byte, off int64) (int, error) {
 	out, err := o.s.client.GetObject(o.ctx, &s3.GetObjectInput{
 		Bucket: &o.info.Bucket, Key: &o.info.Key, Range: &rng, IfMatch: &etag})
 	if err != nil {
-		return 0, mapS3Err("read", o.info.Bucket, o.info.Key, err)
+		err = mapS3Err("read", o.info.Bucket, o.info.Key, err)
+		if errors.Is(err, ErrChanged) {
+			err = fmt.Errorf("%w (%w)", err, ErrVersionGone)
+		}
+		return 0, err
 	}
 	defer out.Body.Close()
 	if fetch == want {
@@ -258,7 +295,13 @@ func (o *s3Object) result(n, asked int) (int, error) {
 
 // Open implements Backend. The context is used for every later ReadAt.
 func (s *S3) Open(ctx context.Context, bucket, key string) (Object, error) {
-	info, err := s.Stat(ctx, bucket, key)
+	return s.OpenVersion(ctx, bucket, key, "")
+}
+
+// OpenVersion implements Backend: HeadObject with If-Match; every later
+// ranged read carries If-Match too.
+func (s *S3) OpenVersion(ctx context.Context, bucket, key, version string) (Object, error) {
+	info, err := s.stat(ctx, bucket, key, version)
 	if err != nil {
 		return nil, err
 	}
@@ -267,15 +310,26 @@ func (s *S3) Open(ctx context.Context, bucket, key string) (Object, error) {
 
 // Get implements Backend.
 func (s *S3) Get(ctx context.Context, bucket, key string) (io.ReadCloser, ObjectInfo, error) {
+	return s.GetVersion(ctx, bucket, key, "")
+}
+
+// GetVersion implements Backend with one GetObject carrying If-Match: the
+// server streams the version it matched, whatever happens to the key
+// meanwhile.
+func (s *S3) GetVersion(ctx context.Context, bucket, key, version string) (io.ReadCloser, ObjectInfo, error) {
 	if err := validate(bucket, key); err != nil {
 		return nil, ObjectInfo{}, err
 	}
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key, IfMatch: ifMatch(version)})
 	if err != nil {
-		return nil, ObjectInfo{}, mapS3Err("get", bucket, key, err)
+		return nil, ObjectInfo{}, versionErr("get", bucket, key, version, err)
 	}
-	return out.Body, ObjectInfo{Bucket: bucket, Key: key, Size: aws.ToInt64(out.ContentLength),
-		ETag: trimETag(out.ETag), ModTime: aws.ToTime(out.LastModified)}, nil
+	info := s3Info(bucket, key, aws.ToInt64(out.ContentLength), out.ETag, out.LastModified)
+	if version != "" && info.Version != version {
+		out.Body.Close()
+		return nil, ObjectInfo{}, fmt.Errorf("%w: %s/%s is version %s, not %s", ErrVersionGone, bucket, key, info.Version, version)
+	}
+	return out.Body, info, nil
 }
 
 // Put implements Backend with a single PutObject, which S3 applies
@@ -318,7 +372,8 @@ func (s *S3) Put(ctx context.Context, bucket, key string, r io.Reader) (ObjectIn
 	if err != nil {
 		return ObjectInfo{}, mapS3Err("put", bucket, key, err)
 	}
-	info := ObjectInfo{Bucket: bucket, Key: key, Size: size, ETag: trimETag(out.ETag), ModTime: time.Now().UTC()}
+	now := time.Now().UTC()
+	info := s3Info(bucket, key, size, out.ETag, &now)
 	if st, err := s.Stat(ctx, bucket, key); err == nil && st.ETag == info.ETag {
 		info.ModTime = st.ModTime
 	}
@@ -348,8 +403,7 @@ func (s *S3) List(ctx context.Context, bucket, prefix string) iter.Seq2[ObjectIn
 				if ValidateKey(key) != nil {
 					continue // not addressable through this package
 				}
-				info := ObjectInfo{Bucket: bucket, Key: key, Size: aws.ToInt64(o.Size),
-					ETag: trimETag(o.ETag), ModTime: aws.ToTime(o.LastModified)}
+				info := s3Info(bucket, key, aws.ToInt64(o.Size), o.ETag, o.LastModified)
 				if !yield(info, nil) {
 					return
 				}

@@ -29,11 +29,17 @@ var (
 	ErrNotFound = errors.New("storage: not found")
 	// ErrInvalidKey: the key or bucket name is not acceptable (traversal,
 	// absolute path, backslash, NUL or control characters, empty segments, a
-	// symbolic link leading outside the storage root, ...).
+	// symbolic link leading outside the storage root, a file that is not a
+	// regular file such as a named pipe, device or socket, ...).
 	ErrInvalidKey = errors.New("storage: invalid key")
 	// ErrChanged: an object opened for random access was replaced while it was
 	// being read (only backends that cannot keep reading the old version).
 	ErrChanged = errors.New("storage: object changed while reading")
+	// ErrVersionGone: OpenVersion or GetVersion asked for a version of an
+	// object that exists but is now another version (it was overwritten).
+	// A ranged read of an S3 object opened by version that finds the object
+	// replaced fails with an error that is both ErrChanged and ErrVersionGone.
+	ErrVersionGone = errors.New("storage: the object is no longer that version")
 )
 
 // ObjectInfo describes a stored object.
@@ -43,6 +49,16 @@ type ObjectInfo struct {
 	Size    int64
 	ETag    string // without quotes; a multipart suffix such as "-3" is kept
 	ModTime time.Time
+	// Version is the backend's own identity of this exact version of the
+	// object, to be given back to OpenVersion and GetVersion:
+	//   - S3: the ETag as the server returns it, without quotes (VersionId
+	//     would need bucket versioning, which most servers leave off; an ETag
+	//     works everywhere with If-Match and changes whenever the bytes do);
+	//   - folder: "<size>-<mtime in Unix nanoseconds>" of the file. The inode
+	//     and ctime are left out on purpose: copying or restoring the storage
+	//     folder (rsync -a, backup) changes them without changing a byte, and
+	//     would make every stored session's object look replaced.
+	Version string
 }
 
 // Object is an open object for random access: ReadAt issues ranged reads, so
@@ -65,6 +81,16 @@ type Backend interface {
 	Open(ctx context.Context, bucket, key string) (Object, error)
 	// Get streams the whole object. The caller closes the reader.
 	Get(ctx context.Context, bucket, key string) (io.ReadCloser, ObjectInfo, error)
+	// OpenVersion is Open of one version of the object (an ObjectInfo.Version
+	// seen before; "" means the current one, as Open). It fails with
+	// ErrVersionGone when the object now is another version, ErrNotFound
+	// when it does not exist.
+	OpenVersion(ctx context.Context, bucket, key, version string) (Object, error)
+	// GetVersion is Get of one version of the object ("" means the current
+	// one, as Get); ErrVersionGone and ErrNotFound as OpenVersion. The bytes
+	// streamed are all of that version: a replacement of the object during
+	// the read never mixes two versions.
+	GetVersion(ctx context.Context, bucket, key, version string) (io.ReadCloser, ObjectInfo, error)
 	// Put stores r under key atomically: readers see the old object or the
 	// whole new one, never a partial write. It returns the new object's info.
 	Put(ctx context.Context, bucket, key string, r io.Reader) (ObjectInfo, error)

@@ -68,7 +68,7 @@ type queries struct {
 
 const sessionCols = `s.id, s.session_code, s.patient_code, s.bucket, s.object_key, s.etag,
 	s.file_size_bytes, s.file_sha256, s.status, s.error, s.metadata, s.recorded_at,
-	s.superseded_by, s.timings, s.created_at, s.updated_at, s.processed_at,
+	s.superseded_by, s.timings, s.created_at, s.updated_at, s.processed_at, s.storage_version,
 	EXISTS (SELECT 1 FROM analysis_results a WHERE a.session_id = s.id)`
 
 // now is the time stamp of a write: UTC, microseconds (PostgreSQL's
@@ -127,7 +127,7 @@ func scanSession(r row) (*Session, error) {
 	var recorded, created, updated, processed dbTime
 	err := r.Scan(&s.ID, &s.SessionCode, &s.PatientCode, &s.Bucket, &s.ObjectKey, &s.ETag,
 		&s.FileSizeBytes, &sha, &status, &errText, &metadata, &recorded,
-		&superseded, &timings, &created, &updated, &processed, &s.HasAnalysis)
+		&superseded, &timings, &created, &updated, &processed, &s.StorageVersion, &s.HasAnalysis)
 	if err != nil {
 		return nil, err
 	}
@@ -275,10 +275,10 @@ func (q *queries) CreateSession(ctx context.Context, n NewSession) (*Session, bo
 		}
 		affected, err := q.c.exec(ctx, `INSERT INTO sessions
 			(id, session_code, patient_code, bucket, object_key, etag, file_size_bytes, status,
-			 metadata, recorded_at, timings, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11, $11)
+			 metadata, recorded_at, timings, created_at, updated_at, storage_version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11, $11, $12)
 			ON CONFLICT (bucket, object_key, etag) DO NOTHING`,
-			id, code, patient, n.Bucket, n.ObjectKey, n.ETag, n.FileSizeBytes, meta, recorded, timings, ts)
+			id, code, patient, n.Bucket, n.ObjectKey, n.ETag, n.FileSizeBytes, meta, recorded, timings, ts, n.StorageVersion)
 		if err != nil {
 			kind := q.d.classify(err)
 			if _, rerr := q.c.exec(ctx, `ROLLBACK TO SAVEPOINT emgd_create_session`); rerr != nil {

@@ -76,17 +76,22 @@ const (
 
 // Session is one version of one stored C3D object.
 type Session struct {
-	ID            string // UUID
-	SessionCode   string // <patient>S<nnn>
-	PatientCode   string
-	Bucket        string
-	ObjectKey     string
-	ETag          string
-	FileSizeBytes *int64
-	FileSHA256    string // "" until phase 2 has read the file
-	Status        Status
-	Error         string
-	Metadata      json.RawMessage // JSON object
+	ID          string // UUID
+	SessionCode string // <patient>S<nnn>
+	PatientCode string
+	Bucket      string
+	ObjectKey   string
+	ETag        string // the sender's etag, as given
+	// StorageVersion is the storage's own identity of the object version
+	// phase 1 read (storage.ObjectInfo.Version); phase 2 reads exactly that
+	// version. "" for sessions made before it was recorded: read the current
+	// object.
+	StorageVersion string
+	FileSizeBytes  *int64
+	FileSHA256     string // "" until phase 2 has read the file
+	Status         Status
+	Error          string
+	Metadata       json.RawMessage // JSON object
 	// RecordedAt is the device's local wall-clock time, without a zone; it is
 	// returned in time.UTC only as a carrier (format it with RecordedAtLayout).
 	RecordedAt   *time.Time
@@ -105,6 +110,9 @@ const RecordedAtLayout = "2006-01-02T15:04:05"
 // NewSession describes a session to create.
 type NewSession struct {
 	Bucket, ObjectKey, ETag string // required; one session per triple
+	// StorageVersion is storage.ObjectInfo.Version of the object read (may
+	// be empty).
+	StorageVersion string
 	// PatientCode defaults to PatientCodeFromKey(ObjectKey).
 	PatientCode string
 	// SessionCode is normally left empty and assigned as <patient>S<next>;

@@ -42,6 +42,9 @@ func Run(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
 		{"Delete", testDelete},
 		{"KeysWithUnusualCharacters", testUnusualKeys},
 		{"LargeObject", testLarge},
+		{"VersionFilled", testVersionFilled},
+		{"OpenGetVersion", testOpenGetVersion},
+		{"GetVersionDuringOverwrite", testGetVersionDuringOverwrite},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -461,7 +464,7 @@ func listKeys(t *testing.T, b storage.Backend, bucket, prefix string) []string {
 		if err != nil {
 			t.Fatalf("List(%q): %v", prefix, err)
 		}
-		if info.Size <= 0 || info.ETag == "" || info.Bucket != bucket {
+		if info.Size <= 0 || info.ETag == "" || info.Version == "" || info.Bucket != bucket {
 			t.Errorf("List info %+v", info)
 		}
 		keys = append(keys, info.Key)
@@ -598,5 +601,174 @@ func testLarge(t *testing.T, b storage.Backend, bucket string) {
 	buf := make([]byte, 512)
 	if _, err := o.ReadAt(buf, 5<<20); err != nil || !bytes.Equal(buf, data[5<<20:5<<20+512]) {
 		t.Fatalf("ReadAt in large object: %v", err)
+	}
+}
+
+// testVersionFilled: Put, Stat, Get, Open and List all give the same Version
+// for one object, and an overwrite gives another.
+func testVersionFilled(t *testing.T, b storage.Backend, bucket string) {
+	const key = "P010/v.c3d"
+	p := put(t, b, bucket, key, payload(3000, 20))
+	if p.Version == "" {
+		t.Fatalf("Put info has no Version: %+v", p)
+	}
+	if strings.Contains(p.Version, `"`) {
+		t.Errorf("Version %q has quotes", p.Version)
+	}
+	st, err := b.Stat(ctx(t), bucket, key)
+	if err != nil || st.Version != p.Version {
+		t.Errorf("Stat Version %q (%v), Put %q", st.Version, err, p.Version)
+	}
+	_, g := get(t, b, bucket, key)
+	if g.Version != p.Version {
+		t.Errorf("Get Version %q, Put %q", g.Version, p.Version)
+	}
+	o, err := b.Open(ctx(t), bucket, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Info().Version != p.Version {
+		t.Errorf("Open Version %q, Put %q", o.Info().Version, p.Version)
+	}
+	o.Close()
+	for info, err := range b.List(ctx(t), bucket, "P010/") {
+		if err != nil || info.Version != p.Version {
+			t.Errorf("List Version %q (%v), Put %q", info.Version, err, p.Version)
+		}
+	}
+	time.Sleep(5 * time.Millisecond)
+	q := put(t, b, bucket, key, payload(3001, 21))
+	if q.Version == "" || q.Version == p.Version {
+		t.Errorf("overwrite: Version %q, before %q", q.Version, p.Version)
+	}
+}
+
+// testOpenGetVersion: OpenVersion and GetVersion read the version asked for,
+// the current one for "", and fail with ErrVersionGone once the object was
+// overwritten, ErrNotFound when it is missing, ErrInvalidKey for a bad key.
+func testOpenGetVersion(t *testing.T, b storage.Backend, bucket string) {
+	c := ctx(t)
+	const key = "P011/g.c3d"
+	first := payload(5000, 30)
+	a := put(t, b, bucket, key, first)
+	for _, v := range []string{"", a.Version} {
+		rc, info, err := b.GetVersion(c, bucket, key, v)
+		if err != nil {
+			t.Fatalf("GetVersion(%q): %v", v, err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !bytes.Equal(data, first) || info.Version != a.Version || info.Size != a.Size {
+			t.Errorf("GetVersion(%q) = %d bytes, %+v, %v", v, len(data), info, err)
+		}
+		o, err := b.OpenVersion(c, bucket, key, v)
+		if err != nil {
+			t.Fatalf("OpenVersion(%q): %v", v, err)
+		}
+		buf := make([]byte, 100)
+		if n, err := o.ReadAt(buf, 4900); n != 100 || (err != nil && !errors.Is(err, io.EOF)) || !bytes.Equal(buf, first[4900:]) {
+			t.Errorf("OpenVersion(%q).ReadAt = %d, %v", v, n, err)
+		}
+		if o.Info().Version != a.Version || o.Size() != a.Size {
+			t.Errorf("OpenVersion(%q) info %+v", v, o.Info())
+		}
+		o.Close()
+	}
+
+	// Held open by version, then overwritten: the old bytes or ErrVersionGone.
+	held, err := b.OpenVersion(c, bucket, key, a.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	time.Sleep(5 * time.Millisecond)
+	second := payload(5001, 31)
+	bInfo := put(t, b, bucket, key, second)
+	buf := make([]byte, 5000)
+	n, err := held.ReadAt(buf, 0)
+	switch {
+	case err != nil && errors.Is(err, storage.ErrVersionGone):
+	case err == nil && n == 5000:
+		if !bytes.Equal(buf, first) {
+			t.Fatal("an object opened by version returned bytes of another version")
+		}
+	default:
+		t.Fatalf("ReadAt after overwrite = %d, %v; want the old bytes or ErrVersionGone", n, err)
+	}
+
+	if _, _, err := b.GetVersion(c, bucket, key, a.Version); !errors.Is(err, storage.ErrVersionGone) {
+		t.Errorf("GetVersion of the overwritten version: %v, want ErrVersionGone", err)
+	}
+	if _, err := b.OpenVersion(c, bucket, key, a.Version); !errors.Is(err, storage.ErrVersionGone) {
+		t.Errorf("OpenVersion of the overwritten version: %v, want ErrVersionGone", err)
+	}
+	if _, _, err := b.GetVersion(c, bucket, key, "no-such-version"); !errors.Is(err, storage.ErrVersionGone) {
+		t.Errorf("GetVersion of an unknown version: %v, want ErrVersionGone", err)
+	}
+	// The new version reads.
+	rc, info, err := b.GetVersion(c, bucket, key, bInfo.Version)
+	if err != nil {
+		t.Fatalf("GetVersion of the new version: %v", err)
+	}
+	data, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(data, second) || info.Version != bInfo.Version {
+		t.Errorf("GetVersion of the new version: %d bytes, %+v", len(data), info)
+	}
+
+	// Missing object and bad key.
+	if _, _, err := b.GetVersion(c, bucket, "P011/none.c3d", a.Version); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetVersion of a missing object: %v, want ErrNotFound", err)
+	}
+	if _, err := b.OpenVersion(c, bucket, "P011/none.c3d", a.Version); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("OpenVersion of a missing object: %v, want ErrNotFound", err)
+	}
+	if _, err := b.OpenVersion(c, bucket, "P011/none.c3d", ""); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("OpenVersion(\"\") of a missing object: %v, want ErrNotFound", err)
+	}
+	if _, _, err := b.GetVersion(c, bucket, "../x.c3d", a.Version); !errors.Is(err, storage.ErrInvalidKey) {
+		t.Errorf("GetVersion of a bad key: %v, want ErrInvalidKey", err)
+	}
+	if _, err := b.OpenVersion(c, bucket, "../x.c3d", a.Version); !errors.Is(err, storage.ErrInvalidKey) {
+		t.Errorf("OpenVersion of a bad key: %v, want ErrInvalidKey", err)
+	}
+	// Deleted: ErrNotFound, not ErrVersionGone.
+	if err := b.Delete(c, bucket, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.GetVersion(c, bucket, key, bInfo.Version); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetVersion of a deleted object: %v, want ErrNotFound", err)
+	}
+}
+
+// testGetVersionDuringOverwrite: a stream started by GetVersion, with the
+// object overwritten after its first bytes were read, yields the whole old
+// version or fails with ErrVersionGone/ErrChanged: never a mix of the two.
+func testGetVersionDuringOverwrite(t *testing.T, b storage.Backend, bucket string) {
+	c := ctx(t)
+	const key = "P012/m.c3d"
+	const size = 4 << 20
+	first := payload(size, 40)
+	a := put(t, b, bucket, key, first)
+	rc, _, err := b.GetVersion(c, bucket, key, a.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	head := make([]byte, 1000)
+	if _, err := io.ReadFull(rc, head); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	put(t, b, bucket, key, payload(size, 41))
+	rest, err := io.ReadAll(rc)
+	if err != nil {
+		if errors.Is(err, storage.ErrVersionGone) || errors.Is(err, storage.ErrChanged) {
+			return
+		}
+		t.Fatalf("reading on after the overwrite: %v", err)
+	}
+	if got := append(head, rest...); !bytes.Equal(got, first) {
+		t.Fatalf("a stream of one version returned %d bytes that are not that version", len(got))
 	}
 }

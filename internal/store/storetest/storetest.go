@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"NoTimeSeries", testNoTimeSeries},
 		{"MigrateTwice", testMigrate},
 		{"DeleteSessionAndRetentionFilter", testDelete},
+		{"StorageVersionReadBackEverywhere", testStorageVersion},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -857,7 +858,7 @@ func testMigrate(t *testing.T, s store.Store) {
 	rs.Close()
 	want := []string{}
 	for _, c := range strings.Fields(`id session_code patient_code bucket object_key etag file_size_bytes file_sha256
-		status error metadata recorded_at superseded_by timings created_at updated_at processed_at`) {
+		status error metadata recorded_at superseded_by timings created_at updated_at processed_at storage_version`) {
 		want = append(want, "sessions."+c)
 	}
 	for _, c := range strings.Fields(`session_id processing_version params params_hash analytics_summary scores created_at`) {
@@ -909,5 +910,67 @@ func testDelete(t *testing.T, s store.Store) {
 	}
 	if g, _ := s.GetSession(ctx(t), v2.ID); g.SupersededBy != "" {
 		t.Errorf("superseded_by %q points to a deleted session", g.SupersededBy)
+	}
+}
+
+// testStorageVersion: the storage's own version of the object is stored
+// beside the sender's etag (in another form) and read back by every query
+// that returns sessions; sessions without one read back "".
+func testStorageVersion(t *testing.T, s store.Store) {
+	const k = "P016/Ghostly_Emg_20230321_17-50-17-0000.c3d"
+	sess := create(t, s, store.NewSession{ObjectKey: k, ETag: "d41d8cd98f00b204e9800998ecf8427e",
+		StorageVersion: "12345-1700000000123456789"})
+	if sess.StorageVersion != "12345-1700000000123456789" || sess.ETag != "d41d8cd98f00b204e9800998ecf8427e" {
+		t.Errorf("CreateSession returned storage version %q, etag %q", sess.StorageVersion, sess.ETag)
+	}
+	check := func(what string, got *store.Session, err error) {
+		t.Helper()
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+			return
+		}
+		if got.ID != sess.ID || got.StorageVersion != sess.StorageVersion {
+			t.Errorf("%s: session %s storage version %q, want %s %q", what, got.ID, got.StorageVersion, sess.ID, sess.StorageVersion)
+		}
+	}
+	got, err := s.GetSession(ctx(t), sess.ID)
+	check("GetSession", got, err)
+	got, err = s.GetSessionByCode(ctx(t), sess.SessionCode)
+	check("GetSessionByCode", got, err)
+	got, err = s.FindSession(ctx(t), sess.SessionCode)
+	check("FindSession", got, err)
+	got, err = s.GetSessionByObject(ctx(t), "c3d-examples", k, sess.ETag)
+	check("GetSessionByObject", got, err)
+	got, created, err := s.CreateSession(ctx(t), store.NewSession{Bucket: "c3d-examples", ObjectKey: k, ETag: sess.ETag})
+	if created {
+		t.Error("duplicate CreateSession created a session")
+	}
+	check("CreateSession of a known object version", got, err)
+	got, err = s.SetStatus(ctx(t), sess.ID, store.StatusUpdate{Status: store.StatusProcessing})
+	check("SetStatus", got, err)
+	page, err := s.ListSessions(ctx(t), store.ListOptions{Limit: 10})
+	if err != nil || len(page.Sessions) != 1 {
+		t.Fatalf("ListSessions = %v, %v", page, err)
+	}
+	check("ListSessions", &page.Sessions[0], nil)
+	err = s.InTx(ctx(t), func(tx store.Tx) error {
+		got, err := tx.GetSession(ctx(t), sess.ID)
+		check("GetSession in a transaction", got, err)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Overwritten: the new version's session has its own storage version.
+	newer := create(t, s, store.NewSession{ObjectKey: k, ETag: "e2", StorageVersion: "999-1700000000999999999"})
+	if newer.StorageVersion != "999-1700000000999999999" {
+		t.Errorf("newer session storage version %q", newer.StorageVersion)
+	}
+	got, err = s.GetSession(ctx(t), sess.ID)
+	check("GetSession of the superseded session", got, err)
+	// None given: "".
+	none := create(t, s, store.NewSession{ObjectKey: "P016/b.c3d"})
+	if g, err := s.GetSession(ctx(t), none.ID); err != nil || g.StorageVersion != "" {
+		t.Errorf("session without storage version reads %q (%v)", g.StorageVersion, err)
 	}
 }
