@@ -203,6 +203,13 @@ type Queries interface {
 	CurrentAnalyses(ctx context.Context, sessionIDs []string) (map[string]*AnalysisResult, error)
 	// ListAnalyses returns all analysis results of a session, newest first.
 	ListAnalyses(ctx context.Context, sessionID string) ([]AnalysisResult, error)
+	// ListUnfinished lists sessions still pending or processing, oldest
+	// first, a page at a time.
+	ListUnfinished(ctx context.Context, o UnfinishedOptions) ([]Session, error)
+	// FailUnfinished marks a session failed with msg only while it is still
+	// pending or processing and unchanged since read (UpdatedAt equal to
+	// updatedAt), and reports whether it did; safe to race.
+	FailUnfinished(ctx context.Context, id string, updatedAt time.Time, msg string) (bool, error)
 }
 
 // Tx is a database transaction with the store's operations.

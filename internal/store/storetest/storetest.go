@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"NoTimeSeries", testNoTimeSeries},
 		{"MigrateTwice", testMigrate},
 		{"DeleteSessionAndRetentionFilter", testDelete},
+		{"UnfinishedSessionsListedAndFailedOnce", testUnfinished},
 		{"StorageVersionReadBackEverywhere", testStorageVersion},
 	}
 	for _, tc := range tests {
