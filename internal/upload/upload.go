@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,8 +44,23 @@ const DefaultLimit = 256 << 20
 // the file's size in the request body.
 const formSlack = 1 << 20
 
-// maxField is the longest form field value accepted.
+// maxField is the longest form field value accepted (400 above).
 const maxField = 64 << 10
+
+// maxFields is the most bytes all form field values may take together (413
+// above), and maxParts the most parts a form may have (400 above): the form
+// has about twenty fields.
+const (
+	maxFields = 1 << 20
+	maxParts  = 100
+)
+
+// DefaultInMemory is the largest file held in memory unless configured;
+// DefaultMemoryBudget bounds the bytes of all uploads held in memory at once.
+const (
+	DefaultInMemory     = 4 << 20
+	DefaultMemoryBudget = 64 << 20
+)
 
 // Handler serves POST /upload.
 type Handler struct {
@@ -54,14 +70,22 @@ type Handler struct {
 	// Analyzer runs the analytics.
 	Analyzer emg.Analyzer
 	// InMemory is the largest file held in memory; larger files are
-	// spooled to a temporary file (0: 32 MiB).
+	// spooled to a temporary file (0: DefaultInMemory).
 	InMemory int64
+	// MemoryBudget bounds the bytes of all uploads held in memory at once
+	// (0: DefaultMemoryBudget); an upload that finds it spent is spooled
+	// to a temporary file whatever its size. Bodies therefore wait for
+	// their analysis on disk, not in memory.
+	MemoryBudget int64
 	// Concurrent bounds the analyses running at once (0: 2); further
 	// uploads wait for their turn.
 	Concurrent int
 	Log        *slog.Logger
 
 	sem chan struct{}
+
+	mu    sync.Mutex
+	inMem int64 // bytes of bodies held in memory now
 }
 
 // Register adds POST /upload to mux, wrapped by guard (e.g. the read token).
@@ -82,6 +106,27 @@ func (h *Handler) limit() int64 {
 		return h.Limit
 	}
 	return DefaultLimit
+}
+
+// reserve takes n bytes of the memory budget, if it has them.
+func (h *Handler) reserve(n int64) bool {
+	budget := h.MemoryBudget
+	if budget <= 0 {
+		budget = DefaultMemoryBudget
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.inMem+n > budget {
+		return false
+	}
+	h.inMem += n
+	return true
+}
+
+func (h *Handler) release(n int64) {
+	h.mu.Lock()
+	h.inMem -= n
+	h.mu.Unlock()
 }
 
 func (h *Handler) log() *slog.Logger {
@@ -263,6 +308,7 @@ func (h *Handler) readForm(r *http.Request, f *form, limit int64) (*received, er
 		return nil, errorf(http.StatusBadRequest, "reading the multipart body: %v", err)
 	}
 	var file *received
+	parts, fieldBytes := 0, 0
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -271,6 +317,10 @@ func (h *Handler) readForm(r *http.Request, f *form, limit int64) (*received, er
 		if err != nil {
 			return file, bodyError(err, limit)
 		}
+		if parts++; parts > maxParts {
+			part.Close()
+			return file, errorf(http.StatusBadRequest, "too many form parts: at most %d are accepted", maxParts)
+		}
 		name := part.FormName()
 		switch {
 		case name == "file":
@@ -278,7 +328,7 @@ func (h *Handler) readForm(r *http.Request, f *form, limit int64) (*received, er
 				part.Close()
 				return file, errorf(http.StatusBadRequest, "more than one \"file\" part")
 			}
-			file, err = h.spool(part, limit)
+			file, err = h.spool(part, limit, r.ContentLength)
 			part.Close()
 			if err != nil {
 				return file, err
@@ -291,6 +341,9 @@ func (h *Handler) readForm(r *http.Request, f *form, limit int64) (*received, er
 			}
 			if len(b) > maxField {
 				return file, errorf(http.StatusBadRequest, "form field %q is longer than %d bytes", name, maxField)
+			}
+			if fieldBytes += len(b); fieldBytes > maxFields {
+				return file, errorf(http.StatusRequestEntityTooLarge, "form fields too large: at most %s together", mib(maxFields))
 			}
 			if _, dup := f.values[name]; !dup {
 				f.values[name] = string(b)
@@ -310,34 +363,54 @@ func bodyError(err error, limit int64) error {
 }
 
 // spool copies the part into memory, or into a temporary file past
-// InMemory bytes.
-func (h *Handler) spool(part *multipart.Part, limit int64) (*received, error) {
+// InMemory bytes or when the memory budget is spent. hint is the request's
+// Content-Length (-1 when unknown): the file part is no longer than it.
+func (h *Handler) spool(part *multipart.Part, limit, hint int64) (*received, error) {
 	inMem := h.InMemory
 	if inMem <= 0 {
-		inMem = 32 << 20
+		inMem = DefaultInMemory
 	}
 	rec := &received{name: part.FileName(), cleanup: func() {}}
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(part, inMem+1))
-	if err != nil {
-		return nil, bodyError(err, limit)
+	size := inMem + 1
+	if hint >= 0 && hint < inMem {
+		size = hint + 1
 	}
-	if n <= inMem {
-		if n > limit {
-			return nil, tooLarge(limit)
+	var head []byte
+	if h.reserve(size) {
+		buf := make([]byte, size)
+		n, err := io.ReadFull(part, buf)
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF: // the whole part
+			if int64(n) > limit {
+				h.release(size)
+				return nil, tooLarge(limit)
+			}
+			rec.ra, rec.size, rec.cleanup = bytes.NewReader(buf[:n]), int64(n), func() { h.release(size) }
+			return rec, nil
+		case err != nil:
+			h.release(size)
+			return nil, bodyError(err, limit)
 		}
-		rec.ra, rec.size = bytes.NewReader(buf.Bytes()), n
-		return rec, nil
+		head = buf // full: the rest goes to disk after it
+		defer func() {
+			if head != nil {
+				h.release(size)
+			}
+		}()
 	}
 	tmp, err := os.CreateTemp("", "emgd-upload-*.c3d")
 	if err != nil {
 		return nil, errorf(http.StatusServiceUnavailable, "no room for the upload: %v", err)
 	}
 	rec.cleanup = func() { tmp.Close(); os.Remove(tmp.Name()) }
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
+	n := int64(len(head))
+	if _, err := tmp.Write(head); err != nil {
 		return rec, errorf(http.StatusServiceUnavailable, "no room for the upload: %v", err)
 	}
-	buf = bytes.Buffer{}
+	if head != nil {
+		head = nil
+		h.release(size)
+	}
 	m, err := io.Copy(tmp, io.LimitReader(part, limit-n+1))
 	if err != nil {
 		var mbe *http.MaxBytesError

@@ -1,0 +1,167 @@
+package faults
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"emgd/c3d"
+)
+
+// uploadRecording is a legal GHOSTLY-like recording of about 28 MB: two raw
+// EMG channels at 5900 Hz for 590 s (under the profile's 600 s limit), float
+// samples, contraction bursts every 20 s.
+func uploadRecording(t *testing.T) []byte {
+	t.Helper()
+	const rate, pointRate, seconds = 5900.0, 50.0, 590
+	spf := int(rate / pointRate)
+	frames := int(seconds * pointRate)
+	groups := []*c3d.Group{
+		{Name: "INFO", Params: []*c3d.Parameter{
+			c3d.NewStrings("SYSTEM", "", "OpenFeasyo"),
+			c3d.NewStrings("GAME_NAME", "", "Ghostly"),
+			c3d.NewFloats("GAME_LEVEL", "", []float64{1}),
+		}},
+		{Name: "SUBJECTS", Params: []*c3d.Parameter{
+			c3d.NewStrings("PLAYER_NAME", "", "Default"),
+			c3d.NewFloats("GAME_SCORE", "", []float64{10}),
+		}},
+	}
+	var buf bytes.Buffer
+	buf.Grow(29 << 20)
+	w, err := c3d.NewWriter(&buf, c3d.WriterConfig{Frames: frames, PointRate: pointRate, PointLabels: []string{"PlayerPosition"},
+		AnalogLabels: []string{"CH1 Raw", "CH2 Raw"}, AnalogRate: rate, Groups: groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(28, 7))
+	frame := make([]float64, 2*spf)
+	pts := []c3d.Point{{Valid: true}}
+	for f := 0; f < frames; f++ {
+		for s := 0; s < spf; s++ {
+			tm := float64(f*spf+s) / rate
+			amp := 2e-5
+			if math.Mod(tm, 20) >= 5 && math.Mod(tm, 20) < 8 {
+				amp = 3e-4
+			}
+			frame[2*s], frame[2*s+1] = amp*rng.NormFloat64(), 1.2*amp*rng.NormFloat64()
+		}
+		if err := w.WriteFrame(pts, frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// uploadVmHWM is the peak resident set size of a process in bytes
+// (VmHWM in /proc/PID/status).
+func uploadVmHWM(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("VmHWM %q: %v", v, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM in /proc status")
+	return 0
+}
+
+// Twenty concurrent uploads of a 28 MB recording are queued, not shed: all
+// are answered 200 with their analysis, and the server's peak RSS stays
+// under 600 MB, because bodies wait on disk rather than in memory and the
+// analyses take turns.
+func TestConcurrentUploadsMemory(t *testing.T) {
+	emgdBinary(t)
+	if runtime.GOOS != "linux" {
+		t.Skip("peak RSS is read from /proc (Linux)")
+	}
+	data := uploadRecording(t)
+	t.Logf("recording: %.1f MB", float64(len(data))/1e6)
+	srv := startEmgd(t, nil, "serve", "--data-dir", t.TempDir(), "--workers", "0")
+	before := uploadVmHWM(t, srv.cmd.Process.Pid)
+
+	var head, tail bytes.Buffer
+	mw := multipart.NewWriter(&head)
+	mw.WriteField("patient_id", "P001")
+	if _, err := mw.CreateFormFile("file", "P001_long.c3d"); err != nil {
+		t.Fatal(err)
+	}
+	ct := mw.FormDataContentType()
+	tw := multipart.NewWriter(&tail)
+	tw.SetBoundary(mw.Boundary())
+	tw.Close() // the closing boundary
+	size := int64(head.Len() + len(data) + tail.Len())
+
+	const n = 20
+	client := &http.Client{Timeout: 10 * time.Minute}
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	answers := make([]map[string]any, n)
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := io.MultiReader(bytes.NewReader(head.Bytes()), bytes.NewReader(data), bytes.NewReader(tail.Bytes()))
+			req, err := http.NewRequest("POST", srv.base+"/upload", body)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			req.ContentLength = size
+			req.Header.Set("Content-Type", ct)
+			resp, err := client.Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer resp.Body.Close()
+			codes[i] = resp.StatusCode
+			b, _ := io.ReadAll(resp.Body)
+			if err := json.Unmarshal(b, &answers[i]); err != nil {
+				errs[i] = fmt.Errorf("answer %.200q: %v", b, err)
+			}
+		}()
+	}
+	wg.Wait()
+	peak := uploadVmHWM(t, srv.cmd.Process.Pid)
+	for i := 0; i < n; i++ {
+		if errs[i] != nil || codes[i] != 200 || answers[i]["success"] != true {
+			t.Errorf("upload %d: %d %v %.300v", i, codes[i], errs[i], answers[i])
+		}
+	}
+	md, _ := answers[0]["metadata"].(map[string]any)
+	if d, _ := md["duration_seconds"].(float64); d != 590 {
+		t.Errorf("duration_seconds %v, want 590", md["duration_seconds"])
+	}
+	t.Logf("peak RSS: %d MB before, %d MB after %d concurrent %.0f MB uploads", before>>20, peak>>20, n, float64(len(data))/1e6)
+	if peak > 600<<20 {
+		t.Errorf("peak RSS %d MB, want under 600 MB", peak>>20)
+	}
+	if !srv.alive() {
+		t.Error("server down")
+	}
+}
