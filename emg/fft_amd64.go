@@ -2,19 +2,17 @@
 
 package emg
 
-// On amd64 the three loops that dominate the Welch spectra (packing a
-// 256-sample segment, the twiddled radix-4 stages, the paired power bins of
-// the real split) run as SSE2 assembly in fft_amd64.s, one complex value per
-// register instead of two scalars: about half the instructions, the same
-// IEEE operations lane by lane, so the same results bit for bit. So does the
-// envelope filters' recursion on two channels at once (lfilter5symFrom2),
-// one channel per lane. The Go loops remain as the reference (and the code
-// on other architectures, or with the purego build tag); tests set useSIMD
-// to false to compare.
+// On amd64 the loops that dominate the Welch spectra (the segment sums,
+// packing a 256-sample segment together with the first radix-4 stage, the
+// twiddled radix-4 stages, the paired power bins of the real split) run as
+// SSE2 assembly in fft_amd64.s, one complex value per register instead of
+// two scalars: about half the instructions, the same IEEE operations lane by
+// lane, so the same results bit for bit. So do the envelope filters'
+// recursion and moving sums on two channels at once (lfilter5symFrom2,
+// movingSumPair), one channel per lane, and the moments of a signal. The Go
+// loops remain as the reference (and the code on other architectures, or
+// with the purego build tag); tests set useSIMD to false to compare.
 var useSIMD = true
-
-//go:noescape
-func pack256SSE2(part, win *[256]float64, z *[128]complex128, rev *[128]int32, mean float64)
 
 //go:noescape
 func radix4SSE2(x []complex128, tw []float64, l int)

@@ -1,8 +1,10 @@
 //go:build !purego
 
-// SSE2 forms of the three hot loops of the Welch transform (see
-// fft_amd64.go). SSE2 is part of every amd64 CPU (GOAMD64=v1), so no
-// feature test is needed. A complex128 sits in one XMM register as
+// SSE2 forms of the hot loops of the analysis (see fft_amd64.go): the
+// Welch segment sums and packing, the radix-4 FFT stages, the power of the
+// real split, the envelope recursion and moving sums on two channels at
+// once, and the moments of a signal. SSE2 is part of every amd64 CPU
+// (GOAMD64=v1), so no feature test is needed. A complex128 sits in one XMM register as
 // (real, imag); every lane performs exactly the IEEE operation of the Go
 // code it replaces, in the same order, so the results are bit for bit those
 // of the Go loops (fft_test.go checks it):
@@ -21,46 +23,6 @@ GLOBL signlo<>(SB), RODATA|NOPTR, $16
 DATA signhi<>+0(SB)/8, $0x0000000000000000
 DATA signhi<>+8(SB)/8, $0x8000000000000000
 GLOBL signhi<>(SB), RODATA|NOPTR, $16
-
-// func pack256SSE2(part, win *[256]float64, z *[128]complex128, rev *[128]int32, mean float64)
-//
-// For i < 64: a = (part[2i:2i+2]-mean)*win[2i:2i+2] as a complex value,
-// b the same 128 samples later; j = rev[i]&127; z[j] = a+b, z[(j+1)&127] = a-b.
-TEXT ·pack256SSE2(SB), NOSPLIT, $0-40
-	MOVQ	part+0(FP), SI
-	MOVQ	win+8(FP), DI
-	MOVQ	z+16(FP), DX
-	MOVQ	rev+24(FP), R8
-	MOVSD	mean+32(FP), X7
-	UNPCKLPD	X7, X7           // (mean, mean)
-	MOVQ	$64, CX
-
-packloop:
-	MOVUPD	(SI), X0             // part[2i], part[2i+1]
-	SUBPD	X7, X0
-	MOVUPD	(DI), X1
-	MULPD	X1, X0               // a
-	MOVUPD	1024(SI), X2         // part[2i+128], part[2i+129]
-	SUBPD	X7, X2
-	MOVUPD	1024(DI), X3
-	MULPD	X3, X2               // b
-	MOVAPD	X0, X1
-	ADDPD	X2, X0               // a+b
-	SUBPD	X2, X1               // a-b
-	MOVLQSX	(R8), AX             // j = rev[i]
-	LEAQ	1(AX), BX
-	ANDQ	$127, AX
-	ANDQ	$127, BX
-	SHLQ	$4, AX
-	SHLQ	$4, BX
-	MOVUPD	X0, (DX)(AX*1)
-	MOVUPD	X1, (DX)(BX*1)
-	ADDQ	$16, SI
-	ADDQ	$16, DI
-	ADDQ	$4, R8
-	DECQ	CX
-	JNZ	packloop
-	RET
 
 // func radix4SSE2(x []complex128, tw []float64, l int)
 //
@@ -376,7 +338,9 @@ iirdone:
 
 // func pack8SSE2(part, win *[256]float64, z *[128]complex128, idx *[64]int32, mean float64)
 //
-// pack256SSE2 followed by the first radix-4 stage of FFT.permutedFrom (from
+// Welch.PSD's packing of a 256-sample segment (pack256: detrend, window,
+// pairs of samples as complex values in bit-reversed order, first radix-2
+// stage) followed by the first radix-4 stage of FFT.permutedFrom (from
 // blocks of 2 to 8, constant twiddles), block by block in registers: for
 // block b, with i = idx[4b+t] (the packed index that bit reversal puts at
 // 8b+2t) and a, c the windowed values i and i+64, q[2t] = a+c and

@@ -5,9 +5,6 @@ package emg
 // Without the amd64 assembly (see fft_amd64.go) the Go loops run.
 var useSIMD = false
 
-func pack256SSE2(part, win *[256]float64, z *[128]complex128, rev *[128]int32, mean float64) {
-	panic("emg: no SIMD")
-}
 func radix4SSE2(x []complex128, tw []float64, l int)        { panic("emg: no SIMD") }
 func powerSSE2(z []complex128, tw []float64, psd []float64) { panic("emg: no SIMD") }
 

@@ -138,9 +138,7 @@ func (w *Welch) PSD(x []float64) ([]float64, error) {
 				w.fft.addPower(psd, 8)
 				continue
 			}
-			if n == 256 && w.pairs && useSIMD {
-				pack256SSE2((*[256]float64)(part), (*[256]float64)(win), (*[128]complex128)(z), (*[128]int32)(rev), mean)
-			} else if n == 256 && w.pairs {
+			if n == 256 && w.pairs {
 				pack256((*[256]float64)(part), (*[256]float64)(win), (*[128]complex128)(z), (*[128]int32)(rev), mean)
 			} else if w.pairs {
 				h := m / 2
