@@ -1,3 +1,7 @@
+// Command emgd-bench loads a running emgd with concurrent storage webhooks
+// and reports latency, throughput, errors, the sessions they became and the
+// server's peak RSS. It is kept out of the emgd binary so that the server
+// does not link the test-recording generator.
 package main
 
 import (
@@ -24,7 +28,7 @@ import (
 	"emgd/internal/testrec"
 )
 
-// benchReport is what `emgd bench` prints.
+// benchReport is what emgd-bench prints.
 type benchReport struct {
 	Requests        int                `json:"requests"`
 	Concurrency     int                `json:"concurrency"`
@@ -57,11 +61,17 @@ type benchRows struct {
 	Results    int `json:"analysis_results"`
 }
 
-// cmdBench drives a running emgd: it stores M distinct objects, then sends N
+// run drives a running emgd: it stores M distinct objects, then sends N
 // webhooks about them from C concurrent senders, and reports latency,
 // throughput, errors, the sessions they became and the server's RSS.
-func cmdBench(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("bench", "--url URL [flags]", stderr)
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("emgd-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: emgd-bench --url URL [flags]")
+		fmt.Fprintln(stderr, "Loads a running emgd with concurrent webhooks and reports latency, throughput and the sessions they became.")
+		fs.PrintDefaults()
+	}
 	base := fs.String("url", "http://127.0.0.1:8080", "base URL of the running emgd")
 	dataDir := fs.String("data-dir", "./data", "the server's data folder (folder storage)")
 	storageURL := fs.String("storage", "", "the server's storage URL when not folder storage")
@@ -76,26 +86,30 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	dbURL := fs.String("database-url", "", "the server's database URL with --check-db (default: SQLite in --data-dir)")
 	wait := fs.Duration("wait", 0, "after sending, wait up to this long for every session to finish, and report analyses per minute")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "emgd-bench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
 	if *n < 1 || *c < 1 || *m < 1 {
-		fmt.Fprintln(stderr, "emgd bench: -n, -c and -objects must be positive")
+		fmt.Fprintln(stderr, "emgd-bench: -n, -c and -objects must be positive")
 		return 2
 	}
 	ctx := context.Background()
 	stg, err := storage.Open(ctx, *storageURL, *dataDir)
 	if err != nil {
-		fmt.Fprintf(stderr, "emgd bench: %v\n", err)
+		fmt.Fprintf(stderr, "emgd-bench: %v\n", err)
 		return 1
 	}
 	var data []byte
 	if *source != "" {
 		if data, err = os.ReadFile(*source); err != nil {
-			fmt.Fprintf(stderr, "emgd bench: %v\n", err)
+			fmt.Fprintf(stderr, "emgd-bench: %v\n", err)
 			return 1
 		}
 	} else {
@@ -110,7 +124,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		key := fmt.Sprintf("P%03d/%s/Ghostly_Emg_20250101_10-00-00-%04d.c3d", 100+i%50, *prefix, i)
 		info, err := stg.Put(ctx, *bucket, key, bytes.NewReader(data))
 		if err != nil {
-			fmt.Fprintf(stderr, "emgd bench: store %s: %v\n", key, err)
+			fmt.Fprintf(stderr, "emgd-bench: store %s: %v\n", key, err)
 			return 1
 		}
 		objects[i] = object{key, info.ETag}
@@ -227,7 +241,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	if *checkDB {
 		rows, err := countRows(ctx, *dbURL, *dataDir, *prefix)
 		if err != nil {
-			fmt.Fprintf(stderr, "emgd bench: --check-db: %v\n", err)
+			fmt.Fprintf(stderr, "emgd-bench: --check-db: %v\n", err)
 			return 1
 		}
 		rep.Database = rows
@@ -257,6 +271,10 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func maps(m map[string]bool) map[string]bool {

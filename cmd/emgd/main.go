@@ -23,7 +23,6 @@ func commands() []command {
 		{"migrate", "apply the database schema; migrate legacy: move the old backend's analytics in (--yes)", cmdMigrate},
 		{"reconcile", "give stored .c3d objects whose event was lost a session (--dry-run)", cmdReconcile},
 		{"purge", "delete sessions, analyses and files older than --older-than (--yes)", cmdPurge},
-		{"bench", "load a running emgd with concurrent webhooks and report latency", cmdBench},
 		{"inspect", "show a C3D file's header and parameters (--json)", cmdInspect},
 		{"export", "write a C3D file's analog channels as CSV (--csv)", cmdExport},
 		{"analyze", "analyse C3D recordings: EMG analytics and session scores (--json, --csv)", cmdAnalyze},
