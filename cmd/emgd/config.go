@@ -7,6 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"emgd/emg"
+	"emgd/internal/analysis"
+	"emgd/internal/service"
 )
 
 // serverConfig is the configuration of serve, worker and migrate: flags,
@@ -30,6 +34,11 @@ type serverConfig struct {
 	PprofAddr     string
 	LogLevel      string
 	LogJSON       bool
+
+	// Memory bounds of phase 2 (see internal/analysis.Limits and
+	// service.Config.MaxObjectBytes).
+	MaxSamplesPerChannel int
+	MaxObjectMB          int64
 
 	// Periodic maintenance in serve; off when 0.
 	ReconcileEvery time.Duration
@@ -116,9 +125,19 @@ func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 	fs.Var(durationFlag{&c.RescueAfter}, "rescue-after", "a running job not finished after this long (its process died) runs again; keep it just above --job-timeout (EMGD_RESCUE_AFTER)")
 	fs.IntVar(&c.MaxAttempts, "max-attempts", envInt("EMGD_MAX_ATTEMPTS", 5), "attempts of each analysis job this process enqueues (webhooks, recalc) before its session is marked failed; retries back off by River's policy, attempt^4 seconds (EMGD_MAX_ATTEMPTS)")
 	fs.IntVar(&c.AnalysisProcs, "analysis-parallelism", envInt("EMGD_ANALYSIS_PARALLELISM", 1), "channels analysed at once within one job (EMGD_ANALYSIS_PARALLELISM)")
+	fs.IntVar(&c.MaxSamplesPerChannel, "max-samples-per-channel", envInt("EMGD_MAX_SAMPLES_PER_CHANNEL", analysis.DefaultMaxSamplesPerChannel), "most samples per analog channel a recording may have to be analysed; bounds an analysis job's memory, about 80 bytes per sample (EMGD_MAX_SAMPLES_PER_CHANNEL)")
+	fs.Int64Var(&c.MaxObjectMB, "max-object-mb", int64(envInt("EMGD_MAX_OBJECT_MB", service.DefaultMaxObjectBytes>>20)), "largest object, in MiB, an analysis job reads; bounds its temporary file (EMGD_MAX_OBJECT_MB)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", envString("EMGD_PPROF_ADDR", ""), "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty (EMGD_PPROF_ADDR)")
 	fs.StringVar(&c.LogLevel, "log-level", envString("EMGD_LOG_LEVEL", "info"), "debug, info, warn or error (EMGD_LOG_LEVEL)")
 	fs.BoolVar(&c.LogJSON, "log-json", os.Getenv("EMGD_LOG_JSON") == "1", "log JSON lines (EMGD_LOG_JSON=1)")
+}
+
+// serviceConfig returns the pipeline's settings for analyser a and sets the
+// limits every analysis and decode of this process checks
+// (internal/analysis.SetLimits).
+func (c *serverConfig) serviceConfig(a emg.Analyzer) service.Config {
+	analysis.SetLimits(analysis.Limits{MaxSamplesPerChannel: c.MaxSamplesPerChannel})
+	return service.Config{Analyzer: a, MaxObjectBytes: c.MaxObjectMB << 20}
 }
 
 func (c *serverConfig) validate() error {
@@ -130,6 +149,12 @@ func (c *serverConfig) validate() error {
 	}
 	if c.JobTimeout <= 0 || c.RescueAfter <= c.JobTimeout {
 		return fmt.Errorf("--rescue-after (%s) must exceed --job-timeout (%s)", c.RescueAfter, c.JobTimeout)
+	}
+	if c.MaxSamplesPerChannel < 0 {
+		return fmt.Errorf("--max-samples-per-channel must be at least 1 (0 for the default, %d)", analysis.DefaultMaxSamplesPerChannel)
+	}
+	if c.MaxObjectMB < 0 || c.MaxObjectMB > 1<<20 {
+		return fmt.Errorf("--max-object-mb must be 1..1048576 (0 for the default, %d)", service.DefaultMaxObjectBytes>>20)
 	}
 	if c.AnalysisProcs < 1 {
 		c.AnalysisProcs = 1

@@ -123,9 +123,8 @@ func serve(ctx context.Context, name string, cfg *serverConfig, log *slog.Logger
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	analysis.SetLimits(analysis.Limits{MaxSamplesPerChannel: cfg.MaxSamplesPerChannel})
 	svc := &service.Service{Store: st, Storage: stg, Log: log, Metrics: service.NewMetrics(reg),
-		Config: service.Config{Analyzer: emg.Analyzer{Workers: cfg.AnalysisProcs}, MaxObjectBytes: cfg.MaxObjectMB << 20}}
+		Config: cfg.serviceConfig(emg.Analyzer{Workers: cfg.AnalysisProcs})}
 	if cfg.Buckets != "" {
 		for b := range strings.SplitSeq(cfg.Buckets, ",") {
 			if b = strings.TrimSpace(b); b != "" {

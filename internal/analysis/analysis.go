@@ -142,6 +142,9 @@ func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyze
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckLimits(f); err != nil {
+		return nil, err
+	}
 	md := ReadMetadata(f, name)
 	if len(f.Analog.Labels) == 0 {
 		return nil, fmt.Errorf("the file has no analog channels")

@@ -64,7 +64,18 @@ type Config struct {
 	// SpoolInMemory is the largest file phase 2 holds in memory; larger ones
 	// are spooled to a temporary file (default 64 MiB).
 	SpoolInMemory int64
+	// MaxObjectBytes is the largest object phase 2 reads (default
+	// DefaultMaxObjectBytes): a larger one, whether its size is announced
+	// by the storage or found while reading, fails its session at once.
+	MaxObjectBytes int64
 }
+
+// DefaultMaxObjectBytes is the default Config.MaxObjectBytes, 1 GiB.
+const DefaultMaxObjectBytes = 1 << 30
+
+// ErrObjectTooLarge is returned by phase 2 for an object over
+// Config.MaxObjectBytes; the session fails without a retry.
+var ErrObjectTooLarge = errors.New("object too large")
 
 // Service runs both phases.
 type Service struct {
@@ -323,6 +334,9 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	}
 	ra, size, sum, cleanup, err := s.spool(body, info.Size)
 	body.Close()
+	if errors.Is(err, ErrObjectTooLarge) {
+		return s.fail(ctx, sess, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -404,13 +418,26 @@ func (s *Service) fail(ctx context.Context, sess *store.Session, err error) erro
 
 // spool reads the stream once, hashing it, into memory or (when larger than
 // the in-memory limit) a temporary file, and returns random access to it.
+// size is what the storage announces and may be wrong: memory is bounded by
+// the in-memory limit and disk by Config.MaxObjectBytes whatever it says.
 func (s *Service) spool(r io.Reader, size int64) (io.ReaderAt, int64, string, func(), error) {
 	limit := s.Config.SpoolInMemory
 	if limit <= 0 {
 		limit = 64 << 20
 	}
+	maxObject := s.Config.MaxObjectBytes
+	if maxObject <= 0 {
+		maxObject = DefaultMaxObjectBytes
+	}
+	tooLarge := func(what string, n int64) error {
+		return fmt.Errorf("%w: the object %s %d bytes, over the limit of %d MiB (--max-object-mb); it is not analysed", ErrObjectTooLarge, what, n, maxObject>>20)
+	}
+	if size > maxObject {
+		return nil, 0, "", nil, tooLarge("has", size)
+	}
+	limit = min(limit, maxObject)
 	h := sha256.New()
-	tee := io.TeeReader(r, h)
+	tee := io.TeeReader(io.LimitReader(r, maxObject+1), h)
 	var head []byte
 	if size >= 0 && size <= limit {
 		b := bytes.NewBuffer(make([]byte, 0, size+1))
@@ -437,6 +464,10 @@ func (s *Service) spool(r io.Reader, size int64) (io.ReaderAt, int64, string, fu
 	if err != nil {
 		cleanup()
 		return nil, 0, "", nil, err
+	}
+	if n > maxObject {
+		cleanup()
+		return nil, 0, "", nil, tooLarge("holds more than", maxObject)
 	}
 	return tmp, n, hex.EncodeToString(h.Sum(nil)), cleanup, nil
 }
