@@ -47,6 +47,11 @@ type ReconcileReport struct {
 	// Failed are objects phase 1 refused (such as a file that is not a
 	// readable C3D) or could not reach; they are tried again next time.
 	Failed []ReconcileItem `json:"failed"`
+	// Stranded are sessions left pending or processing with no job that
+	// could still run, as Sweep finds them (in every bucket, whatever the
+	// prefix): failed with a message saying what happened (in a dry run:
+	// the sessions that would be).
+	Stranded []StrandedSession `json:"stranded"`
 }
 
 // Reconcile lists the watched buckets and runs phase 1 (Ingest, so exactly
@@ -55,8 +60,10 @@ type ReconcileReport struct {
 // having a session when a session exists for its bucket, key and etag, or
 // when its key has sessions of other etags of which one was created after
 // the object was last written (the event that made that session described
-// this write, with an etag in the sender's own form). Safe to run on
-// several replicas at once: phase 1 creates one session per object version.
+// this write, with an etag in the sender's own form). It first sweeps
+// sessions stranded by a crash (Sweep), when the queue can list jobs. Safe
+// to run on several replicas at once: phase 1 creates one session per
+// object version, and the sweep fails a session once.
 func (s *Service) Reconcile(ctx context.Context, o ReconcileOptions) (*ReconcileReport, error) {
 	buckets := o.Buckets
 	if len(buckets) == 0 {
@@ -65,7 +72,14 @@ func (s *Service) Reconcile(ctx context.Context, o ReconcileOptions) (*Reconcile
 	if len(buckets) == 0 {
 		buckets = []string{s.Storage.DefaultBucket()}
 	}
-	rep := &ReconcileReport{DryRun: o.DryRun, Enqueued: []ReconcileItem{}, Failed: []ReconcileItem{}}
+	rep := &ReconcileReport{DryRun: o.DryRun, Enqueued: []ReconcileItem{}, Failed: []ReconcileItem{}, Stranded: []StrandedSession{}}
+	if _, ok := s.Queue.(analyzeJobLister); ok {
+		sw, err := s.Sweep(ctx, SweepOptions{DryRun: o.DryRun})
+		if err != nil {
+			return rep, err
+		}
+		rep.Stranded = sw.Stranded
+	}
 	for _, bucket := range buckets {
 		for info, err := range s.Storage.List(ctx, bucket, o.Prefix) {
 			if err != nil {
@@ -110,9 +124,9 @@ func (s *Service) Reconcile(ctx context.Context, o ReconcileOptions) (*Reconcile
 			}
 		}
 	}
-	if len(rep.Enqueued) > 0 || len(rep.Failed) > 0 {
+	if len(rep.Enqueued) > 0 || len(rep.Failed) > 0 || len(rep.Stranded) > 0 {
 		s.log().Info("reconciled storage", "dry_run", o.DryRun, "listed", rep.Listed, "known", rep.Known,
-			"enqueued", len(rep.Enqueued), "failed", len(rep.Failed))
+			"enqueued", len(rep.Enqueued), "failed", len(rep.Failed), "stranded", len(rep.Stranded))
 	}
 	return rep, nil
 }

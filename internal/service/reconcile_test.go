@@ -2,9 +2,11 @@ package service_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"emgd/internal/jobs"
 	"emgd/internal/service"
 	"emgd/internal/store"
 	"emgd/internal/testrec"
@@ -79,6 +81,43 @@ func TestReconcile(t *testing.T) {
 		}
 		if rep.Listed != 2 || len(rep.Enqueued) != 1 || rep.Enqueued[0].Key != "P001/other etag form.c3d" {
 			t.Fatalf("new version: %+v", rep)
+		}
+	})
+}
+
+// Reconcile also finds the sessions a crash stranded (their job discarded at
+// rescue), reports them in a dry run and fails them otherwise.
+func TestReconcileFailsStrandedSessions(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		p := newIdlePipeline(t, st)
+		out, err := p.svc.Ingest(ctx, p.upload(t, "P005/crashed.c3d", testrec.Ghostly(testrec.Options{Seed: 5, Seconds: 4})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := out.Session.ID
+		if _, err := st.SetStatus(ctx, id, store.StatusUpdate{Status: store.StatusProcessing}); err != nil {
+			t.Fatal(err)
+		}
+		endJob(t, st, analyzeJobIDs(t, st, id)[0], "discarded", jobs.RescuedError)
+
+		rep, err := p.svc.Reconcile(ctx, service.ReconcileOptions{DryRun: true})
+		if err != nil || len(rep.Stranded) != 1 || rep.Stranded[0].SessionID != id || rep.Stranded[0].JobState != "discarded" {
+			t.Fatalf("dry run: %+v %v", rep, err)
+		}
+		if s, _ := st.GetSession(ctx, id); s.Status != store.StatusProcessing {
+			t.Fatalf("dry run changed the session to %s", s.Status)
+		}
+		rep, err = p.svc.Reconcile(ctx, service.ReconcileOptions{})
+		if err != nil || len(rep.Stranded) != 1 || rep.Known != 1 {
+			t.Fatalf("run: %+v %v", rep, err)
+		}
+		s, _ := st.GetSession(ctx, id)
+		if s.Status != store.StatusFailed || !strings.Contains(s.Error, "the worker process stopped") {
+			t.Fatalf("session %s %q", s.Status, s.Error)
+		}
+		if rep, err := p.svc.Reconcile(ctx, service.ReconcileOptions{}); err != nil || len(rep.Stranded) != 0 {
+			t.Fatalf("again: %+v %v", rep, err)
 		}
 	})
 }
