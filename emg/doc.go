@@ -3,7 +3,8 @@
 //
 // # Signal processing
 //
-// The building blocks reproduce numpy/scipy to about 1e-12 relative:
+// The building blocks reproduce numpy/scipy to a few parts in 1e12
+// (the reference tests allow 1e-11 relative):
 //
 //   - Butter designs Butterworth low-, high- and band-pass filters
 //     (scipy.signal.butter); ZPK.TF gives b, a and ZPK.SOS second-order
@@ -11,9 +12,10 @@
 //   - LFilter, LFilterZI, FiltFilt and SOSFiltFilt (scipy's lfilter,
 //     lfilter_zi, filtfilt and sosfiltfilt with odd padding); ZeroPhase is the
 //     reusable, allocation-free form.
-//   - FFT and RealFFT are precomputed transform plans (radix-4 with a radix-2
-//     stage for powers of two, Bluestein for other lengths; real input through
-//     a half-length complex transform).
+//   - FFT and RealFFT are precomputed transform plans (powers of two:
+//     radix-4 stages over bit-reversed input, with one radix-2 stage when
+//     log2 n is odd; other lengths: Bluestein; real input of even length
+//     through a half-length complex transform).
 //   - Welch estimates power spectral density with scipy.signal.welch's
 //     defaults; SpectralFeatures gives mean and median frequency and Dimitrov's
 //     FI_nsm5; RMS, MAV, ComputeFeatures and ComputeTemporal give the
@@ -36,10 +38,10 @@
 // base "CH1" (see ChannelKeys and BaseName for blank and repeated labels).
 // For each base the profile validates the raw signal, computes the features,
 // the Processed envelope (high-pass 20 Hz, rectify, low-pass 10 Hz, 50 ms
-// moving average), the MVC threshold (given per channel, given for the
-// session, or 75 % of the envelope's 95th percentile), and detects
-// contractions on the activated channel when there is one, else on the
-// envelope. A channel that fails validation carries its message in Errors
+// moving average), the MVC threshold (75 %, or the percentage given, of the
+// MVC given per channel, given for the session, or estimated as the
+// envelope's 95th percentile), and detects contractions on the activated
+// channel when there is one, else on the envelope. A channel that fails validation carries its message in Errors
 // while the others go on; when every channel fails Analyze returns the
 // result together with a *FailedError (errors.Is ErrAllChannelsFailed).
 // Scores then grades the session (compliance, symmetry, effort from the RPE,

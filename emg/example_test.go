@@ -2,6 +2,7 @@ package emg_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -67,3 +68,36 @@ func ExampleReadParams() {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// A caller tells invalid parameters (the client's fault) from other errors
+// with errors.As; a service answers them with its own status.
+func ExampleParamError() {
+	rec := emg.Recording{Rate: 1000, Channels: []emg.Channel{{Label: "CH1 Raw", Samples: make([]float64, 20000)}}}
+	_, err := emg.Analyze(rec, emg.Params{MVC: map[string]float64{"CH7": 1e-4}})
+	var pe *emg.ParamError
+	fmt.Println(errors.As(err, &pe), pe.Field)
+	fmt.Println(err)
+
+	// A flat channel is not a parameter error: every channel failed.
+	_, err = emg.Analyze(rec, emg.Params{})
+	fmt.Println(errors.As(err, &pe), errors.Is(err, emg.ErrAllChannelsFailed))
+	// Output:
+	// true mvc
+	// invalid parameter mvc: no channel "CH7" in the recording
+	// false true
+}
+
+// An FFT plan is made once per length and reused; powers of two run the
+// radix-4 transform, other lengths Bluestein's algorithm.
+func ExampleFFT() {
+	for _, n := range []int{8, 6} {
+		x := make([]complex128, n)
+		x[1] = 1 // a unit impulse at j = 1: X[k] = exp(-2 pi i k/n)
+		emg.NewFFT(n).Forward(x)
+		k := n / 4
+		fmt.Printf("n=%d X[%d] = (%.3f, %.3f)\n", n, k, real(x[k]), imag(x[k]))
+	}
+	// Output:
+	// n=8 X[2] = (0.000, -1.000)
+	// n=6 X[1] = (0.500, -0.866)
+}
