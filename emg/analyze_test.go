@@ -324,6 +324,64 @@ func TestAnalyzeParams(t *testing.T) {
 	}
 }
 
+// TestAnalyzeParamNames: every channel-keyed parameter names its field when
+// it names no channel of the recording; with several bad, the first in the
+// fixed order (the order of Params) is reported; the validation limits
+// given override the profile's; and the caller's Params are left as given.
+func TestAnalyzeParamNames(t *testing.T) {
+	rec := ghostlyLike()
+	bad := map[string]float64{"CH9": 1}
+	for _, c := range []struct {
+		p     Params
+		field string
+	}{
+		{Params{MVC: bad}, "mvc"},
+		{Params{MVCThresholdPct: bad}, "mvc_threshold_pct"},
+		{Params{DurationThresholdsS: bad}, "duration_thresholds_s"},
+		{Params{ExpectedContractionsPerChannel: map[string]int{"CH9": 2}}, "expected_contractions_per_channel"},
+		{Params{Muscles: map[string]string{"CH9": "left"}}, "muscles"},
+		{Params{Channels: []string{"CH9"}}, "channels"},
+		{Params{Channels: []string{"CH9"}, Muscles: map[string]string{"CH9": "left"}, MVC: bad}, "mvc"},
+		{Params{Channels: []string{"CH9"}, Muscles: map[string]string{"CH8": "left"}}, "muscles"},
+		{Params{MVCThresholdPct: bad, DurationThresholdsS: bad}, "mvc_threshold_pct"},
+	} {
+		_, err := Analyze(rec, c.p)
+		var pe *ParamError
+		if !errors.As(err, &pe) || pe.Field != c.field || !strings.Contains(pe.Msg, "CH") {
+			t.Errorf("%+v: error %v, want a ParamError on %s", c.p, err, c.field)
+		}
+	}
+	// keys (full labels) resolve to their bases; sides are case-blind
+	muscles := map[string]string{"CH1 Raw": "RIGHT", "CH2 activated": "Left"}
+	p := Params{Muscles: muscles, Channels: []string{"CH1 activated", "CH2"}}
+	res := mustAnalyze(t, rec, p)
+	if pa := res.PerformanceAnalysis; pa.LeftChannel != "CH2" || pa.RightChannel != "CH1" || len(res.Analytics) != 2 {
+		t.Errorf("keys: left %q right %q, %d bases", pa.LeftChannel, pa.RightChannel, len(res.Analytics))
+	}
+	if len(muscles) != 2 || muscles["CH1 Raw"] != "RIGHT" || muscles["CH2 activated"] != "Left" || len(p.Channels) != 2 {
+		t.Errorf("Analyze changed the caller's parameters: %v %v", muscles, p.Channels)
+	}
+	// validation limits: each given limit replaces the profile's, the others stay
+	maxS := 30.0
+	res, err := Analyze(rec, Params{Validation: &ValidationLimits{MaxSeconds: &maxS}})
+	if !errors.Is(err, ErrAllChannelsFailed) || res.Analytics["CH1"].Errors == nil || !strings.Contains(*res.Analytics["CH1"].Errors, "30 s maximum") {
+		t.Errorf("max_seconds 30 on 60 s: %v", err)
+	}
+	minN := 100000
+	res, err = Analyze(rec, Params{Validation: &ValidationLimits{MinSamples: &minN}})
+	if !errors.Is(err, ErrAllChannelsFailed) || !strings.Contains(*res.Analytics["CH2"].Errors, "at least 100000 samples") {
+		t.Errorf("min_samples 100000: %v", err)
+	}
+	zero := 0.0
+	short := synthRecording(990, 5, 2) // below the ghostly profile's 10 s
+	if _, err := Analyze(short, Params{}); !errors.Is(err, ErrAllChannelsFailed) {
+		t.Errorf("5 s with the profile's limits: %v", err)
+	}
+	if _, err := Analyze(short, Params{Validation: &ValidationLimits{MinSeconds: &zero}}); err != nil {
+		t.Errorf("5 s with min_seconds 0: %v", err)
+	}
+}
+
 func TestFailedErrorMessage(t *testing.T) {
 	e := &FailedError{Channels: map[string]string{}}
 	for _, k := range []string{"A", "B", "C", "D", "E", "F"} {
