@@ -7,6 +7,7 @@ package analysis
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -59,7 +60,7 @@ func ReadMetadata(f *c3d.File, name string) *Metadata {
 		SamplesPerChannel: spc,
 		PointRate:         f.Point.Rate,
 		GenScale:          f.Analog.GenScale,
-		Warnings:          f.Warnings,
+		Warnings:          append([]string(nil), f.Warnings...),
 	}
 	if f.Analog.Rate > 0 {
 		m.DurationSeconds = float64(spc) / f.Analog.Rate
@@ -73,6 +74,11 @@ func ReadMetadata(f *c3d.File, name string) *Metadata {
 	num := func(group, param string) *float64 {
 		if p := f.Params.Param(group, param); p != nil {
 			if v, ok := p.Float(); ok {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					// JSON has no such number: the value is left out.
+					m.Warnings = append(m.Warnings, fmt.Sprintf("%s:%s is %v, not a finite number; left out", group, param, v))
+					return nil
+				}
 				return &v
 			}
 		}
