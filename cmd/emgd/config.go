@@ -30,6 +30,7 @@ type serverConfig struct {
 	MaxAttempts   int
 	AnalysisProcs int
 	SignalCacheMB int64
+	SignalDecodes int
 	UploadLimitMB int64
 	PprofAddr     string
 	LogLevel      string
@@ -108,6 +109,7 @@ func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 		fs.StringVar(&c.WebhookToken, "webhook-token", envString("EMGD_WEBHOOK_TOKEN", ""), "require this token as Bearer or ?token= on the webhook (EMGD_WEBHOOK_TOKEN)")
 		fs.StringVar(&c.ReadToken, "read-token", envString("EMGD_READ_TOKEN", ""), "require this bearer token on the read API (EMGD_READ_TOKEN)")
 		fs.Int64Var(&c.SignalCacheMB, "signal-cache-mb", int64(envInt("EMGD_SIGNAL_CACHE_MB", 256)), "memory for decoded signals kept between requests, in MB (EMGD_SIGNAL_CACHE_MB)")
+		fs.IntVar(&c.SignalDecodes, "signal-decodes", envInt("EMGD_SIGNAL_DECODES", 2), "signals answers not in the cache computed at once, each holding up to about 3 x 8 bytes per sample of its channel (a Processed envelope); more requests wait for a turn (EMGD_SIGNAL_DECODES)")
 		fs.Int64Var(&c.UploadLimitMB, "upload-limit-mb", int64(envInt("EMGD_UPLOAD_LIMIT_MB", 256)), "largest file POST /upload accepts, in MiB (EMGD_UPLOAD_LIMIT_MB)")
 		fs.StringVar(&c.Buckets, "bucket", envString("EMGD_BUCKET", ""), "comma-separated buckets the webhook accepts; default the storage's bucket (EMGD_BUCKET)")
 		c.ReconcileEvery = envDuration("EMGD_RECONCILE_EVERY", 0)
@@ -155,6 +157,9 @@ func (c *serverConfig) validate() error {
 	}
 	if c.MaxObjectMB < 0 || c.MaxObjectMB > 1<<20 {
 		return fmt.Errorf("--max-object-mb must be 1..1048576 (0 for the default, %d)", service.DefaultMaxObjectBytes>>20)
+	}
+	if c.SignalDecodes < 0 || c.SignalDecodes > 64 {
+		return fmt.Errorf("--signal-decodes must be 1..64 (0 for the default, 2)")
 	}
 	if c.AnalysisProcs < 1 {
 		c.AnalysisProcs = 1

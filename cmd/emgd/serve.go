@@ -175,7 +175,7 @@ func serve(ctx context.Context, name string, cfg *serverConfig, log *slog.Logger
 			log.Warn("reads are protected but the webhook is not: its answers carry no session data; set --webhook-secret or --webhook-token")
 		}
 		handler := api.New(svc, apiCfg, reg, log)
-		(&signals.Handler{Store: st, Storage: stg, Cache: signals.NewCache(cfg.SignalCacheMB << 20), Log: log}).Register(handler.Mux(), handler.ReadGuard)
+		(&signals.Handler{Store: st, Storage: stg, Cache: signals.NewCache(cfg.SignalCacheMB << 20), Decodes: cfg.SignalDecodes, Log: log}).Register(handler.Mux(), handler.ReadGuard)
 		(&upload.Handler{Svc: svc, Limit: cfg.UploadLimitMB << 20, Analyzer: svc.Config.Analyzer, Log: log}).Register(handler.Mux(), handler.ReadGuard)
 		web.Register(handler.Mux())
 		srv = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 2 * time.Minute,

@@ -1,6 +1,11 @@
 package signals
 
-import "math"
+import (
+	"context"
+	"math"
+
+	"emgd/c3d"
+)
 
 // window returns the sample range [lo, hi) covering [start, end) seconds.
 func window(n int, fs, start, end float64) (lo, hi int) {
@@ -14,52 +19,231 @@ func window(n int, fs, start, end float64) (lo, hi int) {
 	return lo, max(lo, hi)
 }
 
-// pick returns the indices into x of the samples to send: every k-th sample
-// (downsample_factor), then, when more than maxPoints remain, the minimum
-// and maximum of each of maxPoints/2 buckets, in time order, so that peaks
-// survive. maxPoints 0 means no cap.
-func pick(x []float64, k, maxPoints int) []int {
+// points are the samples an answer sends: their indices in the channel,
+// their values and, with include_rms, the RMS envelope at each.
+type points struct {
+	idx  []int
+	data []float64
+	rms  []float64 // nil without include_rms
+}
+
+// picker chooses the samples to send as they stream by, in time order:
+// every k-th sample of the window (downsample_factor), then, when more than
+// maxPoints remain, the minimum and maximum of each of maxPoints/2 buckets,
+// so that peaks survive. Only the chosen samples are kept, so its memory is
+// bounded by maxPoints, whatever the length of the channel. maxPoints 0
+// means no cap.
+type picker struct {
+	n, buckets int // positions (decimated samples) and buckets
+	all        bool
+	pos        int // position of the next add
+	cb, p0, p1 int // current bucket and its positions [p0, p1)
+	mi, ma     int
+	dmi, dma   float64
+	rmi, rma   float64
+	out        points
+}
+
+func newPicker(samples, k, maxPoints int, withRMS bool) *picker {
 	if k < 1 {
 		k = 1
 	}
-	n := (len(x) + k - 1) / k
-	if n <= 0 {
-		return nil
+	p := &picker{n: max(0, (samples+k-1)/k)}
+	p.all = maxPoints <= 0 || p.n <= maxPoints
+	size := p.n
+	if !p.all {
+		p.buckets = max(1, maxPoints/2)
+		size = 2 * p.buckets
+		p.cb = -1
+		p.nextBucket()
 	}
-	if maxPoints <= 0 || n <= maxPoints {
-		idx := make([]int, 0, n)
-		for i := 0; i < len(x); i += k {
-			idx = append(idx, i)
+	p.out.idx = make([]int, 0, size)
+	p.out.data = make([]float64, 0, size)
+	if withRMS {
+		p.out.rms = make([]float64, 0, size)
+	}
+	return p
+}
+
+// nextBucket moves to the next bucket holding positions. Bucket b covers
+// positions [b*n/buckets, (b+1)*n/buckets).
+func (p *picker) nextBucket() {
+	for p.cb++; p.cb < p.buckets; p.cb++ {
+		p.p0, p.p1 = p.cb*p.n/p.buckets, (p.cb+1)*p.n/p.buckets
+		if p.p0 < p.p1 {
+			return
 		}
-		return idx
 	}
-	buckets := max(1, maxPoints/2)
-	idx := make([]int, 0, 2*buckets)
-	for b := 0; b < buckets; b++ {
-		// Bucket b covers decimated positions [b*n/buckets, (b+1)*n/buckets).
-		p0, p1 := b*n/buckets, (b+1)*n/buckets
-		if p0 >= p1 {
+}
+
+func (p *picker) emit(i int, d, r float64) {
+	p.out.idx = append(p.out.idx, i)
+	p.out.data = append(p.out.data, d)
+	if p.out.rms != nil {
+		p.out.rms = append(p.out.rms, r)
+	}
+}
+
+// add takes the next position's sample: index i in the channel, value d and
+// RMS r.
+func (p *picker) add(i int, d, r float64) {
+	pos := p.pos
+	p.pos++
+	if p.all {
+		p.emit(i, d, r)
+		return
+	}
+	if pos == p.p0 {
+		p.mi, p.ma, p.dmi, p.dma, p.rmi, p.rma = i, i, d, d, r, r
+	} else {
+		if d < p.dmi || math.IsNaN(p.dmi) {
+			p.mi, p.dmi, p.rmi = i, d, r
+		}
+		if d > p.dma || math.IsNaN(p.dma) {
+			p.ma, p.dma, p.rma = i, d, r
+		}
+	}
+	if pos == p.p1-1 {
+		switch {
+		case p.mi == p.ma:
+			p.emit(p.mi, p.dmi, p.rmi)
+		case p.mi < p.ma:
+			p.emit(p.mi, p.dmi, p.rmi)
+			p.emit(p.ma, p.dma, p.rma)
+		default:
+			p.emit(p.ma, p.dma, p.rma)
+			p.emit(p.mi, p.dmi, p.rmi)
+		}
+		p.nextBucket()
+	}
+}
+
+// rmsBlock is the stretch after which emg's moving sum restarts its running
+// sum; the streamed envelope restarts at the same samples so that it equals
+// emg.RMSEnvelope bit for bit.
+const rmsBlock = 1024
+
+// segment is the number of samples read at once: a multiple of rmsBlock.
+const segment = 64 * rmsBlock
+
+// rmsWindow holds emg.RMSEnvelope's 50 ms window over a channel of n
+// samples.
+type rmsWindow struct {
+	n, h1, h2, addBelow int
+	scale               float64
+}
+
+func newRMSWindow(n int, fs float64) *rmsWindow {
+	w := min(int(0.050*fs), n)
+	return &rmsWindow{n: n, h1: w / 2, h2: (w - 1) / 2, addBelow: n - 1 - (w-1)/2, scale: 1 / float64(w)}
+}
+
+// source reads samples [a, b) of one channel: from memory, or from the
+// file (each read decodes only the frames holding them).
+type source struct {
+	mem   []float64
+	inMem bool
+	f     *c3d.File
+	ch    int
+}
+
+func memSource(x []float64) source { return source{mem: x, inMem: true} }
+
+func (s source) read(a, b int) ([]float64, error) {
+	if s.inMem {
+		return s.mem[a:b], nil
+	}
+	return s.f.ReadAnalogRange(s.ch, a, b)
+}
+
+// reduce streams samples [lo, hi) of a channel of n samples, segment by
+// segment, and returns the points picked from them (see picker). raw is the
+// channel; data, when not nil, is what is sent instead of the raw samples
+// (the Processed envelope), raw still giving the RMS envelope. With rms the
+// envelope is computed on the way, as emg.RMSEnvelope does on the whole
+// channel. When collect is not nil (only without data), the samples read are
+// copied into it at their index.
+func reduce(ctx context.Context, n, lo, hi, k, maxPoints int, raw source, data *source, rms *rmsWindow, collect []float64) (points, error) {
+	if k < 1 {
+		k = 1
+	}
+	p := newPicker(hi-lo, k, maxPoints, rms != nil)
+	if p.n == 0 {
+		return p.out, nil
+	}
+	a := lo
+	if rms != nil {
+		a = lo - lo%rmsBlock // the moving sum restarts at block starts
+	}
+	var sq []float64
+	for a < hi {
+		if ctx.Err() != nil {
+			return points{}, ctx.Err()
+		}
+		b := min(hi, (a/segment+1)*segment)
+		ra, rb := a, b
+		if rms != nil {
+			ra, rb = max(0, a-rms.h1), min(n, b+rms.h2+1)
+		}
+		var xr []float64
+		var err error
+		if data == nil || rms != nil {
+			if xr, err = raw.read(ra, rb); err != nil {
+				return points{}, err
+			}
+		}
+		d0 := max(a, lo) // first sample of the window in this segment
+		var xd []float64
+		if data == nil {
+			xd = xr[d0-ra : b-ra]
+		} else if xd, err = data.read(d0, b); err != nil {
+			return points{}, err
+		}
+		if collect != nil {
+			copy(collect[d0:b], xd)
+		}
+		// next is the first sample at or after d0 that the window's
+		// downsampling keeps.
+		next := lo + (d0-lo+k-1)/k*k
+		if rms == nil {
+			for i := next; i < b; i += k {
+				p.add(i, xd[i-d0], 0)
+			}
+			a = b
 			continue
 		}
-		mi, ma := p0*k, p0*k
-		for p := p0; p < p1; p++ {
-			i := p * k
-			v := x[i]
-			if v < x[mi] || math.IsNaN(x[mi]) {
-				mi = i
+		if cap(sq) < len(xr) {
+			sq = make([]float64, len(xr))
+		}
+		sq = sq[:len(xr)]
+		for j, v := range xr {
+			sq[j] = v * v
+		}
+		h1, h2, addBelow := rms.h1, rms.h2, rms.addBelow
+		for b0 := a; b0 < b; b0 += rmsBlock {
+			b1 := min(b, b0+rmsBlock)
+			s := 0.0
+			for j := max(0, b0-h1); j <= min(n-1, b0+h2); j++ {
+				s += sq[j-ra]
 			}
-			if v > x[ma] || math.IsNaN(x[ma]) {
-				ma = i
+			for i := b0; i < b1; i++ {
+				if i == next {
+					v := s * rms.scale
+					p.add(i, xd[i-d0], math.Sqrt(math.Max(v, 0)))
+					next += k
+				}
+				enter, leave := i < addBelow, i >= h1
+				switch {
+				case enter && leave:
+					s += sq[i+1+h2-ra] - sq[i-h1-ra]
+				case enter:
+					s += sq[i+1+h2-ra]
+				case leave:
+					s -= sq[i-h1-ra]
+				}
 			}
 		}
-		switch {
-		case mi == ma:
-			idx = append(idx, mi)
-		case mi < ma:
-			idx = append(idx, mi, ma)
-		default:
-			idx = append(idx, ma, mi)
-		}
+		a = b
 	}
-	return idx
+	return p.out, nil
 }

@@ -26,6 +26,8 @@ import (
 	"emgd/emg"
 	"emgd/internal/storage"
 	"emgd/internal/store"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Handler serves GET /signals/jit/{session_id}/{channel} and
@@ -38,7 +40,76 @@ type Handler struct {
 	// MaxPoints caps every answer (0: DefaultMaxPoints); callers ask for
 	// fewer with max_points.
 	MaxPoints int
+	// Decodes is how many answers not in the cache are computed at once
+	// (0: DefaultDecodes); more requests wait for a turn. Each computation
+	// holds at most about three times the channel's samples (a Processed
+	// envelope: the channel, the envelope and the filter's buffer) plus its
+	// answer; a raw channel streams from the file and holds only the picked
+	// samples.
+	Decodes int
+
+	once      sync.Once
+	slots     chan struct{}
+	answers   singleflight.Group // identical requests
+	envelopes singleflight.Group // Processed envelopes of one channel
 }
+
+// DefaultDecodes is the default of Handler.Decodes.
+const DefaultDecodes = 2
+
+func (h *Handler) init() {
+	h.once.Do(func() {
+		n := h.Decodes
+		if n <= 0 {
+			n = DefaultDecodes
+		}
+		h.slots = make(chan struct{}, n)
+	})
+}
+
+// acquire waits for a decode slot, or for ctx to end.
+func (h *Handler) acquire(ctx context.Context) error {
+	h.init()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Handler) release() { <-h.slots }
+
+// shared runs fn once for all the concurrent callers with the same key
+// and gives each its result. fn runs with the context of the caller that
+// started it; when that caller goes away, the others start again rather
+// than fail.
+func (h *Handler) shared(ctx context.Context, g *singleflight.Group, key string, fn func(context.Context) (any, error)) (any, error) {
+	for {
+		ch := g.DoChan(key, func() (any, error) {
+			v, err := fn(ctx)
+			if err != nil && ctx.Err() != nil {
+				err = errLeaderGone
+			}
+			return v, err
+		})
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case res := <-ch:
+			if errors.Is(res.Err, errLeaderGone) {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				continue
+			}
+			return res.Val, res.Err
+		}
+	}
+}
+
+// errLeaderGone: the request computing a shared result went away.
+var errLeaderGone = errors.New("the request computing this answer went away")
 
 // DefaultMaxPoints caps answers without max_points: enough for every
 // sample of a 10-minute 990 Hz channel, far below what would hurt a browser
@@ -58,6 +129,8 @@ type errResp struct {
 	code int
 	msg  string
 }
+
+func (e *errResp) Error() string { return e.msg }
 
 func fail(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
@@ -256,7 +329,9 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 		fail(w, e.code, e.msg)
 		return
 	}
-	etag := `"` + shortHash(version(sess), name, r.URL.Query().Encode()) + `"`
+	// The answer names its session: the tag (and the answer cache) is the
+	// session's, not only the file's.
+	etag := `"` + shortHash(version(sess), sess.ID, name, r.URL.Query().Encode()) + `"`
 	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
 		w.Header().Set("ETag", etag)
 		w.WriteHeader(http.StatusNotModified)
@@ -271,17 +346,46 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 		writeBody(w, etag, gz, body)
 		return
 	}
-	rec, e := h.openSession(r.Context(), sess)
-	if e != nil {
-		fail(w, e.code, e.msg)
+	// Identical requests share one computation; each computation holds one
+	// of the decode slots.
+	v, err := h.shared(r.Context(), &h.answers, respKey, func(ctx context.Context) (any, error) {
+		if err := h.acquire(ctx); err != nil {
+			return nil, err
+		}
+		defer h.release()
+		if body, hit := h.Cache.GetBytes(respKey); hit {
+			return body, nil
+		}
+		body, e := h.build(ctx, sess, name, q, gz)
+		if e != nil {
+			return nil, e
+		}
+		h.Cache.PutBytes(respKey, body)
+		return body, nil
+	})
+	if err != nil {
+		var e *errResp
+		if errors.As(err, &e) {
+			fail(w, e.code, e.msg)
+		} else {
+			fail(w, http.StatusServiceUnavailable, "request cancelled")
+		}
 		return
+	}
+	writeBody(w, etag, gz, v.([]byte))
+}
+
+// build computes one answer.
+func (h *Handler) build(ctx context.Context, sess *store.Session, name string, q query, gz bool) ([]byte, error) {
+	rec, e := h.openSession(ctx, sess)
+	if e != nil {
+		return nil, e
 	}
 	defer rec.obj.Close()
 	f := rec.f
 	fs := f.Analog.Rate
 	if !(fs > 0) {
-		fail(w, http.StatusUnprocessableEntity, "the file states no analog sampling rate")
-		return
+		return nil, &errResp{http.StatusUnprocessableEntity, "the file states no analog sampling rate"}
 	}
 
 	// Resolve the channel.
@@ -295,68 +399,58 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 		}
 	}
 	if !ok {
-		fail(w, http.StatusNotFound, fmt.Sprintf("no channel %q in this recording (channels: %s)", name, strings.Join(rec.names(), ", ")))
-		return
+		return nil, &errResp{http.StatusNotFound, fmt.Sprintf("no channel %q in this recording (channels: %s)", name, strings.Join(rec.names(), ", "))}
 	}
 	n := f.SamplesPerChannel()
 	lo, hi := window(n, fs, q.start, q.end)
 	if lo >= n && n > 0 {
-		fail(w, http.StatusBadRequest, fmt.Sprintf("start_s %g is beyond the recording (%g s)", q.start, f.Duration()))
-		return
+		return nil, &errResp{http.StatusBadRequest, fmt.Sprintf("start_s %g is beyond the recording (%g s)", q.start, f.Duration())}
+	}
+	var rms *rmsWindow
+	if q.includeRMS {
+		if _, err := emg.RMSEnvelope(nil, fs); err != nil { // the rate's checks, nothing computed
+			return nil, &errResp{http.StatusUnprocessableEntity, "RMS envelope: " + err.Error()}
+		}
+		rms = newRMSWindow(n, fs)
 	}
 
-	// Samples: whole channels come from the cache (or are decoded once into
-	// it); a cold request for a short window of a raw channel reads only
-	// that window's frames.
-	var x []float64
-	offset := 0
-	needFull := processed || q.includeRMS || (hi-lo)*2 > n
+	// The raw channel comes from the cache when it is there, else streams
+	// from the file: only the picked samples are kept, whatever the length
+	// of the channel. A whole raw channel small enough (an eighth of the
+	// cache budget) is kept for the next requests. The Processed envelope
+	// needs its whole channel: it is computed once for all concurrent
+	// requests and cached.
 	rawKey := rec.version + "\x00" + strconv.Itoa(ch)
-	if full, hit := h.Cache.Get(rawKey); hit {
-		x = full
-	} else if needFull {
-		if x, err = f.ReadAnalog(ch); err != nil {
-			fail(w, http.StatusUnprocessableEntity, "decoding the channel: "+err.Error())
-			return
-		}
-		h.Cache.Put(rawKey, x)
-	} else {
-		if x, err = f.ReadAnalogRange(ch, lo, hi); err != nil {
-			fail(w, http.StatusUnprocessableEntity, "decoding the channel: "+err.Error())
-			return
-		}
-		offset = lo
+	raw := source{f: f, ch: ch}
+	if x, hit := h.Cache.Get(rawKey); hit {
+		raw = memSource(x)
 	}
-	var rms []float64
-	if q.includeRMS {
-		rmsKey := rawKey + "\x00rms"
-		if v, hit := h.Cache.Get(rmsKey); hit {
-			rms = v
-		} else if rms, err = emg.RMSEnvelope(x, fs); err == nil {
-			h.Cache.Put(rmsKey, rms)
-		} else {
-			fail(w, http.StatusUnprocessableEntity, "RMS envelope: "+err.Error())
-			return
-		}
-	}
+	var data *source
+	var collect []float64
 	if processed {
-		procKey := rawKey + "\x00processed"
-		if v, hit := h.Cache.Get(procKey); hit {
-			x = v
-		} else if x, err = emg.ProcessedEnvelope(x, fs); err == nil {
-			h.Cache.Put(procKey, x)
-		} else {
-			fail(w, http.StatusUnprocessableEntity, "Processed envelope: "+err.Error())
-			return
+		env, err := h.processed(ctx, rec, ch, rawKey, raw)
+		if err != nil {
+			return nil, err
 		}
+		if !raw.inMem && env.raw != nil {
+			raw = memSource(env.raw)
+		}
+		d := memSource(env.proc)
+		data = &d
+	} else if !raw.inMem && lo == 0 && hi == n && h.Cache != nil && int64(n)*8*8 <= h.Cache.budget {
+		collect = make([]float64, n)
 	}
-	// x holds samples [offset, offset+len(x)): offset is lo for a window read
-	// on its own, 0 for a whole channel.
-	idx := pick(x[lo-offset:hi-offset], q.k, q.maxPoints)
-	for j := range idx {
-		idx[j] += lo
+	pts, err := reduce(ctx, n, lo, hi, q.k, q.maxPoints, raw, data, rms, collect)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &errResp{http.StatusUnprocessableEntity, "decoding the channel: " + err.Error()}
 	}
-	body := encode(name, rec.sess.ID, fs, f.Duration(), x, rms, idx, offset, q.k)
+	if collect != nil {
+		h.Cache.Put(rawKey, collect)
+	}
+	body := encode(name, rec.sess.ID, fs, f.Duration(), pts, q.k)
 	if gz {
 		var buf bytes.Buffer
 		zw := gzPool.Get().(*gzip.Writer)
@@ -366,8 +460,42 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 		gzPool.Put(zw)
 		body = buf.Bytes()
 	}
-	h.Cache.PutBytes(respKey, body)
-	writeBody(w, etag, gz, body)
+	return body, nil
+}
+
+// envelope is a decoded channel and its Processed envelope.
+type envelope struct{ raw, proc []float64 }
+
+// processed returns the Processed envelope of channel ch (and the channel),
+// from the cache or computed once for all the requests that want it.
+func (h *Handler) processed(ctx context.Context, rec *recording, ch int, rawKey string, raw source) (envelope, error) {
+	procKey := rawKey + "\x00processed"
+	if v, hit := h.Cache.Get(procKey); hit {
+		return envelope{proc: v}, nil
+	}
+	v, err := h.shared(ctx, &h.envelopes, procKey, func(ctx context.Context) (any, error) {
+		x := raw.mem
+		if !raw.inMem {
+			var err error
+			if x, err = rec.f.ReadAnalog(ch); err != nil {
+				return nil, &errResp{http.StatusUnprocessableEntity, "decoding the channel: " + err.Error()}
+			}
+			h.Cache.Put(rawKey, x)
+		}
+		proc, hit := h.Cache.Get(procKey)
+		if !hit {
+			var err error
+			if proc, err = emg.ProcessedEnvelope(x, rec.f.Analog.Rate); err != nil {
+				return nil, &errResp{http.StatusUnprocessableEntity, "Processed envelope: " + err.Error()}
+			}
+			h.Cache.Put(procKey, proc)
+		}
+		return envelope{x, proc}, nil
+	})
+	if err != nil {
+		return envelope{}, err
+	}
+	return v.(envelope), nil
 }
 
 func writeBody(w http.ResponseWriter, etag string, gz bool, body []byte) {
@@ -413,9 +541,12 @@ func appendNum(b []byte, v float64) []byte {
 
 // encode writes the answer. time_axis is each picked sample's index over the
 // sampling rate.
-// x[i-offset] is sample i; rms, when given, holds the whole channel.
-func encode(name, sessionID string, fs, duration float64, x, rms []float64, idx []int, offset, k int) []byte {
-	b := make([]byte, 0, 64+len(idx)*44)
+func encode(name, sessionID string, fs, duration float64, pts points, k int) []byte {
+	per := 44
+	if pts.rms != nil {
+		per = 66
+	}
+	b := make([]byte, 0, 64+len(pts.idx)*per)
 	b = append(b, `{"success":true,"session_id":`...)
 	b = strconv.AppendQuote(b, sessionID)
 	b = append(b, `,"channel_name":`...)
@@ -427,29 +558,29 @@ func encode(name, sessionID string, fs, duration float64, x, rms []float64, idx 
 	b = append(b, `,"downsample_factor":`...)
 	b = strconv.AppendInt(b, int64(k), 10)
 	b = append(b, `,"points":`...)
-	b = strconv.AppendInt(b, int64(len(idx)), 10)
+	b = strconv.AppendInt(b, int64(len(pts.idx)), 10)
 	b = append(b, `,"time_axis":[`...)
-	for j, i := range idx {
+	for j, i := range pts.idx {
 		if j > 0 {
 			b = append(b, ',')
 		}
 		b = appendNum(b, float64(i)/fs)
 	}
 	b = append(b, `],"data":[`...)
-	for j, i := range idx {
+	for j, v := range pts.data {
 		if j > 0 {
 			b = append(b, ',')
 		}
-		b = appendNum(b, x[i-offset])
+		b = appendNum(b, v)
 	}
 	b = append(b, ']')
-	if rms != nil {
+	if pts.rms != nil {
 		b = append(b, `,"rms_envelope":[`...)
-		for j, i := range idx {
+		for j, v := range pts.rms {
 			if j > 0 {
 				b = append(b, ',')
 			}
-			b = appendNum(b, rms[i])
+			b = appendNum(b, v)
 		}
 		b = append(b, ']')
 	}
