@@ -164,10 +164,18 @@ func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyze
 	}
 	rec := emg.Recording{Rate: f.Analog.Rate, Channels: make([]emg.Channel, len(f.Analog.Labels))}
 	perPass := 2
-	if a.Workers > 1 || len(p.Channels) > 0 {
-		// several workers consume bases concurrently anyway; a selection
-		// would leave the unselected half of a pair read for nothing
+	if len(p.Channels) > 0 {
+		// a selection would leave the unselected half of a pair read for
+		// nothing
 		perPass = 1
+	} else if a.Workers > 1 {
+		// several workers consume bases concurrently anyway: one base per
+		// pass, unless every base is in flight at once, when one pass reads
+		// them all (a GHOSTLY file's two bases on two workers)
+		perPass = 1
+		if n := baseCount(f.Analog.Labels); n <= a.Workers {
+			perPass = max(n, 1)
+		}
 	}
 	ld := newGroupLoader(f, perPass)
 	for i, l := range f.Analog.Labels {
@@ -199,6 +207,16 @@ type loadGroup struct {
 	loaded  bool
 	data    map[int][]float64
 	readErr error
+}
+
+// baseCount is the number of distinct bases (CH1 for "CH1 Raw" and "CH1
+// activated") among labels.
+func baseCount(labels []string) int {
+	seen := map[string]bool{}
+	for _, k := range emg.ChannelKeys(labels) {
+		seen[emg.BaseName(k)] = true
+	}
+	return len(seen)
 }
 
 // newGroupLoader groups basesPerPass bases per pass over the data section.
