@@ -44,6 +44,9 @@ type serverConfig struct {
 	// Periodic maintenance in serve; off when 0.
 	ReconcileEvery time.Duration
 	Retention      time.Duration
+	// SweepEvery is how often serve and worker fail sessions stranded by a
+	// crash (service.Sweep); off when 0.
+	SweepEvery time.Duration
 }
 
 func envString(name, def string) string {
@@ -126,6 +129,8 @@ func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 	c.RescueAfter = envDuration("EMGD_RESCUE_AFTER", 60*time.Second)
 	fs.Var(durationFlag{&c.RescueAfter}, "rescue-after", "a running job not finished after this long (its process died) runs again; keep it just above --job-timeout (EMGD_RESCUE_AFTER)")
 	fs.IntVar(&c.MaxAttempts, "max-attempts", envInt("EMGD_MAX_ATTEMPTS", 5), "attempts of each analysis job this process enqueues (webhooks, recalc) before its session is marked failed; retries back off by River's policy, attempt^4 seconds (EMGD_MAX_ATTEMPTS)")
+	c.SweepEvery = envDuration("EMGD_SWEEP_INTERVAL", 20*time.Second)
+	fs.Var(durationFlag{&c.SweepEvery}, "sweep-interval", "this often, fail with a message the sessions left pending or processing with no analysis job that could still run (the process died during the job's last attempt, or the job is gone); safe on every replica; off when 0 (EMGD_SWEEP_INTERVAL)")
 	fs.IntVar(&c.AnalysisProcs, "analysis-parallelism", envInt("EMGD_ANALYSIS_PARALLELISM", 1), "channels analysed at once within one job (EMGD_ANALYSIS_PARALLELISM)")
 	fs.IntVar(&c.MaxSamplesPerChannel, "max-samples-per-channel", envInt("EMGD_MAX_SAMPLES_PER_CHANNEL", analysis.DefaultMaxSamplesPerChannel), "most samples per analog channel a recording may have to be analysed; bounds an analysis job's memory, about 80 bytes per sample (EMGD_MAX_SAMPLES_PER_CHANNEL)")
 	fs.Int64Var(&c.MaxObjectMB, "max-object-mb", int64(envInt("EMGD_MAX_OBJECT_MB", service.DefaultMaxObjectBytes>>20)), "largest object, in MiB, an analysis job reads; bounds its temporary file (EMGD_MAX_OBJECT_MB)")
@@ -160,6 +165,9 @@ func (c *serverConfig) validate() error {
 	}
 	if c.SignalDecodes < 0 || c.SignalDecodes > 64 {
 		return fmt.Errorf("--signal-decodes must be 1..64 (0 for the default, 2)")
+	}
+	if c.SweepEvery < 0 {
+		return fmt.Errorf("--sweep-interval must not be negative (0 turns the sweep off)")
 	}
 	if c.AnalysisProcs < 1 {
 		c.AnalysisProcs = 1

@@ -18,7 +18,8 @@ import (
 
 // cmdReconcile lists the bucket and gives every .c3d object without a
 // session one (phase 1, as for a webhook event), enqueueing its analysis for
-// the workers of a running serve or worker.
+// the workers of a running serve or worker; it also fails the sessions a
+// crash left pending or processing with no job (service.Sweep).
 func cmdReconcile(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("reconcile", "[--dry-run] [--json] [--prefix P] [flags]", stderr)
 	var cfg serverConfig
@@ -95,8 +96,15 @@ func printReconcile(w io.Writer, rep *service.ReconcileReport) {
 	for _, it := range rep.Failed {
 		fmt.Fprintf(w, "failed %s/%s: %s\n", it.Bucket, it.Key, it.Error)
 	}
-	fmt.Fprintf(w, "%d objects listed, %d .c3d, %d with a session, %d %s, %d failed\n",
-		rep.Listed, rep.C3D, rep.Known, len(rep.Enqueued), verb, len(rep.Failed))
+	strandedVerb := "failed"
+	if rep.DryRun {
+		strandedVerb = "would fail"
+	}
+	for _, s := range rep.Stranded {
+		fmt.Fprintf(w, "%s stranded session %s (%s, job %s): %s\n", strandedVerb, s.SessionCode, s.Status, s.JobState, s.Error)
+	}
+	fmt.Fprintf(w, "%d objects listed, %d .c3d, %d with a session, %d %s, %d failed; %d stranded sessions %s\n",
+		rep.Listed, rep.C3D, rep.Known, len(rep.Enqueued), verb, len(rep.Failed), len(rep.Stranded), strandedVerb)
 }
 
 // reconcileLoop runs Reconcile every interval until ctx ends.

@@ -152,6 +152,11 @@ func serve(ctx context.Context, name string, cfg *serverConfig, log *slog.Logger
 	if err := q.Start(ctx); err != nil {
 		return fmt.Errorf("job queue: %w", err)
 	}
+	if cfg.SweepEvery > 0 {
+		// Sessions whose job River ended without emgd code (the process
+		// died during its last attempt) would stay pending for ever.
+		go svc.SweepLoop(ctx, cfg.SweepEvery, service.SweepOptions{}, log)
+	}
 	if withHTTP && cfg.ReconcileEvery > 0 {
 		go reconcileLoop(ctx, svc, cfg.ReconcileEvery, log)
 	}
