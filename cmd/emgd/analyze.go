@@ -285,6 +285,8 @@ func cmdAnalyze(args []string, stdout, stderr io.Writer) int {
 	profile := fset.String("profile", "", "processing `profile`: ghostly (default) or standard")
 	paramsFile := fset.String("params", "", "JSON session-parameters `file`")
 	workers := fset.Int("workers", min(runtime.GOMAXPROCS(0), 4), "channels analysed at once per file")
+	maxSamples := fset.Int("max-samples-per-channel", envInt("EMGD_MAX_SAMPLES_PER_CHANNEL", analysis.DefaultMaxSamplesPerChannel),
+		"most samples per analog channel a file may have to be analysed; bounds the memory of an analysis, about 40 bytes per sample per channel analysed at once (EMGD_MAX_SAMPLES_PER_CHANNEL)")
 	var af analyzeFlags
 	af.mvc.name, af.mvcPct.name, af.durS.name = "mvc", "mvc-pct", "duration-s"
 	af.bind(fset)
@@ -307,6 +309,11 @@ func cmdAnalyze(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "emgd analyze: --workers must be at least 1")
 		return 2
 	}
+	if *maxSamples < 1 {
+		fmt.Fprintln(stderr, "emgd analyze: --max-samples-per-channel must be at least 1")
+		return 2
+	}
+	analysis.SetLimits(analysis.Limits{MaxSamplesPerChannel: *maxSamples})
 	var p emg.Params
 	if *paramsFile != "" {
 		fh, err := os.Open(*paramsFile)

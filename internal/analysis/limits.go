@@ -15,9 +15,9 @@ import (
 // message instead of allocating for them.
 
 // DefaultMaxSamplesPerChannel is the default limit on the samples of one
-// analog channel: 8 M samples, 13 min at 10 kHz, 66 min at 2 kHz (the
-// GHOSTLY maximum of 600 s at 10 kHz is 6 M).
-const DefaultMaxSamplesPerChannel = 8_000_000
+// analog channel: 6 M samples, the GHOSTLY maximum of 600 s at 10 kHz (50
+// min at 2 kHz).
+const DefaultMaxSamplesPerChannel = 6_000_000
 
 // Limits bound what one analysis (or one decode of a channel) may hold.
 type Limits struct {
