@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"emgd/emg"
+	"emgd/internal/jsonsafe"
 	"emgd/internal/service"
 	"emgd/internal/store"
 	"emgd/internal/webhook"
@@ -124,7 +125,8 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.Marshal(v)
+	// Non-finite numbers are null: an answer is never lost to one.
+	b, _, err := jsonsafe.Marshal(v)
 	if err != nil {
 		code, b = 500, []byte(`{"success":false,"error":"response encoding failed"}`)
 	}

@@ -25,6 +25,7 @@ import (
 	"emgd/c3d"
 	"emgd/emg"
 	"emgd/internal/analysis"
+	"emgd/internal/jsonsafe"
 	"emgd/internal/storage"
 	"emgd/internal/store"
 	"emgd/internal/webhook"
@@ -183,9 +184,20 @@ func (s *Service) Ingest(ctx context.Context, ev webhook.Event) (*Outcome, error
 		return nil, classifyStorage(err)
 	}
 	md := BuildMetadata(f, ev.Bucket, key, etag, obj.Size())
-	mdJSON, err := json.Marshal(md)
+	mdJSON, replaced, err := jsonsafe.Marshal(md)
 	if err != nil {
 		return nil, err
+	}
+	if len(replaced) > 0 {
+		// ReadMetadata leaves non-finite numbers out; anything else of the
+		// kind is null, with a warning, rather than a webhook failing for ever.
+		ws, _ := md["warnings"].([]string)
+		md["warnings"] = append(ws, jsonsafe.Warnings("metadata", replaced)...)
+		if mdJSON, _, err = jsonsafe.Marshal(md); err != nil {
+			return nil, err
+		}
+		md = map[string]any{}
+		_ = json.Unmarshal(mdJSON, &md)
 	}
 	var recorded *time.Time
 	if v, ok := md["recorded_at"].(string); ok {
@@ -259,8 +271,8 @@ func BuildMetadata(f *c3d.File, bucket, key, etag string, size int64) map[string
 	if t, ok := RecordedAt(key, m.Time); ok {
 		out["recorded_at"] = t.Format(store.RecordedAtLayout)
 	}
-	if len(f.Warnings) > 0 {
-		out["warnings"] = f.Warnings
+	if len(m.Warnings) > 0 {
+		out["warnings"] = m.Warnings // the file's, and parameters left out
 	}
 	return out
 }
@@ -346,11 +358,14 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	if err != nil {
 		return s.fail(ctx, sess, err)
 	}
-	summary, err := json.Marshal(Summary(res))
+	summary, replaced, err := jsonsafe.Marshal(Summary(res))
 	if err != nil {
 		return s.fail(ctx, sess, err)
 	}
-	scores, _ := json.Marshal(res.PerformanceAnalysis)
+	scores, replacedScores, _ := jsonsafe.Marshal(res.PerformanceAnalysis)
+	if r := append(replaced, replacedScores...); len(r) > 0 {
+		s.log().Warn("analytics not finite, stored as null", "session", sess.SessionCode, "fields", r)
+	}
 	paramsJSON := args.Params
 	if len(paramsJSON) == 0 {
 		paramsJSON = json.RawMessage("{}")

@@ -32,6 +32,7 @@ import (
 	"emgd/c3d"
 	"emgd/emg"
 	"emgd/internal/analysis"
+	"emgd/internal/jsonsafe"
 	"emgd/internal/service"
 	"emgd/internal/store"
 	"emgd/internal/webhook"
@@ -150,7 +151,7 @@ func errorf(code int, format string, a ...any) *httpError {
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.Marshal(v)
+	b, _, err := jsonsafe.Marshal(v)
 	if err != nil {
 		code, b = http.StatusUnprocessableEntity, []byte(`{"success":false,"error":"the result could not be encoded as JSON"}`)
 	}
@@ -207,17 +208,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Add("Vary", "Accept-Encoding")
-	if !acceptsGzip(r) {
-		writeJSON(w, http.StatusOK, res)
-		return
+	b, replaced, err := jsonsafe.Marshal(res)
+	if err == nil && len(replaced) > 0 {
+		// Metadata with non-finite numbers is left out when read; this is
+		// the last line of defence for anything computed: null, and said.
+		h.log().Warn("upload answer had non-finite numbers; null instead", "fields", replaced)
+		if md, ok := res["metadata"].(map[string]any); ok {
+			ws, _ := md["warnings"].([]string)
+			md["warnings"] = append(append([]string(nil), ws...), jsonsafe.Warnings("result", replaced)...)
+			b, _, err = jsonsafe.Marshal(res)
+		}
 	}
-	// Signals make answers of tens of megabytes (60 MB for a 175 s
-	// recording): compress whenever the client accepts it.
-	b, err := json.Marshal(res)
 	if err != nil {
 		writeError(w, errorf(http.StatusUnprocessableEntity, "the result could not be encoded as JSON: %v", err))
 		return
 	}
+	if !acceptsGzip(r) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		w.Write(append(b, '\n'))
+		return
+	}
+	// Signals make answers of tens of megabytes (60 MB for a 175 s
+	// recording): compress whenever the client accepts it.
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Encoding", "gzip")
 	w.WriteHeader(http.StatusOK)
@@ -749,7 +762,7 @@ func (h *Handler) analyse(file *received, o *options) (map[string]any, error) {
 	now := time.Now()
 	params, _ := json.Marshal(o.params)
 	perf := map[string]any{}
-	if b, err := json.Marshal(res.PerformanceAnalysis); err == nil {
+	if b, _, err := jsonsafe.Marshal(res.PerformanceAnalysis); err == nil {
 		_ = json.Unmarshal(b, &perf)
 	}
 	weights := emg.DefaultWeights
