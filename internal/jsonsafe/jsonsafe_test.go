@@ -1,4 +1,4 @@
-package jsonsafe
+package jsonsafe_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 
 	"emgd/emg"
 	"emgd/internal/analysis"
+	. "emgd/internal/jsonsafe"
 	"emgd/internal/service"
 	"emgd/internal/testrec"
 )
@@ -63,10 +64,9 @@ func TestTreeMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := walker{}
-		got, err := json.Marshal(w.value(reflect.ValueOf(v), "", 0))
-		if err != nil || !bytes.Equal(got, want) || len(w.paths) != 0 {
-			t.Errorf("%s:\n got %s %v %v\nwant %s", name, got, err, w.paths, want)
+		got, paths, err := Tree(v)
+		if err != nil || !bytes.Equal(got, want) || len(paths) != 0 {
+			t.Errorf("%s:\n got %s %v %v\nwant %s", name, got, err, paths, want)
 		}
 	}
 }
