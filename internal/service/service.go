@@ -445,7 +445,11 @@ func (s *Service) spool(r io.Reader, size int64) (io.ReaderAt, int64, string, fu
 		maxObject = DefaultMaxObjectBytes
 	}
 	tooLarge := func(what string, n int64) error {
-		return fmt.Errorf("%w: the object %s %d bytes, over the limit of %d MiB (--max-object-mb); it is not analysed", ErrObjectTooLarge, what, n, maxObject>>20)
+		lim := fmt.Sprintf("%d bytes", maxObject)
+		if maxObject%(1<<20) == 0 {
+			lim = fmt.Sprintf("%d MiB", maxObject>>20)
+		}
+		return fmt.Errorf("%w: the object %s %d bytes, over the limit of %s (--max-object-mb); it is not analysed", ErrObjectTooLarge, what, n, lim)
 	}
 	if size > maxObject {
 		return nil, 0, "", nil, tooLarge("has", size)
