@@ -194,7 +194,7 @@ func StrandedMessage(j jobs.JobInfo, hasJob bool) string {
 		return msg + again
 	case j.State == rivertype.JobStateCancelled:
 		msg := "the analysis was cancelled"
-		if j.LastError != "" {
+		if j.LastError != "" && !j.Rescued {
 			msg += ": " + j.LastError
 		}
 		return msg + again
