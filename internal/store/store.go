@@ -210,6 +210,8 @@ type Queries interface {
 	// pending or processing and unchanged since read (UpdatedAt equal to
 	// updatedAt), and reports whether it did; safe to race.
 	FailUnfinished(ctx context.Context, id string, updatedAt time.Time, msg string) (bool, error)
+	// ScoringConfigs: the scoring weights (scoring.go).
+	ScoringConfigs
 }
 
 // Tx is a database transaction with the store's operations.

@@ -48,6 +48,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteSessionAndRetentionFilter", testDelete},
 		{"UnfinishedSessionsListedAndFailedOnce", testUnfinished},
 		{"StorageVersionReadBackEverywhere", testStorageVersion},
+		{"ScoringDefaultInFreshDatabase", testScoringDefault},
+		{"ScoringConfigLifecycle", testScoringLifecycle},
+		{"ScoringCustomConfigs", testScoringCustom},
+		{"ScoringDefaultSaved", testScoringDefaultSaved},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
