@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"emgd/internal/analysis"
 	"emgd/internal/signals"
 	"emgd/internal/storage"
 	"emgd/internal/store"
@@ -17,7 +19,7 @@ import (
 	"emgd/internal/testrec"
 )
 
-// gatedStorage holds every Open until the test lets it through, and counts
+// gatedStorage holds every Open (OpenVersion) until the test lets it through, and counts
 // them: how many, and how many at most at once.
 type gatedStorage struct {
 	storage.Backend
@@ -30,6 +32,10 @@ type gatedStorage struct {
 }
 
 func (g *gatedStorage) Open(ctx context.Context, bucket, key string) (storage.Object, error) {
+	return g.OpenVersion(ctx, bucket, key, "")
+}
+
+func (g *gatedStorage) OpenVersion(ctx context.Context, bucket, key, version string) (storage.Object, error) {
 	g.mu.Lock()
 	g.opens++
 	g.open++
@@ -43,7 +49,7 @@ func (g *gatedStorage) Open(ctx context.Context, bucket, key string) (storage.Ob
 	g.mu.Lock()
 	g.open--
 	g.mu.Unlock()
-	return g.Backend.Open(ctx, bucket, key)
+	return g.Backend.OpenVersion(ctx, bucket, key, version)
 }
 
 func (g *gatedStorage) counts() (opens, open, maxOpen int) {
@@ -189,6 +195,24 @@ func TestLeaderGoneOthersAnswered(t *testing.T) {
 	for i, c := range <-done {
 		if c != 200 {
 			t.Errorf("follower %d: %d", i, c)
+		}
+	}
+}
+
+// A recording over the configured samples-per-channel limit is listed but
+// none of its channels is decoded: 422 naming the limit.
+func TestOverLimitRecording(t *testing.T) {
+	analysis.SetLimits(analysis.Limits{MaxSamplesPerChannel: 1000})
+	t.Cleanup(func() { analysis.SetLimits(analysis.Limits{}) })
+	e := newEnv(t, testrec.Ghostly(testrec.Options{Seconds: 12}))
+	if code, a, _ := e.get(t, "/signals/jit/"+e.id+"/channels"); code != 200 || len(a.Channels) == 0 {
+		t.Errorf("channels: %d %q", code, a.Error)
+	}
+	for _, ch := range []string{"CH1 Raw", "CH1 Processed"} {
+		for _, q := range []string{"", "start_s=1&end_s=2", "include_rms=true&max_points=100"} {
+			if code, a, _ := e.get(t, e.path(ch, q)); code != 422 || !strings.Contains(a.Error, "limit") {
+				t.Errorf("%s ?%s: %d %q, want 422 naming the limit", ch, q, code, a.Error)
+			}
 		}
 	}
 }

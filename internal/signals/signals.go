@@ -18,12 +18,14 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
 
 	"emgd/c3d"
 	"emgd/emg"
+	"emgd/internal/analysis"
 	"emgd/internal/storage"
 	"emgd/internal/store"
 
@@ -86,8 +88,16 @@ func (h *Handler) release() { <-h.slots }
 // than fail.
 func (h *Handler) shared(ctx context.Context, g *singleflight.Group, key string, fn func(context.Context) (any, error)) (any, error) {
 	for {
-		ch := g.DoChan(key, func() (any, error) {
-			v, err := fn(ctx)
+		ch := g.DoChan(key, func() (v any, err error) {
+			// A panic here would end the process (DoChan re-panics in a
+			// goroutine of its own): it fails the requests instead.
+			defer func() {
+				if p := recover(); p != nil {
+					h.logger().Error("signals: panic", "key", key, "panic", p, "stack", string(debug.Stack()))
+					v, err = nil, &errResp{http.StatusInternalServerError, "internal error"}
+				}
+			}()
+			v, err = fn(ctx)
 			if err != nil && ctx.Err() != nil {
 				err = errLeaderGone
 			}
@@ -106,6 +116,13 @@ func (h *Handler) shared(ctx context.Context, g *singleflight.Group, key string,
 			return res.Val, res.Err
 		}
 	}
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
 }
 
 // errLeaderGone: the request computing a shared result went away.
@@ -160,13 +177,52 @@ func (h *Handler) session(ctx context.Context, ref string) (*store.Session, *err
 	return sess, nil
 }
 
-// version identifies the file a session reads: its SHA-256 once phase 2 has
-// read it, else the object version.
-func version(sess *store.Session) string {
-	if sess.FileSHA256 != "" {
-		return sess.FileSHA256
+// replaced is the answer for a session whose version of the object is no
+// longer in storage: the key now holds another file (with its own session).
+func replaced(sess *store.Session) *errResp {
+	return &errResp{http.StatusConflict, fmt.Sprintf("the session's file %s/%s was replaced in storage after this session was created: its recording is no longer available (the new file has its own session)", sess.Bucket, sess.ObjectKey)}
+}
+
+// storageErr answers a failed storage access for sess.
+func storageErr(sess *store.Session, err error) *errResp {
+	switch {
+	case errors.Is(err, storage.ErrVersionGone):
+		return replaced(sess)
+	case errors.Is(err, storage.ErrNotFound):
+		return &errResp{404, "the session's file is no longer in storage"}
+	case errors.Is(err, storage.ErrInvalidKey):
+		return &errResp{422, "the session's file cannot be read: " + err.Error()}
 	}
-	return sess.Bucket + "/" + sess.ObjectKey + "@" + sess.ETag
+	return &errResp{503, "storage unavailable"}
+}
+
+// objectVersion returns the storage's version of the object the session
+// reads: the one phase 1 pinned, checked to be still there; for a session
+// made before versions were recorded, the current one, unless phase 2
+// recorded a size the object no longer has.
+func (h *Handler) objectVersion(ctx context.Context, sess *store.Session) (string, *errResp) {
+	info, err := h.Storage.Stat(ctx, sess.Bucket, sess.ObjectKey)
+	if err != nil {
+		return "", storageErr(sess, err)
+	}
+	if e := checkVersion(sess, info); e != nil {
+		return "", e
+	}
+	return info.Version, nil
+}
+
+// checkVersion tells whether info (the object as found) is the session's.
+func checkVersion(sess *store.Session, info storage.ObjectInfo) *errResp {
+	if sess.StorageVersion != "" {
+		if info.Version != sess.StorageVersion {
+			return replaced(sess)
+		}
+		return nil
+	}
+	if sess.FileSHA256 != "" && sess.FileSizeBytes != nil && *sess.FileSizeBytes != info.Size {
+		return replaced(sess)
+	}
+	return nil
 }
 
 func (h *Handler) open(ctx context.Context, ref string) (*recording, *errResp) {
@@ -174,24 +230,31 @@ func (h *Handler) open(ctx context.Context, ref string) (*recording, *errResp) {
 	if e != nil {
 		return nil, e
 	}
-	return h.openSession(ctx, sess)
+	return h.openSession(ctx, sess, sess.StorageVersion)
 }
 
-func (h *Handler) openSession(ctx context.Context, sess *store.Session) (*recording, *errResp) {
-	obj, err := h.Storage.Open(ctx, sess.Bucket, sess.ObjectKey)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, &errResp{404, "the session's file is no longer in storage"}
-	}
+// openSession opens exactly version of the session's object ("" the
+// current one, for sessions made before versions were recorded). Every
+// cache is keyed by the version read.
+func (h *Handler) openSession(ctx context.Context, sess *store.Session, version string) (*recording, *errResp) {
+	obj, err := h.Storage.OpenVersion(ctx, sess.Bucket, sess.ObjectKey, version)
 	if err != nil {
-		return nil, &errResp{503, "storage unavailable"}
+		return nil, storageErr(sess, err)
+	}
+	if e := checkVersion(sess, obj.Info()); e != nil {
+		obj.Close()
+		return nil, e
 	}
 	f, err := c3d.Open(obj, obj.Size())
 	if err != nil {
 		obj.Close()
+		if errors.Is(err, storage.ErrVersionGone) {
+			return nil, replaced(sess)
+		}
 		return nil, &errResp{422, "the session's file is not a readable C3D file: " + err.Error()}
 	}
 	rec := &recording{sess: sess, obj: obj, f: f, keys: emg.ChannelKeys(f.Analog.Labels), byName: map[string]int{}, raw: map[string]int{}}
-	rec.version = version(sess)
+	rec.version = sess.Bucket + "/" + sess.ObjectKey + "@" + obj.Info().Version
 	for i := len(f.Analog.Labels) - 1; i >= 0; i-- { // first label wins
 		rec.byName[f.Analog.Labels[i]] = i
 	}
@@ -329,9 +392,16 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 		fail(w, e.code, e.msg)
 		return
 	}
-	// The answer names its session: the tag (and the answer cache) is the
-	// session's, not only the file's.
-	etag := `"` + shortHash(version(sess), sess.ID, name, r.URL.Query().Encode()) + `"`
+	// Answers are keyed by the version of the object the session reads
+	// (checked on every request, so that a replaced object answers 409 even
+	// where answers are cached) and name the session: the tag and the
+	// answer cache are the session's, not only the file's.
+	ver, e := h.objectVersion(r.Context(), sess)
+	if e != nil {
+		fail(w, e.code, e.msg)
+		return
+	}
+	etag := `"` + shortHash(sess.Bucket+"/"+sess.ObjectKey+"@"+ver, sess.ID, name, r.URL.Query().Encode()) + `"`
 	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
 		w.Header().Set("ETag", etag)
 		w.WriteHeader(http.StatusNotModified)
@@ -356,7 +426,7 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 		if body, hit := h.Cache.GetBytes(respKey); hit {
 			return body, nil
 		}
-		body, e := h.build(ctx, sess, name, q, gz)
+		body, e := h.build(ctx, sess, ver, name, q, gz)
 		if e != nil {
 			return nil, e
 		}
@@ -376,8 +446,8 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 }
 
 // build computes one answer.
-func (h *Handler) build(ctx context.Context, sess *store.Session, name string, q query, gz bool) ([]byte, error) {
-	rec, e := h.openSession(ctx, sess)
+func (h *Handler) build(ctx context.Context, sess *store.Session, version, name string, q query, gz bool) ([]byte, error) {
+	rec, e := h.openSession(ctx, sess, version)
 	if e != nil {
 		return nil, e
 	}
@@ -386,6 +456,11 @@ func (h *Handler) build(ctx context.Context, sess *store.Session, name string, q
 	fs := f.Analog.Rate
 	if !(fs > 0) {
 		return nil, &errResp{http.StatusUnprocessableEntity, "the file states no analog sampling rate"}
+	}
+	// Decoding is bounded by the limits analyses have (a Processed envelope
+	// holds about 24 bytes per sample of its channel).
+	if err := analysis.CheckLimits(f); err != nil {
+		return nil, &errResp{http.StatusUnprocessableEntity, err.Error()}
 	}
 
 	// Resolve the channel.
@@ -442,8 +517,14 @@ func (h *Handler) build(ctx context.Context, sess *store.Session, name string, q
 	}
 	pts, err := reduce(ctx, n, lo, hi, q.k, q.maxPoints, raw, data, rms, collect)
 	if err != nil {
-		if ctx.Err() != nil {
+		var e *errResp
+		switch {
+		case errors.As(err, &e):
+			return nil, e
+		case ctx.Err() != nil:
 			return nil, ctx.Err()
+		case errors.Is(err, storage.ErrVersionGone):
+			return nil, replaced(sess)
 		}
 		return nil, &errResp{http.StatusUnprocessableEntity, "decoding the channel: " + err.Error()}
 	}
@@ -478,6 +559,9 @@ func (h *Handler) processed(ctx context.Context, rec *recording, ch int, rawKey 
 		if !raw.inMem {
 			var err error
 			if x, err = rec.f.ReadAnalog(ch); err != nil {
+				if errors.Is(err, storage.ErrVersionGone) {
+					return nil, replaced(rec.sess)
+				}
 				return nil, &errResp{http.StatusUnprocessableEntity, "decoding the channel: " + err.Error()}
 			}
 			h.Cache.Put(rawKey, x)
