@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"emgd/internal/testrec"
 )
@@ -149,4 +151,103 @@ func TestMemoryBudget(t *testing.T) {
 		t.Errorf("file over InMemory in %T, %d bytes of budget taken", c.ra, h.inMem)
 	}
 	c.cleanup()
+}
+
+// An upload that waited for its turn longer than the server's write
+// timeout is still answered: the wait does not count against it.
+func TestQueuedUploadAnswered(t *testing.T) {
+	h := &Handler{Concurrent: 1}
+	mux := http.NewServeMux()
+	h.Register(mux, nil)
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.WriteTimeout = time.Second
+	srv.Start()
+	defer srv.Close()
+	h.sem <- struct{}{} // an analysis is running
+	time.AfterFunc(1500*time.Millisecond, func() { <-h.sem })
+
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	w, _ := mw.CreateFormFile("file", "a.c3d")
+	w.Write(testrec.Ghostly(testrec.Options{Seed: 1}))
+	mw.Close()
+	resp, err := http.Post(srv.URL+"/upload", mw.FormDataContentType(), &b)
+	if err != nil {
+		t.Fatalf("queued past the write timeout: %v", err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 || out["success"] != true {
+		t.Errorf("queued past the write timeout: %d %v", resp.StatusCode, err)
+	}
+}
+
+// blockingWriter is a client that does not read its answer until released.
+type blockingWriter struct {
+	h        http.Header
+	code     int
+	started  chan struct{}
+	release  chan struct{}
+	once     sync.Once
+	received bytes.Buffer
+}
+
+func (b *blockingWriter) Header() http.Header { return b.h }
+func (b *blockingWriter) WriteHeader(c int)   { b.code = c }
+func (b *blockingWriter) Write(p []byte) (int, error) {
+	b.once.Do(func() { close(b.started) })
+	<-b.release
+	return b.received.Write(p)
+}
+
+// An answer with signals keeps its analysis turn until it is written, so
+// that at most Concurrent such answers are in memory; other uploads wait.
+func TestSignalsAnswerHoldsTurn(t *testing.T) {
+	h := &Handler{Concurrent: 1}
+	mux := http.NewServeMux()
+	h.Register(mux, nil)
+	post := func(fields ...string) *http.Request {
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		for i := 0; i+1 < len(fields); i += 2 {
+			mw.WriteField(fields[i], fields[i+1])
+		}
+		w, _ := mw.CreateFormFile("file", "a.c3d")
+		w.Write(testrec.Ghostly(testrec.Options{Seed: 1}))
+		mw.Close()
+		r := httptest.NewRequest("POST", "/upload", &b)
+		r.Header.Set("Content-Type", mw.FormDataContentType())
+		return r
+	}
+	bw := &blockingWriter{h: http.Header{}, started: make(chan struct{}), release: make(chan struct{})}
+	aDone := make(chan struct{})
+	go func() { mux.ServeHTTP(bw, post("include_signals", "true")); close(aDone) }()
+	select {
+	case <-bw.started:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the signals answer was never written")
+	}
+	bDone := make(chan int, 1)
+	go func() {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, post())
+		bDone <- rec.Code
+	}()
+	select {
+	case code := <-bDone:
+		t.Fatalf("second upload answered %d while the signals answer was being written", code)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(bw.release)
+	<-aDone
+	if code := <-bDone; code != 200 || bw.code != 200 {
+		t.Errorf("after the signals answer: %d (signals answer %d)", code, bw.code)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(bw.received.Bytes(), &out); err != nil || len(out["emg_signals"].(map[string]any)) == 0 {
+		t.Errorf("signals answer: %v", err)
+	}
+	if len(h.sem) != 0 {
+		t.Errorf("%d turns left taken", len(h.sem))
+	}
 }

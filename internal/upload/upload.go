@@ -193,9 +193,21 @@ type received struct {
 	cleanup func()
 }
 
+// answerTimeout is how long writing an answer may take once it is ready:
+// the time an upload waited for its turn does not count against the
+// server's write timeout.
+const answerTimeout = 2 * time.Minute
+
 // ServeHTTP handles one upload.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	res, err := h.handle(w, r)
+	res, held, err := h.handle(w, r)
+	if held {
+		// An answer with signals is as large as the recording many times
+		// over: it is encoded and written within the analysis turn, so
+		// that only Concurrent such answers exist at once.
+		defer func() { <-h.sem }()
+	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(answerTimeout))
 	if err != nil {
 		var he *httpError
 		if !errors.As(err, &he) {
@@ -249,7 +261,15 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
-func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (map[string]any, error) {
+// handle reads, analyses and (with store) stores the upload. held reports
+// that the analysis turn is still taken (an answer with signals), for the
+// caller to give back once the answer is written.
+func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (res map[string]any, held bool, err error) {
+	res, err = h.handleTurn(w, r, &held)
+	return res, held, err
+}
+
+func (h *Handler) handleTurn(w http.ResponseWriter, r *http.Request, held *bool) (map[string]any, error) {
 	limit := h.limit()
 	if r.ContentLength > limit+formSlack {
 		return nil, tooLarge(limit)
@@ -293,7 +313,11 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (map[string]any
 		return nil, errorf(499, "the client went away")
 	}
 	res, err := h.analyse(file, opt)
-	<-h.sem
+	if err == nil && opt.includeSignals {
+		*held = true
+	} else {
+		<-h.sem
+	}
 	if err != nil {
 		return nil, err
 	}
