@@ -33,9 +33,13 @@ func checkOpen(t *testing.T, b []byte) {
 		}
 		return
 	}
-	// What the file declares must be bounded by its size.
-	if int64(f.Frames)*int64(f.FrameBytes()) > int64(len(b)) {
-		t.Fatalf("%d frames of %d bytes declared in %d bytes", f.Frames, f.FrameBytes(), len(b))
+	// What the file declares must be bounded by its size: the frames must
+	// fit in the data section actually present, and so must the samples.
+	if f.Frames > 0 && int64(f.Frames)*int64(f.FrameBytes()) > int64(len(b))-f.DataStart {
+		t.Fatalf("%d frames of %d bytes declared in a data section of %d bytes", f.Frames, f.FrameBytes(), int64(len(b))-f.DataStart)
+	}
+	if f.Analog.Count > 0 && int64(f.SamplesPerChannel())*int64(f.Analog.Count) > int64(len(b)) {
+		t.Fatalf("%d samples on %d channels declared in %d bytes", f.SamplesPerChannel(), f.Analog.Count, len(b))
 	}
 	if _, err := f.ReadAllAnalog(); err != nil {
 		t.Fatalf("ReadAllAnalog after a successful Open: %v", err)

@@ -270,6 +270,15 @@ func TestHostileSparseFileWebhook(t *testing.T) {
 		t.Fatalf("webhook answered no session: %v", out)
 	}
 	st := srv.waitDone(t, id, 3*time.Minute)
+	// The signals of the failed session decode nothing the limits forbid.
+	for _, ch := range []string{"CH1%20Raw", "CH1%20Processed", "CH1%20Raw?max_points=100&include_rms=true"} {
+		code, out := request(t, "GET", srv.base+"/signals/jit/"+id+"/"+ch, "", nil)
+		msg, _ := out["error"].(string)
+		t.Logf("signals %s: %d %q", ch, code, msg)
+		if code < 400 || code >= 500 || !strings.Contains(msg, "limit") {
+			t.Errorf("signals %s: %d %q, want a 4xx naming the limit", ch, code, msg)
+		}
+	}
 	if stop() {
 		t.Fatalf("emgd serve passed %d MB of RSS and was killed", rssGuard>>20)
 	}
