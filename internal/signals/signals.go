@@ -93,7 +93,7 @@ func (h *Handler) shared(ctx context.Context, g *singleflight.Group, key string,
 			// goroutine of its own): it fails the requests instead.
 			defer func() {
 				if p := recover(); p != nil {
-					h.logger().Error("signals: panic", "key", key, "panic", p, "stack", string(debug.Stack()))
+					h.logger().Error("signals: panic", "panic", p, "stack", string(debug.Stack()))
 					v, err = nil, &errResp{http.StatusInternalServerError, "internal error"}
 				}
 			}()

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -211,4 +213,81 @@ func TestOverwrittenObjectLegacySession(t *testing.T) {
 		p.file = f
 		warm(t, p, "legacy pending session after the overwrite")
 	})
+}
+
+// failingStorage opens objects whose reads fail (or panic) once the C3D
+// header and parameters have been read, as an S3 object replaced during a
+// read does.
+type failingStorage struct {
+	storage.Backend
+	panics    bool
+	dataStart int64
+}
+
+func (f *failingStorage) OpenVersion(ctx context.Context, bucket, key, version string) (storage.Object, error) {
+	o, err := f.Backend.OpenVersion(ctx, bucket, key, version)
+	if err != nil {
+		return nil, err
+	}
+	return &failingObject{Object: o, panics: f.panics, dataStart: f.dataStart}, nil
+}
+
+type failingObject struct {
+	storage.Object
+	panics    bool
+	dataStart int64
+}
+
+func (o *failingObject) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) <= o.dataStart { // header and parameters
+		return o.Object.ReadAt(p, off)
+	}
+	if o.panics {
+		panic("read of a broken object")
+	}
+	return 0, fmt.Errorf("%w (%w)", storage.ErrChanged, storage.ErrVersionGone)
+}
+
+// An object replaced while its samples are read answers 409; a panic
+// during a shared computation answers 500 to its requests and leaves the
+// server running.
+func TestReplacedDuringRead(t *testing.T) {
+	for _, panics := range []bool{false, true} {
+		st := storetest.OpenSQLite(t, store.Options{})
+		fs, err := storage.OpenFolder(t.TempDir(), "c3d-examples")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		fs.CreateBucket(ctx, "c3d-examples")
+		rec := testrec.Ghostly(testrec.Options{Seconds: 12})
+		info, err := fs.Put(ctx, "c3d-examples", "P001/rec.c3d", bytes.NewReader(rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess, _, err := st.CreateSession(ctx, store.NewSession{Bucket: "c3d-examples", ObjectKey: "P001/rec.c3d", ETag: info.ETag, StorageVersion: info.Version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := c3d.Open(bytes.NewReader(rec), int64(len(rec)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		(&signals.Handler{Store: st, Storage: &failingStorage{Backend: fs, panics: panics, dataStart: f.DataStart}, Cache: signals.NewCache(64 << 20), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(mux, nil)
+		srv := httptest.NewServer(mux)
+		e := &env{srv: srv, id: sess.ID}
+		want := http.StatusConflict
+		if panics {
+			want = http.StatusInternalServerError
+		}
+		for _, ch := range []string{"CH1 Raw", "CH1 Processed"} {
+			for _, q := range []string{"", "include_rms=true&max_points=100", "start_s=1&end_s=2"} {
+				if code, a, _ := e.get(t, e.path(ch, q)); code != want || a.Error == "" {
+					t.Errorf("panics %v: %s ?%s: %d %q, want %d", panics, ch, q, code, a.Error, want)
+				}
+			}
+		}
+		srv.Close()
+	}
 }
