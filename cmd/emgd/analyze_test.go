@@ -265,3 +265,20 @@ func TestAnalyzeGhostlyFiles(t *testing.T) {
 		t.Errorf("summary: %s", errb.String())
 	}
 }
+
+// --max-samples-per-channel bounds what analyze decodes: a file over it
+// exits 1 naming the limit; at the limit it is analysed.
+func TestAnalyzeMaxSamplesPerChannel(t *testing.T) {
+	dir := t.TempDir()
+	path := writeEMGFile(t, dir, "rec.c3d", ghostlyLabels, 12) // 12 s at 990 Hz: 11,880 samples
+	code, _, stderr := runCLI("analyze", "--max-samples-per-channel", "11879", path)
+	if code != 1 || !strings.Contains(stderr, "over the limit of 11879 samples per channel") {
+		t.Errorf("over the limit: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := runCLI("analyze", "--max-samples-per-channel", "11880", path); code != 0 {
+		t.Errorf("at the limit: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := runCLI("analyze", "--max-samples-per-channel", "0", path); code != 2 || !strings.Contains(stderr, "at least 1") {
+		t.Errorf("zero: exit %d, %q", code, stderr)
+	}
+}
