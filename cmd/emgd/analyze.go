@@ -286,7 +286,7 @@ func cmdAnalyze(args []string, stdout, stderr io.Writer) int {
 	paramsFile := fset.String("params", "", "JSON session-parameters `file`")
 	workers := fset.Int("workers", min(runtime.GOMAXPROCS(0), 4), "channels analysed at once per file")
 	maxSamples := fset.Int("max-samples-per-channel", envInt("EMGD_MAX_SAMPLES_PER_CHANNEL", analysis.DefaultMaxSamplesPerChannel),
-		"most samples per analog channel a file may have to be analysed; bounds the memory of an analysis, about 40 bytes per sample per channel analysed at once (EMGD_MAX_SAMPLES_PER_CHANNEL)")
+		"most samples per analog channel a file may have to be analysed (more: the file fails); an analysis holds about 32 bytes per sample of a channel for each of max(2, --workers) channels at once (EMGD_MAX_SAMPLES_PER_CHANNEL)")
 	var af analyzeFlags
 	af.mvc.name, af.mvcPct.name, af.durS.name = "mvc", "mvc-pct", "duration-s"
 	af.bind(fset)
