@@ -1,10 +1,12 @@
 package faults
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"emgd/internal/jobs"
 	"emgd/internal/storage"
 	"emgd/internal/store/storetest"
 )
@@ -62,8 +64,16 @@ func TestKillDuringLastAttempt(t *testing.T) {
 			if got["status"] != "failed" || !strings.Contains(msg, "interrupted (the worker process stopped") || !strings.Contains(msg, "gave up after 1 attempt") {
 				t.Fatalf("session: %v", got)
 			}
-			if n := queryInt(t, st, `SELECT count(*) FROM river_job WHERE state = 'discarded'`); n != 1 {
-				t.Errorf("%d discarded jobs, want the rescued one", n)
+			q, err := jobs.New(context.Background(), st, jobs.Config{NoMigrate: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			js, err := jobs.JobsByArg(context.Background(), q, "emgd_analyze", "session_id", []string{id})
+			if err != nil || len(js) != 1 || js[0].State != "discarded" || !js[0].Rescued || js[0].FinalizedAt == nil {
+				t.Fatalf("jobs of the session: %+v %v", js, err)
+			}
+			if sess, err := st.GetSession(context.Background(), id); err == nil && sess.ProcessedAt != nil {
+				t.Logf("failed %.1f s after River discarded the job at rescue", sess.ProcessedAt.Sub(*js[0].FinalizedAt).Seconds())
 			}
 			// The same event again: the same session, failed, nothing new.
 			code, out = srv.webhook(t, supabaseEvent(storage.DefaultBucket, key, "", int64(len(rec))))
