@@ -118,6 +118,50 @@ func (p *picker) add(i int, d, r float64) {
 	}
 }
 
+// addRange adds the positions at samples i, i+k, ... below end, whose
+// values are x[i-x0], ... (no RMS): add, in tight loops over each bucket.
+func (p *picker) addRange(x []float64, x0, i, end, k int) {
+	for i < end {
+		if p.all || p.cb >= p.buckets {
+			for ; i < end; i += k {
+				p.add(i, x[i-x0], 0)
+			}
+			return
+		}
+		m := min(p.p1-p.pos, (end-i+k-1)/k) // positions of this bucket here
+		if p.pos == p.p0 {
+			v := x[i-x0]
+			p.mi, p.ma, p.dmi, p.dma = i, i, v, v
+		}
+		mi, ma, dmi, dma := p.mi, p.ma, p.dmi, p.dma
+		for j := i; j < i+m*k; j += k {
+			v := x[j-x0]
+			if v < dmi || math.IsNaN(dmi) {
+				mi, dmi = j, v
+			}
+			if v > dma || math.IsNaN(dma) {
+				ma, dma = j, v
+			}
+		}
+		p.mi, p.ma, p.dmi, p.dma = mi, ma, dmi, dma
+		p.pos += m
+		i += m * k
+		if p.pos == p.p1 {
+			switch {
+			case mi == ma:
+				p.emit(mi, dmi, 0)
+			case mi < ma:
+				p.emit(mi, dmi, 0)
+				p.emit(ma, dma, 0)
+			default:
+				p.emit(ma, dma, 0)
+				p.emit(mi, dmi, 0)
+			}
+			p.nextBucket()
+		}
+	}
+}
+
 // rmsBlock is the stretch after which emg's moving sum restarts its running
 // sum; the streamed envelope restarts at the same samples so that it equals
 // emg.RMSEnvelope bit for bit.
@@ -161,9 +205,8 @@ func (s source) read(a, b int) ([]float64, error) {
 // channel; data, when not nil, is what is sent instead of the raw samples
 // (the Processed envelope), raw still giving the RMS envelope. With rms the
 // envelope is computed on the way, as emg.RMSEnvelope does on the whole
-// channel. When collect is not nil (only without data), the samples read are
-// copied into it at their index.
-func reduce(ctx context.Context, n, lo, hi, k, maxPoints int, raw source, data *source, rms *rmsWindow, collect []float64) (points, error) {
+// channel.
+func reduce(ctx context.Context, n, lo, hi, k, maxPoints int, raw source, data *source, rms *rmsWindow) (points, error) {
 	if k < 1 {
 		k = 1
 	}
@@ -199,16 +242,11 @@ func reduce(ctx context.Context, n, lo, hi, k, maxPoints int, raw source, data *
 		} else if xd, err = data.read(d0, b); err != nil {
 			return points{}, err
 		}
-		if collect != nil {
-			copy(collect[d0:b], xd)
-		}
 		// next is the first sample at or after d0 that the window's
 		// downsampling keeps.
 		next := lo + (d0-lo+k-1)/k*k
 		if rms == nil {
-			for i := next; i < b; i += k {
-				p.add(i, xd[i-d0], 0)
-			}
+			p.addRange(xd, d0, next, b, k)
 			a = b
 			continue
 		}

@@ -501,7 +501,6 @@ func (h *Handler) build(ctx context.Context, sess *store.Session, version, name 
 		raw = memSource(x)
 	}
 	var data *source
-	var collect []float64
 	if processed {
 		env, err := h.processed(ctx, rec, ch, rawKey, raw)
 		if err != nil {
@@ -513,9 +512,18 @@ func (h *Handler) build(ctx context.Context, sess *store.Session, version, name 
 		d := memSource(env.proc)
 		data = &d
 	} else if !raw.inMem && lo == 0 && hi == n && h.Cache != nil && int64(n)*8*8 <= h.Cache.budget {
-		collect = make([]float64, n)
+		// A whole channel small enough is decoded in one pass and kept.
+		x, err := f.ReadAnalog(ch)
+		if err != nil {
+			if errors.Is(err, storage.ErrVersionGone) {
+				return nil, replaced(sess)
+			}
+			return nil, &errResp{http.StatusUnprocessableEntity, "decoding the channel: " + err.Error()}
+		}
+		h.Cache.Put(rawKey, x)
+		raw = memSource(x)
 	}
-	pts, err := reduce(ctx, n, lo, hi, q.k, q.maxPoints, raw, data, rms, collect)
+	pts, err := reduce(ctx, n, lo, hi, q.k, q.maxPoints, raw, data, rms)
 	if err != nil {
 		var e *errResp
 		switch {
@@ -527,9 +535,6 @@ func (h *Handler) build(ctx context.Context, sess *store.Session, version, name 
 			return nil, replaced(sess)
 		}
 		return nil, &errResp{http.StatusUnprocessableEntity, "decoding the channel: " + err.Error()}
-	}
-	if collect != nil {
-		h.Cache.Put(rawKey, collect)
 	}
 	body := encode(name, rec.sess.ID, fs, f.Duration(), pts, q.k)
 	if gz {
