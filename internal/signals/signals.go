@@ -1,9 +1,19 @@
 // Package signals serves recordings' signals on demand: the database keeps
 // no time series, so charts read them from the stored C3D file when someone
-// looks. Only the requested channel is decoded (one pass over the data
-// section, or only the frames of a window), decoded channels are cached
-// within a byte budget, and answers carry an ETag and an immutable
-// Cache-Control tied to the file version, gzip-compressed when accepted.
+// looks.
+//
+// A session reads exactly the version of its object that phase 1 pinned
+// (store.Session.StorageVersion); once the object is replaced under the
+// same key, the session's signals answer 409. Every cache and ETag is keyed
+// by that version, and answers (which name their session) by the session.
+//
+// Memory is bounded by configuration: answers not in the cache are computed
+// at most Handler.Decodes at a time, identical requests share one
+// computation, a raw channel (and its RMS envelope) is reduced to max_points
+// while it streams from the file, and the Processed envelope, which needs
+// its whole channel, is computed once for all the requests that want it and
+// cached within the byte budget. Answers carry an ETag and an immutable
+// Cache-Control, gzip-compressed when accepted.
 package signals
 
 import (
