@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"emgd/internal/storage"
+	"emgd/internal/store/storetest"
 	"emgd/internal/testenv"
 )
 
@@ -82,7 +83,8 @@ func patchFloatParam(data []byte, group, name string, v float32) bool {
 // taken like any other: the webhook answers 200 with the score null and a
 // warning naming the field, the session completes, and /upload answers 200.
 // Before, the webhook answered 503 for ever ("json: unsupported value:
-// NaN") and /upload said the result could not be encoded.
+// NaN") and /upload said the result could not be encoded. On SQLite and
+// PostgreSQL.
 func TestNonFiniteGameScore(t *testing.T) {
 	emgdBinary(t)
 	src := filepath.Join(testenv.Testdata(t, "ghostly"), "Ghostly_Emg_20230321_17-23-09-0409.c3d")
@@ -90,12 +92,24 @@ func TestNonFiniteGameScore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, db := range []string{"SQLite", "Postgres"} {
+		t.Run(db, func(t *testing.T) {
+			var args []string
+			if db == "Postgres" {
+				args = []string{"--database-url", storetest.NewPostgresDatabase(t)}
+			}
+			nonFiniteGameScore(t, orig, args)
+		})
+	}
+}
+
+func nonFiniteGameScore(t *testing.T, orig []byte, args []string) {
 	dataDir := t.TempDir()
 	bucketDir := filepath.Join(dataDir, "storage", storage.DefaultBucket, "P001")
 	if err := os.MkdirAll(bucketDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	srv := startEmgd(t, nil, "serve", "--data-dir", dataDir, "--workers", "1")
+	srv := startEmgd(t, nil, "serve", append([]string{"--data-dir", dataDir, "--workers", "1"}, args...)...)
 	for _, v := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
 		t.Run(fmt.Sprint(v), func(t *testing.T) {
 			data := bytes.Clone(orig)
@@ -120,8 +134,14 @@ func TestNonFiniteGameScore(t *testing.T) {
 				t.Errorf("webhook metadata warnings %s, want one naming GAME_SCORE", w)
 			}
 			if id, _ := out["session_id"].(string); id != "" {
-				if st := srv.waitDone(t, id, 60*time.Second); st["status"] != "completed" {
+				st := srv.waitDone(t, id, 60*time.Second)
+				if st["status"] != "completed" {
 					t.Errorf("session %v: %v", st["status"], st["error"])
+				}
+				code, sess := request(t, "GET", srv.base+"/sessions/"+id, "", nil)
+				smd, _ := sess["metadata"].(map[string]any)
+				if g, _ := smd["game"].(map[string]any); code != 200 || g == nil || g["score"] != nil || !strings.Contains(fmt.Sprint(smd["warnings"]), "GAME_SCORE") {
+					t.Errorf("GET /sessions/%s: %d, metadata %v", id, code, smd)
 				}
 			}
 
