@@ -177,6 +177,13 @@ func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyze
 			perPass = max(n, 1)
 		}
 	}
+	if n := f.SamplesPerChannel(); n > 0 && len(p.Channels) == 0 {
+		// Short channels: read as many bases per pass as fit in passBytes,
+		// so that a file of thousands of short channels is not read once
+		// per base or pair (8,000 channels of 1,000 samples: 4,000 passes
+		// over 32 MB). Long channels keep the passes above.
+		perPass = max(perPass, passBytes/(2*8*n))
+	}
 	ld := newGroupLoader(f, perPass)
 	for i, l := range f.Analog.Labels {
 		i := i
@@ -190,6 +197,11 @@ func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyze
 	}
 	return res, err
 }
+
+// passBytes is the memory one pass over the data section may fill with
+// short channels (raw and activated, 8 bytes per sample) beyond the pair of
+// bases it reads anyway.
+const passBytes = 16 << 20
 
 // groupLoader reads the channels of a few bases (raw and activated, two
 // bases per pass over the data section by default) together and hands each

@@ -3,8 +3,10 @@ package analysis
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"emgd/c3d"
@@ -100,5 +102,54 @@ func TestLimitsAreConfiguration(t *testing.T) {
 	SetLimits(Limits{})
 	if got := CurrentLimits().MaxSamplesPerChannel; got != DefaultMaxSamplesPerChannel {
 		t.Errorf("zero limit: %d, want the default", got)
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r *bytes.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) ReadAt(b []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(b, off)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// A file of many short channels is read in a few passes, not one per pair
+// of bases (400 channels of 1,000 samples: 200 passes before).
+func TestManyShortChannelsReadInFewPasses(t *testing.T) {
+	const nch, spf, frames = 400, 10, 100
+	labels := make([]string, nch)
+	for i := range labels {
+		labels[i] = fmt.Sprintf("C%d", i)
+	}
+	var buf bytes.Buffer
+	w, err := c3d.NewWriter(&buf, c3d.WriterConfig{Frames: frames, PointRate: 100, AnalogLabels: labels, AnalogRate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := make([]float64, nch*spf)
+	for i := 0; i < frames; i++ {
+		for k := range fr {
+			fr[k] = float64(k%7) * 1e-5
+		}
+		if err := w.WriteFrame(nil, fr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, workers := range []int{1, 4} {
+		cr := &countingReader{r: bytes.NewReader(buf.Bytes())}
+		res, err := Analyze(cr, int64(buf.Len()), "wide.c3d", emg.Params{Profile: "standard"}, emg.Analyzer{Workers: workers})
+		if res == nil || len(res.Analytics) != nch {
+			t.Fatalf("workers %d: %v", workers, err)
+		}
+		if got := cr.n.Load(); got > 3*int64(buf.Len()) {
+			t.Errorf("workers %d: read %d bytes of a %d-byte file", workers, got, buf.Len())
+		}
 	}
 }
