@@ -22,6 +22,7 @@ import (
 	"emgd/emg"
 	"emgd/internal/api"
 	"emgd/internal/jobs"
+	"emgd/internal/oldapi"
 	"emgd/internal/service"
 	"emgd/internal/signals"
 	"emgd/internal/storage"
@@ -182,6 +183,7 @@ func serve(ctx context.Context, name string, cfg *serverConfig, log *slog.Logger
 		handler := api.New(svc, apiCfg, reg, log)
 		(&signals.Handler{Store: st, Storage: stg, Cache: signals.NewCache(cfg.SignalCacheMB << 20), Decodes: cfg.SignalDecodes, Log: log}).Register(handler.Mux(), handler.ReadGuard)
 		(&upload.Handler{Svc: svc, Limit: cfg.UploadLimitMB << 20, Analyzer: svc.Config.Analyzer, Log: log}).Register(handler.Mux(), handler.ReadGuard)
+		oldapi.Register(handler.Mux(), oldapi.Deps{Store: st, Log: log, Guard: handler.ReadGuard})
 		web.Register(handler.Mux())
 		srv = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 2 * time.Minute,
 			WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
