@@ -425,6 +425,18 @@ func (s *Server) recalc(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
+	// The version of the object this session describes was overwritten:
+	// analysing it again is impossible (phase 2 reads only that version).
+	if sess.StorageVersion != "" {
+		if info, err := s.svc.Storage.Stat(r.Context(), sess.Bucket, sess.ObjectKey); err == nil && info.Version != sess.StorageVersion {
+			msg := "the object changed after this session was created; the newer version has its own session"
+			if sess.SupersededBy != "" {
+				msg += " (" + sess.SupersededBy + ")"
+			}
+			writeError(w, http.StatusConflict, msg)
+			return
+		}
+	}
 	err = s.svc.Store.InTx(r.Context(), func(tx store.Tx) error {
 		if _, err := tx.SetStatus(r.Context(), sess.ID, store.StatusUpdate{Status: store.StatusPending}); err != nil {
 			return err

@@ -90,7 +90,7 @@ func (s *Service) Reconcile(ctx context.Context, o ReconcileOptions) (*Reconcile
 				continue
 			}
 			rep.C3D++
-			known, err := s.hasSession(ctx, bucket, info.Key, info.ETag, info.ModTime)
+			known, err := s.hasSession(ctx, bucket, info.Key, info.ETag, info.Version, info.ModTime)
 			if err != nil {
 				return rep, fmt.Errorf("%w: database: %v", ErrUnavailable, err)
 			}
@@ -131,7 +131,7 @@ func (s *Service) Reconcile(ctx context.Context, o ReconcileOptions) (*Reconcile
 	return rep, nil
 }
 
-func (s *Service) hasSession(ctx context.Context, bucket, key, etag string, modTime time.Time) (bool, error) {
+func (s *Service) hasSession(ctx context.Context, bucket, key, etag, version string, modTime time.Time) (bool, error) {
 	if _, err := s.Store.GetSessionByObject(ctx, bucket, key, etag); err == nil {
 		return true, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -142,6 +142,11 @@ func (s *Service) hasSession(ctx context.Context, bucket, key, etag string, modT
 		return false, err
 	}
 	for _, sess := range sessions {
+		// Phase 1 recorded the storage's own version it read: an exact
+		// match, whatever the clocks of the storage and the database say.
+		if version != "" && sess.StorageVersion == version {
+			return true, nil
+		}
 		if !sess.CreatedAt.Before(modTime) {
 			return true, nil
 		}

@@ -211,6 +211,10 @@ func (s *Service) Ingest(ctx context.Context, ev webhook.Event) (*Outcome, error
 	out.Session, out.Created, err = s.commit(ctx, store.NewSession{
 		Bucket: ev.Bucket, ObjectKey: key, ETag: etag, FileSizeBytes: &size,
 		Metadata: mdJSON, RecordedAt: recorded, Timings: timings,
+		// The storage's own identity of the version read here, beside the
+		// sender's etag (which may be in another form): phase 2 reads
+		// exactly this version.
+		StorageVersion: info.Version,
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrInvalidInput) {
@@ -337,7 +341,12 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	if _, err := s.Store.SetStatus(ctx, sess.ID, store.StatusUpdate{Status: store.StatusProcessing}); err != nil {
 		return err
 	}
-	body, info, err := s.Storage.Get(ctx, sess.Bucket, sess.ObjectKey)
+	// Exactly the version phase 1 read ("" for sessions made before it was
+	// recorded: the current object).
+	body, info, err := s.Storage.GetVersion(ctx, sess.Bucket, sess.ObjectKey, sess.StorageVersion)
+	if errors.Is(err, storage.ErrVersionGone) {
+		return s.fail(ctx, sess, objectChanged(sess, err))
+	}
 	if errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("%w: %s/%s", ErrObjectMissing, sess.Bucket, sess.ObjectKey)
 	}
@@ -346,6 +355,9 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	}
 	ra, size, sum, cleanup, err := s.spool(body, info.Size)
 	body.Close()
+	if errors.Is(err, storage.ErrVersionGone) {
+		return s.fail(ctx, sess, objectChanged(sess, err))
+	}
 	if errors.Is(err, ErrObjectTooLarge) {
 		return s.fail(ctx, sess, err)
 	}
@@ -392,6 +404,15 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	}
 	s.log().Info("session analysed", "session", sess.SessionCode, "version", res.ProcessingVersion, "phase2_ms", total.Milliseconds())
 	return nil
+}
+
+// ErrObjectChanged: the object was overwritten after the session was
+// created; the version the session describes is gone (phase 2 fails the
+// session without retrying; the newer version has its own session).
+var ErrObjectChanged = errors.New("the object changed after this session was created")
+
+func objectChanged(sess *store.Session, err error) error {
+	return fmt.Errorf("%w (%v); the newer version has its own session", ErrObjectChanged, err)
 }
 
 // analysedWith reports whether the session's current analysis was made
