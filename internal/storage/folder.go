@@ -239,7 +239,9 @@ func (f *Folder) Get(ctx context.Context, bucket, key string) (io.ReadCloser, Ob
 }
 
 // GetVersion implements Backend. The open file is read to its end even when
-// Put replaces the object meanwhile (Put renames a new file into place).
+// Put replaces the object meanwhile (Put renames a new file into place). A
+// program other than emgd that rewrites the file in place while it is being
+// read is not detected; one that rewrote it before shows as another version.
 func (f *Folder) GetVersion(ctx context.Context, bucket, key, version string) (io.ReadCloser, ObjectInfo, error) {
 	o, err := f.open(ctx, bucket, key, version)
 	if err != nil {
