@@ -27,12 +27,12 @@ type impl struct {
 	close func() error
 }
 
-type tx struct {
+// txn is the Tx of both backends; driver is the driver's own transaction
+// (see NativeTx).
+type txn struct {
 	*queries
 	driver any
 }
-
-func (t *tx) Driver() any { return t.driver }
 
 func (s *impl) InTx(ctx context.Context, fn func(tx Tx) error) (err error) {
 	h, err := s.begin(ctx)
@@ -45,7 +45,7 @@ func (s *impl) InTx(ctx context.Context, fn func(tx Tx) error) (err error) {
 			h.rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	if err := fn(&tx{queries: &queries{c: h.c, d: s.d}, driver: h.driver}); err != nil {
+	if err := fn(&txn{queries: &queries{c: h.c, d: s.d}, driver: h.driver}); err != nil {
 		return err
 	}
 	done = true
@@ -84,7 +84,8 @@ func (s *impl) SaveAnalysis(ctx context.Context, r AnalysisResult) (a *AnalysisR
 func (s *impl) Migrate(ctx context.Context) error { return migrate(ctx, s.d.name(), s.sqlDB) }
 func (s *impl) Ping(ctx context.Context) error    { return s.sqlDB.PingContext(ctx) }
 func (s *impl) Dialect() Dialect                  { return s.d.name() }
-func (s *impl) DB() *sql.DB                       { return s.sqlDB }
+func (s *impl) DB() *sql.DB                       { return s.sqlDB } // TEMPORARY
+func (t *txn) Driver() any                        { return t.driver } // TEMPORARY
 func (s *impl) Close() error                      { return s.close() }
 
 var (

@@ -30,7 +30,7 @@ func TestUpgradeAddsStorageVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := goose.NewProvider(tc.gd, s.DB(), fsys, goose.WithDisableGlobalRegistry(true))
+			p, err := goose.NewProvider(tc.gd, storetest.DB(s), fsys, goose.WithDisableGlobalRegistry(true))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -38,7 +38,7 @@ func TestUpgradeAddsStorageVersion(t *testing.T) {
 				t.Fatal(err)
 			}
 			const id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
-			if _, err := s.DB().ExecContext(ctx, `INSERT INTO sessions
+			if _, err := storetest.DB(s).ExecContext(ctx, `INSERT INTO sessions
 				(id, session_code, patient_code, bucket, object_key, etag, status, created_at, updated_at)
 				VALUES ($1, 'P001S001', 'P001', 'c3d-examples', 'P001/a.c3d', 'old-etag', 'pending',
 				'2025-01-02T03:04:05.000000Z', '2025-01-02T03:04:05.000000Z')`, id); err != nil {

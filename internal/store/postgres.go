@@ -64,7 +64,7 @@ func OpenPostgres(ctx context.Context, url string, o Options) (*PostgresStore, e
 	return s, nil
 }
 
-// Pool returns the connection pool (for riverpgxv5).
+// Pool TEMPORARY.
 func (s *PostgresStore) Pool() *pgxpool.Pool { return s.pool }
 
 type pgxExecutor interface {

@@ -270,15 +270,19 @@ func (q *queries) CreateSession(ctx context.Context, n NewSession) (*Session, bo
 			code = FormatSessionCode(patient, int(last)+1)
 		}
 		ts := q.d.ts(now())
+		createdAt := ts
+		if n.CreatedAt != nil {
+			createdAt = q.d.ts(n.CreatedAt.UTC().Truncate(time.Microsecond))
+		}
 		if _, err := q.c.exec(ctx, `SAVEPOINT emgd_create_session`); err != nil {
 			return nil, false, fmt.Errorf("store: create session: %w", err)
 		}
 		affected, err := q.c.exec(ctx, `INSERT INTO sessions
 			(id, session_code, patient_code, bucket, object_key, etag, file_size_bytes, status,
 			 metadata, recorded_at, timings, created_at, updated_at, storage_version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11, $11, $12)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $13, $11, $12)
 			ON CONFLICT (bucket, object_key, etag) DO NOTHING`,
-			id, code, patient, n.Bucket, n.ObjectKey, n.ETag, n.FileSizeBytes, meta, recorded, timings, ts, n.StorageVersion)
+			id, code, patient, n.Bucket, n.ObjectKey, n.ETag, n.FileSizeBytes, meta, recorded, timings, ts, n.StorageVersion, createdAt)
 		if err != nil {
 			kind := q.d.classify(err)
 			if _, rerr := q.c.exec(ctx, `ROLLBACK TO SAVEPOINT emgd_create_session`); rerr != nil {

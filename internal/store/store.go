@@ -4,9 +4,10 @@
 // Two backends implement Store with the same SQL: SQLite (modernc.org/sqlite,
 // the embedded default) and PostgreSQL (pgx). Schemas are versioned goose
 // migrations per dialect, embedded in the binary and applied by Open and
-// Migrate. Store.InTx hands out a Tx whose Driver() is the driver's own
-// transaction (*sql.Tx on SQLite, pgx.Tx on PostgreSQL), so a job queue such
-// as River can enqueue in the same transaction as the session insert.
+// Migrate. Raw SQL stays in this package: callers use the methods of Store
+// and Tx. The job queue (internal/jobs) reaches the driver's handles through
+// NativeOf and NativeTx, so that River enqueues in the same transaction as
+// the session insert.
 package store
 
 import (
@@ -123,6 +124,10 @@ type NewSession struct {
 	RecordedAt    *time.Time      // wall clock; its zone is ignored
 	// Timings is the initial timings JSON object (e.g. phase 1's), or empty.
 	Timings json.RawMessage
+	// CreatedAt, when set, is the session's creation time instead of now:
+	// for sessions imported from elsewhere (the old backend), so that
+	// retention sees their age.
+	CreatedAt *time.Time
 }
 
 // StatusUpdate changes a session's state.
@@ -185,6 +190,10 @@ type Queries interface {
 	FindSession(ctx context.Context, ref string) (*Session, error)
 	// GetSessionByObject finds the session of one object version.
 	GetSessionByObject(ctx context.Context, bucket, key, etag string) (*Session, error)
+	// ObjectSessions returns the sessions of every version of the given
+	// keys of bucket, keyed by object key (keys without sessions absent),
+	// oldest first, in one query per 200 keys.
+	ObjectSessions(ctx context.Context, bucket string, keys []string) (map[string][]Session, error)
 	// ListSessions lists sessions newest first with filters and cursor paging.
 	ListSessions(ctx context.Context, opts ListOptions) (*SessionPage, error)
 	// SetStatus moves a session to another state.
@@ -214,12 +223,11 @@ type Queries interface {
 	ScoringConfigs
 }
 
-// Tx is a database transaction with the store's operations.
+// Tx is a database transaction with the store's operations (NativeTx
+// returns the driver's transaction under it, for internal/jobs).
 type Tx interface {
 	Queries
-	// Driver returns the driver's transaction, for libraries that must take
-	// part in it (River's InsertTx): *sql.Tx on SQLite, pgx.Tx on PostgreSQL.
-	Driver() any
+	Driver() any // TEMPORARY: removed once callers use NativeTx
 }
 
 // Store is a database holding sessions and analysis results.
@@ -234,9 +242,13 @@ type Store interface {
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Dialect() Dialect
-	// DB returns a database/sql handle on the same database (on PostgreSQL
-	// a pgx stdlib handle over the store's pool).
-	DB() *sql.DB
+	// KeyStats counts the sessions whose object key contains substr and
+	// their analysis results (benchmarks check their runs with it).
+	KeyStats(ctx context.Context, substr string) (*KeyStats, error)
+	// HasTables reports whether emgd's tables exist in the database (it
+	// was migrated at least once), for a store opened with NoMigrate.
+	HasTables(ctx context.Context) (bool, error)
+	DB() *sql.DB // TEMPORARY: removed once callers use store methods
 	Close() error
 }
 

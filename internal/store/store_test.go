@@ -89,17 +89,17 @@ func TestPostgresOpenURL(t *testing.T) {
 	}
 	// The summary column is JSONB with a GIN index.
 	var typ string
-	if err := s.DB().QueryRow(`SELECT data_type FROM information_schema.columns
+	if err := storetest.DB(s).QueryRow(`SELECT data_type FROM information_schema.columns
 		WHERE table_name = 'analysis_results' AND column_name = 'analytics_summary'`).Scan(&typ); err != nil || typ != "jsonb" {
 		t.Errorf("analytics_summary type %q (%v)", typ, err)
 	}
 	var idx string
-	if err := s.DB().QueryRow(`SELECT indexdef FROM pg_indexes WHERE tablename = 'analysis_results'
+	if err := storetest.DB(s).QueryRow(`SELECT indexdef FROM pg_indexes WHERE tablename = 'analysis_results'
 		AND indexdef LIKE '%USING gin (analytics_summary)%'`).Scan(&idx); err != nil {
 		t.Errorf("no GIN index on analytics_summary: %v", err)
 	}
 	var recType string
-	if err := s.DB().QueryRow(`SELECT data_type FROM information_schema.columns
+	if err := storetest.DB(s).QueryRow(`SELECT data_type FROM information_schema.columns
 		WHERE table_name = 'sessions' AND column_name = 'recorded_at'`).Scan(&recType); err != nil || recType != "timestamp without time zone" {
 		t.Errorf("recorded_at type %q (%v)", recType, err)
 	}
@@ -127,7 +127,7 @@ func TestSQLitePragmas(t *testing.T) {
 	s := storetest.OpenSQLite(t, store.Options{MaxConns: 3})
 	ctx := context.Background()
 	for i := range 3 {
-		c, err := s.DB().Conn(ctx)
+		c, err := storetest.DB(s).Conn(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

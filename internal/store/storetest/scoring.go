@@ -209,7 +209,7 @@ func testScoringDefaultSaved(t *testing.T, s store.Store) {
 		*d.Description != store.DefaultScoringConfigDescription {
 		t.Errorf("saved default without description = %+v, %v", d, err)
 	}
-	if _, err := s.DB().ExecContext(ctx(t), `DELETE FROM scoring_configurations`); err != nil {
+	if _, err := DB(s).ExecContext(ctx(t), `DELETE FROM scoring_configurations`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ActiveScoringConfig(ctx(t)); !errors.Is(err, store.ErrNotFound) {

@@ -48,6 +48,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteSessionAndRetentionFilter", testDelete},
 		{"UnfinishedSessionsListedAndFailedOnce", testUnfinished},
 		{"StorageVersionReadBackEverywhere", testStorageVersion},
+		{"ObjectSessionsOfManyKeys", testObjectSessions},
+		{"KeyStats", testKeyStats},
+		{"ImportedCreatedAt", testImportedCreatedAt},
+		{"HasTables", testHasTables},
 		{"ScoringDefaultInFreshDatabase", testScoringDefault},
 		{"ScoringConfigLifecycle", testScoringLifecycle},
 		{"ScoringCustomConfigs", testScoringCustom},
@@ -713,7 +717,7 @@ func testTx(t *testing.T, s store.Store) {
 	// The code is free again.
 	var sess *store.Session
 	err = s.InTx(ctx(t), func(tx store.Tx) error {
-		switch d := tx.Driver().(type) {
+		switch d := store.NativeTx(tx).(type) {
 		case *sql.Tx:
 			if s.Dialect() != store.SQLite {
 				return fmt.Errorf("%s transaction is a *sql.Tx", s.Dialect())
@@ -757,7 +761,7 @@ func testTx(t *testing.T, s store.Store) {
 
 func testCheckConstraint(t *testing.T, s store.Store) {
 	sess := create(t, s, store.NewSession{ObjectKey: "P013/a.c3d"})
-	db := s.DB()
+	db := DB(s)
 	q := "UPDATE sessions SET status = 'done' WHERE id = $1"
 	if _, err := db.ExecContext(ctx(t), q, sess.ID); err == nil {
 		t.Error("the database accepted status 'done'")
@@ -825,10 +829,10 @@ func testNoTimeSeries(t *testing.T, s store.Store) {
 	AssertNoTimeSeries(t, s)
 
 	// The scan finds a series written past the store.
-	if _, err := s.DB().ExecContext(ctx(t), "UPDATE sessions SET metadata = $1 WHERE id = $2", string(sig), sess.ID); err != nil {
+	if _, err := DB(s).ExecContext(ctx(t), "UPDATE sessions SET metadata = $1 WHERE id = $2", string(sig), sess.ID); err != nil {
 		t.Fatal(err)
 	}
-	findings, err := FindTimeSeries(ctx(t), s.DB(), s.Dialect())
+	findings, err := FindTimeSeries(ctx(t), DB(s), s.Dialect())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -851,7 +855,7 @@ func testMigrate(t *testing.T, s store.Store) {
 	} else {
 		q = "SELECT table_name || '.' || column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name IN ('sessions','analysis_results')"
 	}
-	rs, err := s.DB().QueryContext(ctx(t), q)
+	rs, err := DB(s).QueryContext(ctx(t), q)
 	if err != nil {
 		t.Fatal(err)
 	}
