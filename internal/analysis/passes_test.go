@@ -23,9 +23,10 @@ func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// TestAnalyzeReadsOnce: when every base is analysed at once (a GHOSTLY
-// file's two bases on two workers), the data section is read once, not once
-// per base; with more bases than workers, one base per pass.
+// TestAnalyzeReadsOnce: when every base is analysed at once (two bases on
+// two workers), the data section is read once, not once per base; with more
+// bases than workers, one base per pass. The channels are long enough (600 s
+// at 1 kHz) that the short-channel rule (passBytes) does not group them.
 func TestAnalyzeReadsOnce(t *testing.T) {
 	for _, tc := range []struct {
 		bases, workers int
@@ -33,8 +34,12 @@ func TestAnalyzeReadsOnce(t *testing.T) {
 	}{
 		{2, 1, 1}, {2, 2, 1}, {3, 4, 1}, {3, 2, 3},
 	} {
+		const seconds = 600
+		if 2*8*1000*seconds*2 <= passBytes {
+			t.Fatalf("channels of %d s fit two bases in one pass of %d bytes anyway", seconds, passBytes)
+		}
 		path := filepath.Join(t.TempDir(), "rec.c3d")
-		writeSynthetic(t, path, tc.bases, 1000, 20)
+		writeSynthetic(t, path, tc.bases, 1000, seconds)
 		fh, err := os.Open(path)
 		if err != nil {
 			t.Fatal(err)
