@@ -339,23 +339,9 @@ func countRows(ctx context.Context, dbURL, dataDir, prefix string) (*benchRows, 
 		return nil, err
 	}
 	defer st.Close()
-	like := "'%/" + strings.NewReplacer("'", "''", "%", "", "_", "").Replace(prefix) + "/%'"
-	var r benchRows
-	err = st.DB().QueryRowContext(ctx, `SELECT count(*), count(DISTINCT object_key),
-		coalesce(sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) FROM sessions WHERE object_key LIKE `+like).
-		Scan(&r.Sessions, &r.Objects, &r.Completed)
+	k, err := st.KeyStats(ctx, "/"+prefix+"/")
 	if err != nil {
 		return nil, err
 	}
-	err = st.DB().QueryRowContext(ctx, `SELECT count(*) FROM (SELECT object_key FROM sessions WHERE object_key LIKE `+like+`
-		GROUP BY object_key HAVING count(*) > 1) several`).Scan(&r.Duplicated)
-	if err != nil {
-		return nil, err
-	}
-	err = st.DB().QueryRowContext(ctx, `SELECT count(*) FROM analysis_results a JOIN sessions s ON s.id = a.session_id
-		WHERE s.object_key LIKE `+like).Scan(&r.Results)
-	if err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return &benchRows{Sessions: k.Sessions, Objects: k.Objects, Completed: k.Completed, Duplicated: k.Duplicated, Results: k.Results}, nil
 }
