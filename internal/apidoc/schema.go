@@ -1,0 +1,218 @@
+package apidoc
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// Schemaer is a type that describes its own JSON (JSON Schema 2020-12),
+// for types with their own MarshalJSON.
+type Schemaer interface {
+	JSONSchema() map[string]any
+}
+
+// String is the Type of a text answer (HTML, CSV, Prometheus text).
+var String = ""
+
+var (
+	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	timeType       = reflect.TypeFor[time.Time]()
+	schemaerType   = reflect.TypeFor[Schemaer]()
+)
+
+// gen turns Go types into schemas, named struct types into components.
+type gen struct {
+	components map[string]any
+	names      map[reflect.Type]string
+	taken      map[string]reflect.Type
+}
+
+func newGen() *gen {
+	return &gen{components: map[string]any{}, names: map[reflect.Type]string{}, taken: map[string]reflect.Type{}}
+}
+
+// Schema is the schema of v's type, with the named struct types it uses in
+// components (name -> schema).
+func Schema(v any) (schema map[string]any, components map[string]any) {
+	g := newGen()
+	return g.schemaOf(v), g.components
+}
+
+func (g *gen) schemaOf(v any) map[string]any {
+	if t, ok := v.(reflect.Type); ok {
+		return g.schema(t)
+	}
+	return g.schema(reflect.TypeOf(v))
+}
+
+func (g *gen) schema(t reflect.Type) map[string]any {
+	if t == nil {
+		return map[string]any{}
+	}
+	if t.Implements(schemaerType) {
+		return reflect.Zero(t).Interface().(Schemaer).JSONSchema()
+	}
+	if t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(schemaerType) {
+		return reflect.New(t).Interface().(Schemaer).JSONSchema()
+	}
+	switch t {
+	case rawMessageType:
+		return map[string]any{"description": "any JSON value"}
+	case timeType:
+		return map[string]any{"type": "string", "format": "date-time"}
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return map[string]any{"type": "integer"}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return map[string]any{"type": "integer", "minimum": 0}
+	case reflect.Float32, reflect.Float64:
+		// emgd answers a non-finite number as null rather than fail.
+		return map[string]any{"type": []any{"number", "null"}}
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Interface:
+		return map[string]any{}
+	case reflect.Pointer:
+		return nullable(g.schema(t.Elem()))
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return map[string]any{"type": "string", "contentEncoding": "base64"}
+		}
+		return map[string]any{"type": "array", "items": g.schema(t.Elem())}
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": g.schema(t.Elem())}
+	case reflect.Struct:
+		if t.Name() == "" {
+			return g.object(t)
+		}
+		name, ok := g.names[t]
+		if !ok {
+			name = g.name(t)
+			g.names[t] = name
+			g.components[name] = map[string]any{} // recursion guard
+			g.components[name] = g.object(t)
+		}
+		return map[string]any{"$ref": "#/components/schemas/" + name}
+	}
+	return map[string]any{}
+}
+
+// name is t's component name: its Go name, with its package's in front
+// when another package has a type of that name.
+func (g *gen) name(t reflect.Type) string {
+	name := t.Name()
+	if i := strings.IndexByte(name, '['); i >= 0 { // generic instance
+		name = name[:i]
+	}
+	if other, ok := g.taken[name]; ok && other != t {
+		pkg := t.PkgPath()
+		pkg = pkg[strings.LastIndexByte(pkg, '/')+1:]
+		name = pkg + "." + name
+	}
+	g.taken[name] = t
+	return name
+}
+
+func nullable(s map[string]any) map[string]any {
+	if typ, ok := s["type"].(string); ok && len(s) <= 2 {
+		out := map[string]any{}
+		for k, v := range s {
+			out[k] = v
+		}
+		out["type"] = []any{typ, "null"}
+		return out
+	}
+	if typ, ok := s["type"].([]any); ok {
+		for _, x := range typ {
+			if x == "null" {
+				return s
+			}
+		}
+	}
+	if len(s) == 0 || (len(s) == 1 && s["description"] != nil) {
+		return s // any value, null included
+	}
+	return map[string]any{"anyOf": []any{s, map[string]any{"type": "null"}}}
+}
+
+// object is a struct's schema as encoding/json writes it: exported fields
+// by their json names, embedded structs' fields in line, omitempty fields
+// optional, the rest required. Tags: doc:"..." describes a field,
+// nullable:"true" allows null (a nil slice or map), enum:"a,b" lists its
+// values.
+func (g *gen) object(t reflect.Type) map[string]any {
+	props := map[string]any{}
+	var required []string
+	g.fields(t, props, &required)
+	out := map[string]any{"type": "object", "properties": props}
+	if len(required) > 0 {
+		out["required"] = required
+	}
+	return out
+}
+
+func (g *gen) fields(t reflect.Type, props map[string]any, required *[]string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				g.fields(ft, props, required)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		s := g.schema(f.Type)
+		if f.Tag.Get("nullable") == "true" {
+			s = nullable(s)
+		}
+		if e := f.Tag.Get("enum"); e != "" {
+			var vals []any
+			for v := range strings.SplitSeq(e, ",") {
+				vals = append(vals, v)
+			}
+			if typ, ok := s["type"].([]any); ok && len(typ) == 2 && typ[1] == "null" {
+				vals = append(vals, nil)
+			}
+			s = withKey(s, "enum", vals)
+		}
+		if d := f.Tag.Get("doc"); d != "" {
+			s = withKey(s, "description", d)
+		}
+		props[name] = s
+		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
+			*required = append(*required, name)
+		}
+	}
+}
+
+func withKey(s map[string]any, k string, v any) map[string]any {
+	if _, ref := s["$ref"]; ref {
+		return map[string]any{"allOf": []any{s}, k: v}
+	}
+	out := map[string]any{k: v}
+	for key, val := range s {
+		if key != k {
+			out[key] = val
+		}
+	}
+	return out
+}
