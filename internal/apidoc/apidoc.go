@@ -404,3 +404,15 @@ func operationID(op Op) string {
 	}
 	return b.String()
 }
+
+// ErrorResponse is emgd's error answer.
+type ErrorResponse struct {
+	Success bool   `json:"success" doc:"always false"`
+	Error   string `json:"error"`
+}
+
+// AnyOf is the Type of an answer that has one of several types' shapes.
+type AnyOf []any
+
+// ReadToken names the read API's bearer-token scheme in Op.Security.
+const ReadToken = "readToken"

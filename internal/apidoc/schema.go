@@ -41,8 +41,15 @@ func Schema(v any) (schema map[string]any, components map[string]any) {
 }
 
 func (g *gen) schemaOf(v any) map[string]any {
-	if t, ok := v.(reflect.Type); ok {
-		return g.schema(t)
+	switch v := v.(type) {
+	case reflect.Type:
+		return g.schema(v)
+	case AnyOf:
+		var alts []any
+		for _, x := range v {
+			alts = append(alts, g.schemaOf(x))
+		}
+		return map[string]any{"anyOf": alts}
 	}
 	return g.schema(reflect.TypeOf(v))
 }

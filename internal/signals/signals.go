@@ -36,6 +36,7 @@ import (
 	"emgd/c3d"
 	"emgd/emg"
 	"emgd/internal/analysis"
+	"emgd/internal/apidoc"
 	"emgd/internal/storage"
 	"emgd/internal/store"
 
@@ -144,12 +145,14 @@ var errLeaderGone = errors.New("the request computing this answer went away")
 const DefaultMaxPoints = 1_000_000
 
 // Register adds the routes to mux, each wrapped by guard (e.g. auth).
-func (h *Handler) Register(mux *http.ServeMux, guard func(http.HandlerFunc) http.HandlerFunc) {
+// Each route's documentation (apidoc.Op) is in routes.go.
+func (h *Handler) Register(mux apidoc.Router, guard func(http.HandlerFunc) http.HandlerFunc) {
 	if guard == nil {
 		guard = func(f http.HandlerFunc) http.HandlerFunc { return f }
 	}
-	mux.HandleFunc("GET /signals/jit/{session_id}/channels", guard(h.channels))
-	mux.HandleFunc("GET /signals/jit/{session_id}/{channel...}", guard(h.signal))
+	ops := routes()
+	apidoc.HandleFunc(mux, ops[0], guard(h.channels))
+	apidoc.HandleFunc(mux, ops[1], guard(h.signal))
 }
 
 type errResp struct {
@@ -310,23 +313,28 @@ func (h *Handler) channels(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer rec.obj.Close()
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, encodeChannels(rec.sess.ID, rec.f.Analog.Rate, rec.f.Duration(), rec.names()))
+}
+
+// encodeChannels writes a ChannelsResponse.
+func encodeChannels(sessionID string, rate, duration float64, names []string) string {
 	var b strings.Builder
 	b.WriteString(`{"success":true,"session_id":`)
-	b.WriteString(strconv.Quote(rec.sess.ID))
+	b.WriteString(strconv.Quote(sessionID))
 	b.WriteString(`,"sampling_rate":`)
-	b.WriteString(num(rec.f.Analog.Rate))
+	b.WriteString(num(rate))
 	b.WriteString(`,"duration_seconds":`)
-	b.WriteString(num(rec.f.Duration()))
+	b.WriteString(num(duration))
 	b.WriteString(`,"channels":[`)
-	for i, n := range rec.names() {
+	for i, n := range names {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString(strconv.Quote(n))
 	}
 	b.WriteString("]}\n")
-	w.Header().Set("Content-Type", "application/json")
-	io.WriteString(w, b.String())
+	return b.String()
 }
 
 func (h *Handler) signal(w http.ResponseWriter, r *http.Request) {
@@ -638,7 +646,7 @@ func appendNum(b []byte, v float64) []byte {
 	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
-// encode writes the answer. time_axis is each picked sample's index over the
+// encode writes the answer, a SignalResponse. time_axis is each picked sample's index over the
 // sampling rate.
 func encode(name, sessionID string, fs, duration float64, pts points, k int) []byte {
 	per := 44
