@@ -285,7 +285,7 @@ func cmdAnalyze(args []string, stdout, stderr io.Writer) int {
 	profile := fset.String("profile", "", "processing `profile`: ghostly (default) or standard")
 	paramsFile := fset.String("params", "", "JSON session-parameters `file`")
 	workers := fset.Int("workers", min(runtime.GOMAXPROCS(0), 4), "channels analysed at once per file")
-	maxSamples := fset.Int("max-samples-per-channel", envInt("EMGD_MAX_SAMPLES_PER_CHANNEL", analysis.DefaultMaxSamplesPerChannel),
+	maxSamples := fset.Int("max-samples-per-channel", analysis.DefaultMaxSamplesPerChannel,
 		"most samples per analog channel a file may have to be analysed (more: the file fails); an analysis holds about 32 bytes per sample of a channel for each of max(2, --workers) channels at once (EMGD_MAX_SAMPLES_PER_CHANNEL)")
 	var af analyzeFlags
 	af.mvc.name, af.mvcPct.name, af.durS.name = "mvc", "mvc-pct", "duration-s"

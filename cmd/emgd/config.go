@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -49,31 +48,6 @@ type serverConfig struct {
 	SweepEvery time.Duration
 }
 
-func envString(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
-}
-
-func envInt(name string, def int) int {
-	if v, ok := os.LookupEnv(name); ok {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
-	}
-	return def
-}
-
-func envDuration(name string, def time.Duration) time.Duration {
-	if v, ok := os.LookupEnv(name); ok {
-		if d, err := parseDuration(v); err == nil {
-			return d
-		}
-	}
-	return def
-}
-
 // parseDuration is time.ParseDuration that also accepts days ("365d").
 func parseDuration(s string) (time.Duration, error) {
 	if n, ok := strings.CutSuffix(strings.TrimSpace(s), "d"); ok {
@@ -107,36 +81,34 @@ func (f durationFlag) Set(s string) error {
 // bind registers the flags of the server commands on fs.
 func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 	if withHTTP {
-		fs.StringVar(&c.Addr, "addr", envString("EMGD_ADDR", "127.0.0.1:8080"), "listen address (EMGD_ADDR)")
-		fs.StringVar(&c.WebhookSecret, "webhook-secret", envString("EMGD_WEBHOOK_SECRET", ""), "require x-supabase-signature HMAC-SHA256 with this secret (EMGD_WEBHOOK_SECRET)")
-		fs.StringVar(&c.WebhookToken, "webhook-token", envString("EMGD_WEBHOOK_TOKEN", ""), "require this token as Bearer or ?token= on the webhook (EMGD_WEBHOOK_TOKEN)")
-		fs.StringVar(&c.ReadToken, "read-token", envString("EMGD_READ_TOKEN", ""), "require this bearer token on the read API (EMGD_READ_TOKEN)")
-		fs.Int64Var(&c.SignalCacheMB, "signal-cache-mb", int64(envInt("EMGD_SIGNAL_CACHE_MB", 256)), "memory for decoded signals kept between requests, in MB (EMGD_SIGNAL_CACHE_MB)")
-		fs.IntVar(&c.SignalDecodes, "signal-decodes", envInt("EMGD_SIGNAL_DECODES", 2), "signals answers not in the cache computed at once, each holding up to about 3 x 8 bytes per sample of its channel (a Processed envelope); more requests wait for a turn (EMGD_SIGNAL_DECODES)")
-		fs.Int64Var(&c.UploadLimitMB, "upload-limit-mb", int64(envInt("EMGD_UPLOAD_LIMIT_MB", 256)), "largest file POST /upload accepts, in MiB (EMGD_UPLOAD_LIMIT_MB)")
-		fs.StringVar(&c.Buckets, "bucket", envString("EMGD_BUCKET", ""), "comma-separated buckets the webhook accepts; default the storage's bucket (EMGD_BUCKET)")
-		c.ReconcileEvery = envDuration("EMGD_RECONCILE_EVERY", 0)
+		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (EMGD_ADDR)")
+		fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "require x-supabase-signature HMAC-SHA256 with this secret (EMGD_WEBHOOK_SECRET)")
+		fs.StringVar(&c.WebhookToken, "webhook-token", "", "require this token as Bearer or ?token= on the webhook (EMGD_WEBHOOK_TOKEN)")
+		fs.StringVar(&c.ReadToken, "read-token", "", "require this bearer token on the read API (EMGD_READ_TOKEN)")
+		fs.Int64Var(&c.SignalCacheMB, "signal-cache-mb", 256, "memory for decoded signals kept between requests, in MB (EMGD_SIGNAL_CACHE_MB)")
+		fs.IntVar(&c.SignalDecodes, "signal-decodes", 2, "signals answers not in the cache computed at once, each holding up to about 3 x 8 bytes per sample of its channel (a Processed envelope); more requests wait for a turn (EMGD_SIGNAL_DECODES)")
+		fs.Int64Var(&c.UploadLimitMB, "upload-limit-mb", 256, "largest file POST /upload accepts, in MiB (EMGD_UPLOAD_LIMIT_MB)")
+		fs.StringVar(&c.Buckets, "bucket", "", "comma-separated buckets the webhook accepts; default the storage's bucket (EMGD_BUCKET)")
 		fs.Var(durationFlag{&c.ReconcileEvery}, "reconcile-every", "list the buckets this often and give .c3d objects without a session one, as emgd reconcile does; off when 0 (EMGD_RECONCILE_EVERY)")
-		c.Retention = envDuration("EMGD_RETENTION", 0)
 		fs.Var(durationFlag{&c.Retention}, "retention", "delete sessions, their analyses and stored files once older than this (e.g. 365d), checked hourly, as emgd purge does; off when 0 (EMGD_RETENTION)")
 	}
-	fs.StringVar(&c.DataDir, "data-dir", envString("EMGD_DATA_DIR", "./data"), "data folder for the embedded defaults: <dir>/emgd.db and <dir>/storage (EMGD_DATA_DIR)")
-	fs.StringVar(&c.DatabaseURL, "database-url", envString("EMGD_DATABASE_URL", ""), "postgres://... for PostgreSQL; default SQLite in the data folder (EMGD_DATABASE_URL)")
-	fs.StringVar(&c.StorageURL, "storage", envString("EMGD_STORAGE_URL", ""), "s3://BUCKET?endpoint=...&region=... for S3; default a folder per bucket in the data folder (EMGD_STORAGE_URL)")
-	fs.IntVar(&c.Workers, "workers", envInt("EMGD_WORKERS", 2), "analysis jobs run at once; 0 for none (EMGD_WORKERS)")
-	c.JobTimeout = envDuration("EMGD_JOB_TIMEOUT", 45*time.Second)
+	fs.StringVar(&c.DataDir, "data-dir", "./data", "data folder for the embedded defaults: <dir>/emgd.db and <dir>/storage (EMGD_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "postgres://... for PostgreSQL; default SQLite in the data folder (EMGD_DATABASE_URL)")
+	fs.StringVar(&c.StorageURL, "storage", "", "s3://BUCKET?endpoint=...&region=... for S3; default a folder per bucket in the data folder (EMGD_STORAGE_URL)")
+	fs.IntVar(&c.Workers, "workers", 2, "analysis jobs run at once; 0 for none (EMGD_WORKERS)")
+	c.JobTimeout = 45 * time.Second
 	fs.Var(durationFlag{&c.JobTimeout}, "job-timeout", "longest an analysis job may run (EMGD_JOB_TIMEOUT)")
-	c.RescueAfter = envDuration("EMGD_RESCUE_AFTER", 60*time.Second)
+	c.RescueAfter = 60 * time.Second
 	fs.Var(durationFlag{&c.RescueAfter}, "rescue-after", "a running job not finished after this long (its process died) runs again; keep it just above --job-timeout (EMGD_RESCUE_AFTER)")
-	fs.IntVar(&c.MaxAttempts, "max-attempts", envInt("EMGD_MAX_ATTEMPTS", 5), "attempts of each analysis job this process enqueues (webhooks, recalc) before its session is marked failed; retries back off by River's policy, attempt^4 seconds (EMGD_MAX_ATTEMPTS)")
-	c.SweepEvery = envDuration("EMGD_SWEEP_INTERVAL", 20*time.Second)
+	fs.IntVar(&c.MaxAttempts, "max-attempts", 5, "attempts of each analysis job this process enqueues (webhooks, recalc) before its session is marked failed; retries back off by River's policy, attempt^4 seconds (EMGD_MAX_ATTEMPTS)")
+	c.SweepEvery = 20 * time.Second
 	fs.Var(durationFlag{&c.SweepEvery}, "sweep-interval", "this often, fail with a message the sessions left pending or processing with no analysis job that could still run (the process died during the job's last attempt, or the job is gone); safe on every replica; off when 0 (EMGD_SWEEP_INTERVAL)")
-	fs.IntVar(&c.AnalysisProcs, "analysis-parallelism", envInt("EMGD_ANALYSIS_PARALLELISM", 1), "channels analysed at once within one job (EMGD_ANALYSIS_PARALLELISM)")
-	fs.IntVar(&c.MaxSamplesPerChannel, "max-samples-per-channel", envInt("EMGD_MAX_SAMPLES_PER_CHANNEL", analysis.DefaultMaxSamplesPerChannel), "most samples per analog channel a recording may have to be analysed (more: the session fails at once); an analysis job holds about 32 bytes per sample of a channel for each of max(2, --analysis-parallelism) channels at once: about 450 MB at the default (EMGD_MAX_SAMPLES_PER_CHANNEL)")
-	fs.Int64Var(&c.MaxObjectMB, "max-object-mb", int64(envInt("EMGD_MAX_OBJECT_MB", service.DefaultMaxObjectBytes>>20)), "largest object, in MiB, an analysis job reads; bounds its temporary file (EMGD_MAX_OBJECT_MB)")
-	fs.StringVar(&c.PprofAddr, "pprof-addr", envString("EMGD_PPROF_ADDR", ""), "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty (EMGD_PPROF_ADDR)")
-	fs.StringVar(&c.LogLevel, "log-level", envString("EMGD_LOG_LEVEL", "info"), "debug, info, warn or error (EMGD_LOG_LEVEL)")
-	fs.BoolVar(&c.LogJSON, "log-json", os.Getenv("EMGD_LOG_JSON") == "1", "log JSON lines (EMGD_LOG_JSON=1)")
+	fs.IntVar(&c.AnalysisProcs, "analysis-parallelism", 1, "channels analysed at once within one job (EMGD_ANALYSIS_PARALLELISM)")
+	fs.IntVar(&c.MaxSamplesPerChannel, "max-samples-per-channel", analysis.DefaultMaxSamplesPerChannel, "most samples per analog channel a recording may have to be analysed (more: the session fails at once); an analysis job holds about 32 bytes per sample of a channel for each of max(2, --analysis-parallelism) channels at once: about 450 MB at the default (EMGD_MAX_SAMPLES_PER_CHANNEL)")
+	fs.Int64Var(&c.MaxObjectMB, "max-object-mb", int64(service.DefaultMaxObjectBytes>>20), "largest object, in MiB, an analysis job reads; bounds its temporary file (EMGD_MAX_OBJECT_MB)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty (EMGD_PPROF_ADDR)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error (EMGD_LOG_LEVEL)")
+	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines (EMGD_LOG_JSON=1)")
 }
 
 // serviceConfig returns the pipeline's settings for analyser a and sets the

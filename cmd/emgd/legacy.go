@@ -24,7 +24,7 @@ const legacySchema = "emgd"
 // drops its emg_signals time series; without --yes it only reports.
 func cmdMigrateLegacy(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("migrate legacy", "--database-url postgres://... [--to postgres://...] [--yes] [--json]", stderr)
-	from := fs.String("database-url", envString("EMGD_LEGACY_DATABASE_URL", ""), "the old backend's PostgreSQL database (its tables in the search path, normally public) (EMGD_LEGACY_DATABASE_URL)")
+	from := fs.String("database-url", "", "the old backend's PostgreSQL database (its tables in the search path, normally public) (EMGD_LEGACY_DATABASE_URL)")
 	to := fs.String("to", "", "emgd's database; default the same database with search_path="+legacySchema+" (the schema is created)")
 	yes := fs.Bool("yes", false, "make the changes; without it only report what would be done")
 	batch := fs.Int("batch", 100, "rows per statement")

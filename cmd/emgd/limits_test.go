@@ -25,7 +25,7 @@ func TestMemoryLimitFlags(t *testing.T) {
 	var cfg serverConfig
 	fs := newFlagSet("worker", "", io.Discard)
 	cfg.bind(fs, false)
-	if err := fs.Parse(nil); err != nil || cfg.validate() != nil {
+	if err := parseEnv(fs, nil); err != nil || cfg.validate() != nil {
 		t.Fatal(err)
 	}
 	sc := cfg.serviceConfig(emg.Analyzer{Workers: 3})
@@ -37,7 +37,7 @@ func TestMemoryLimitFlags(t *testing.T) {
 	t.Setenv("EMGD_MAX_SAMPLES_PER_CHANNEL", "")
 	fs = newFlagSet("worker", "", io.Discard)
 	def.bind(fs, false)
-	fs.Parse([]string{"--max-samples-per-channel", "0", "--max-object-mb", "0"})
+	parseEnv(fs, []string{"--max-samples-per-channel", "0", "--max-object-mb", "0"})
 	if err := def.validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strconv"
 )
 
 type command struct {
@@ -63,7 +65,8 @@ func usage(w io.Writer) {
 
 // parseInterspersed parses flags that may appear before, between or after
 // the positional arguments, and returns the positional arguments. "--" ends
-// flag parsing.
+// flag parsing. Flags not given take their value from the environment
+// variable their usage names (see applyEnv).
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
@@ -72,10 +75,10 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
-			return pos, nil
+			return pos, applyEnv(fs)
 		}
 		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			return append(pos, rest...), nil
+			return append(pos, rest...), applyEnv(fs)
 		}
 		pos = append(pos, rest[0])
 		args = rest[1:]
@@ -107,4 +110,46 @@ func newFlagSet(name, usageLine string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// envInUsage finds the environment variable a flag's usage ends with:
+// "... (EMGD_WORKERS)", or "(EMGD_LOG_JSON=1)" for a boolean.
+var envInUsage = regexp.MustCompile(`\((EMGD_[A-Z0-9_]+)(?:=1)?\)$`)
+
+// applyEnv gives every flag of fs that was not set on the command line the
+// value of the environment variable its usage names, when that variable is
+// set. A value the flag refuses stops the command with a message naming the
+// variable: a bad setting never falls back to the default unnoticed.
+func applyEnv(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		m := envInUsage.FindStringSubmatch(f.Usage)
+		if m == nil || given[f.Name] {
+			return
+		}
+		v := os.Getenv(m[1])
+		if v == "" { // unset and empty alike leave the default
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: invalid value for --%s: %v", m[1], v, f.Name, unwrapFlagErr(err)))
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		fmt.Fprintf(fs.Output(), "emgd %s: %v\n", fs.Name(), err)
+		return err
+	}
+	return nil
+}
+
+// unwrapFlagErr shortens strconv's errors ("strconv.ParseInt: parsing
+// \"two\": invalid syntax") to their reason.
+func unwrapFlagErr(err error) error {
+	var ne *strconv.NumError
+	if errors.As(err, &ne) {
+		return ne.Err
+	}
+	return err
 }

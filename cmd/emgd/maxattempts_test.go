@@ -18,7 +18,7 @@ func TestMaxAttemptsFlag(t *testing.T) {
 	var cfg serverConfig
 	fs := newFlagSet("worker", "", io.Discard)
 	cfg.bind(fs, false)
-	if err := fs.Parse(nil); err != nil || cfg.MaxAttempts != 3 || cfg.validate() != nil {
+	if err := parseEnv(fs, nil); err != nil || cfg.MaxAttempts != 3 || cfg.validate() != nil {
 		t.Errorf("EMGD_MAX_ATTEMPTS=3: %d (%v)", cfg.MaxAttempts, err)
 	}
 }

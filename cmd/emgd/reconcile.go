@@ -24,7 +24,7 @@ func cmdReconcile(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("reconcile", "[--dry-run] [--json] [--prefix P] [flags]", stderr)
 	var cfg serverConfig
 	cfg.bind(fs, false)
-	buckets := fs.String("bucket", envString("EMGD_BUCKET", ""), "comma-separated buckets to list; default the storage's bucket (EMGD_BUCKET)")
+	buckets := fs.String("bucket", "", "comma-separated buckets to list; default the storage's bucket (EMGD_BUCKET)")
 	prefix := fs.String("prefix", "", "only keys starting with this")
 	dryRun := fs.Bool("dry-run", false, "report what would be enqueued; change nothing")
 	asJSON := fs.Bool("json", false, "print the report as JSON")

@@ -191,7 +191,7 @@ func TestServerFlagsAndEnvironment(t *testing.T) {
 	fs := newFlagSet("serve", "", io.Discard)
 	var cfg serverConfig
 	cfg.bind(fs, true)
-	if err := fs.Parse([]string{"--addr", "127.0.0.1:9999"}); err != nil {
+	if err := parseEnv(fs, []string{"--addr", "127.0.0.1:9999"}); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Workers != 5 || cfg.JobTimeout != time.Minute || cfg.Addr != "127.0.0.1:9999" || cfg.DataDir != "./data" {

@@ -19,21 +19,21 @@ func TestSignalDecodesFlag(t *testing.T) {
 	var def serverConfig
 	fs := newFlagSet("serve", "", io.Discard)
 	def.bind(fs, true)
-	if err := fs.Parse(nil); err != nil || def.SignalDecodes != 2 {
+	if err := parseEnv(fs, nil); err != nil || def.SignalDecodes != 2 {
 		t.Errorf("default: %d (%v)", def.SignalDecodes, err)
 	}
 	t.Setenv("EMGD_SIGNAL_DECODES", "5")
 	var cfg serverConfig
 	fs = newFlagSet("serve", "", io.Discard)
 	cfg.bind(fs, true)
-	if err := fs.Parse(nil); err != nil || cfg.SignalDecodes != 5 || cfg.validate() != nil {
+	if err := parseEnv(fs, nil); err != nil || cfg.SignalDecodes != 5 || cfg.validate() != nil {
 		t.Errorf("EMGD_SIGNAL_DECODES=5: %d (%v)", cfg.SignalDecodes, err)
 	}
 	// worker has no signals: its configuration still validates.
 	var w serverConfig
 	fs = newFlagSet("worker", "", io.Discard)
 	w.bind(fs, false)
-	if err := fs.Parse(nil); err != nil || w.validate() != nil {
+	if err := parseEnv(fs, nil); err != nil || w.validate() != nil {
 		t.Errorf("worker: %v", w.validate())
 	}
 }

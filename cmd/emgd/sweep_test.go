@@ -19,7 +19,7 @@ func TestSweepIntervalFlag(t *testing.T) {
 		var cfg serverConfig
 		fs := newFlagSet("worker", "", io.Discard)
 		cfg.bind(fs, false)
-		if err := fs.Parse(args); err != nil {
+		if err := parseEnv(fs, args); err != nil {
 			return cfg, err
 		}
 		return cfg, cfg.validate()

@@ -109,14 +109,14 @@ func TestUploadLimitFlag(t *testing.T) {
 	if c.UploadLimitMB != 256 {
 		t.Errorf("default %d MiB", c.UploadLimitMB)
 	}
-	if err := fs.Parse([]string{"--upload-limit-mb", "12"}); err != nil || c.UploadLimitMB != 12 {
+	if err := parseEnv(fs, []string{"--upload-limit-mb", "12"}); err != nil || c.UploadLimitMB != 12 {
 		t.Errorf("flag: %v %d", err, c.UploadLimitMB)
 	}
 	t.Setenv("EMGD_UPLOAD_LIMIT_MB", "33")
 	fs = newFlagSet("serve", "", io.Discard)
 	c = serverConfig{}
 	c.bind(fs, true)
-	if c.UploadLimitMB != 33 {
+	if err := parseEnv(fs, nil); err != nil || c.UploadLimitMB != 33 {
 		t.Errorf("EMGD_UPLOAD_LIMIT_MB: %d", c.UploadLimitMB)
 	}
 }
