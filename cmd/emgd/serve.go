@@ -17,7 +17,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/riverqueue/river"
 
 	"emgd/emg"
 	"emgd/internal/api"
@@ -133,12 +132,9 @@ func serve(ctx context.Context, name string, cfg *serverConfig, log *slog.Logger
 			}
 		}
 	}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &service.AnalyzeWorker{Svc: svc})
-	jcfg := jobs.Config{Workers: workers, JobTimeout: cfg.JobTimeout, RescueStuckJobsAfter: cfg.RescueAfter, MaxAttempts: cfg.MaxAttempts, Logger: log}
-	if cfg.Workers > 0 {
-		jcfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
-	}
+	workers := jobs.NewWorkers()
+	(&service.AnalyzeWorker{Svc: svc}).Register(workers)
+	jcfg := jobs.Config{Workers: workers, MaxWorkers: max(cfg.Workers, 0), JobTimeout: cfg.JobTimeout, RescueStuckJobsAfter: cfg.RescueAfter, MaxAttempts: cfg.MaxAttempts, Logger: log}
 	q, err := jobs.New(ctx, st, jcfg)
 	if err != nil {
 		return fmt.Errorf("job queue: %w", err)
@@ -149,7 +145,7 @@ func serve(ctx context.Context, name string, cfg *serverConfig, log *slog.Logger
 		// runs their transactions side by side, which measured faster.
 		svc.StartBatching()
 	}
-	reg.MustRegister(queueDepth(st))
+	reg.MustRegister(queueDepth(q))
 	if err := q.Start(ctx); err != nil {
 		return fmt.Errorf("job queue: %w", err)
 	}
@@ -224,16 +220,15 @@ func serve(ctx context.Context, name string, cfg *serverConfig, log *slog.Logger
 }
 
 // queueDepth reports the jobs waiting or running.
-func queueDepth(st store.Store) prometheus.Collector {
+func queueDepth(q jobs.Queue) prometheus.Collector {
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emgd_queue_depth", Help: "Analysis jobs available, scheduled, retryable or running."}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		var n float64
-		err := st.DB().QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available','scheduled','retryable','running')`).Scan(&n)
+		n, err := q.Depth(ctx)
 		if err != nil {
 			return -1
 		}
-		return n
+		return float64(n)
 	})
 }
 

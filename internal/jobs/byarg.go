@@ -2,13 +2,11 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 )
@@ -18,23 +16,33 @@ import (
 // stopped (killed, out of memory, node lost) or hung.
 const RescuedError = "Stuck job rescued by JobRescuer"
 
+// State is a job's state, as River names it.
+type State string
+
+// The states of a job.
+const (
+	StateAvailable = State(rivertype.JobStateAvailable)
+	StatePending   = State(rivertype.JobStatePending)
+	StateRetryable = State(rivertype.JobStateRetryable)
+	StateRunning   = State(rivertype.JobStateRunning)
+	StateScheduled = State(rivertype.JobStateScheduled)
+	StateCancelled = State(rivertype.JobStateCancelled)
+	StateCompleted = State(rivertype.JobStateCompleted)
+	StateDiscarded = State(rivertype.JobStateDiscarded)
+)
+
 // LiveStates are the states of a job that may still run.
-var LiveStates = []rivertype.JobState{
-	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
-	rivertype.JobStateRunning, rivertype.JobStateScheduled,
-}
+var LiveStates = []State{StateAvailable, StatePending, StateRetryable, StateRunning, StateScheduled}
 
 // FinalStates are the states of a job that will not run again.
-var FinalStates = []rivertype.JobState{
-	rivertype.JobStateCancelled, rivertype.JobStateCompleted, rivertype.JobStateDiscarded,
-}
+var FinalStates = []State{StateCancelled, StateCompleted, StateDiscarded}
 
 // JobInfo is what the queue records about one job.
 type JobInfo struct {
 	ID int64
 	// Arg is the value of the args field the job was looked up by.
 	Arg         string
-	State       rivertype.JobState
+	State       State
 	Attempt     int
 	MaxAttempts int
 	// LastError is the newest attempt's error, "" when none.
@@ -65,20 +73,14 @@ var argFieldRe = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 // as "session_id") is one of values, in the given states (every state when
 // none), ordered by id. It reads River's table through River's own list
 // query, a batch of values at a time.
-func JobsByArg(ctx context.Context, q Queue, kind, field string, values []string, states ...rivertype.JobState) ([]JobInfo, error) {
+func JobsByArg(ctx context.Context, q Queue, kind, field string, values []string, states ...State) ([]JobInfo, error) {
 	if !argFieldRe.MatchString(field) {
 		return nil, fmt.Errorf("jobs: invalid args field %q", field)
 	}
-	switch x := q.(type) {
-	case *queue[pgx.Tx]:
-		return jobsByArg(ctx, x.client, kind, field, values, states)
-	case *queue[*sql.Tx]:
-		return jobsByArg(ctx, x.client, kind, field, values, states)
+	riverStates := make([]rivertype.JobState, len(states))
+	for i, s := range states {
+		riverStates[i] = rivertype.JobState(s)
 	}
-	return nil, fmt.Errorf("jobs: cannot list the jobs of a %T", q)
-}
-
-func jobsByArg[TTx any](ctx context.Context, c *river.Client[TTx], kind, field string, values []string, states []rivertype.JobState) ([]JobInfo, error) {
 	var out []JobInfo
 	for start := 0; start < len(values); start += byArgBatch {
 		batch := values[start:min(start+byArgBatch, len(values))]
@@ -101,10 +103,10 @@ func jobsByArg[TTx any](ctx context.Context, c *river.Client[TTx], kind, field s
 			Where(fmt.Sprintf("args ->> '%s' IN (%s)", field, in), named).
 			OrderBy(river.JobListOrderByID, river.SortOrderAsc).First(10000)
 		if len(states) > 0 {
-			params = params.States(states...)
+			params = params.States(riverStates...)
 		}
 		for {
-			res, err := c.JobList(ctx, params)
+			res, err := q.jobList(ctx, params)
 			if err != nil {
 				return out, fmt.Errorf("jobs: list %s jobs by %s: %w", kind, field, err)
 			}
@@ -121,7 +123,7 @@ func jobsByArg[TTx any](ctx context.Context, c *river.Client[TTx], kind, field s
 }
 
 func jobInfo(j *rivertype.JobRow, field string) JobInfo {
-	info := JobInfo{ID: j.ID, State: j.State, Attempt: j.Attempt, MaxAttempts: j.MaxAttempts,
+	info := JobInfo{ID: j.ID, State: State(j.State), Attempt: j.Attempt, MaxAttempts: j.MaxAttempts,
 		CreatedAt: j.CreatedAt, FinalizedAt: j.FinalizedAt}
 	if n := len(j.Errors); n > 0 {
 		last := j.Errors[n-1]

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
-
 	"emgd/internal/jobs"
 	"emgd/internal/store"
+	"emgd/internal/store/storetest"
 )
 
 // otherArgs has the same args field under another kind.
@@ -31,7 +29,7 @@ func simulateRescue(t *testing.T, st store.Store, id int64) {
 			attempted_at = strftime('%Y-%m-%d %H:%M:%f', 'now'), finalized_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
 			errors = jsonb(json_array(json($1))) WHERE id = $2`
 	}
-	if _, err := st.DB().ExecContext(context.Background(), q, errJSON, id); err != nil {
+	if _, err := storetest.DB(st).ExecContext(context.Background(), q, errJSON, id); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -49,18 +47,18 @@ func TestJobsByArg(t *testing.T) {
 		const n = 230
 		values := make([]string, n)
 		ids := map[string]int64{}
-		var params []river.InsertManyParams
+		var params []jobs.Insert
 		for i := range values {
 			values[i] = fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
-			params = append(params, river.InsertManyParams{Args: markArgs{SessionID: values[i]}})
+			params = append(params, jobs.Insert{Args: markArgs{SessionID: values[i]}})
 		}
 		// Another kind with a looked-up value, and a value never asked for.
-		params = append(params, river.InsertManyParams{Args: otherArgs{SessionID: values[0]}},
-			river.InsertManyParams{Args: markArgs{SessionID: "not-asked"}})
+		params = append(params, jobs.Insert{Args: otherArgs{SessionID: values[0]}},
+			jobs.Insert{Args: markArgs{SessionID: "not-asked"}})
 		if err := api.InTx(ctx, func(tx store.Tx) error {
 			res, err := q.EnqueueManyTx(ctx, tx, params)
-			for i, r := range res[:n] {
-				ids[values[i]] = r.Job.ID
+			for i, id := range res[:n] {
+				ids[values[i]] = id
 			}
 			return err
 		}); err != nil {
@@ -83,10 +81,10 @@ func TestJobsByArg(t *testing.T) {
 			seen[j.Arg] = true
 			switch {
 			case j.Arg == values[7]:
-				if j.State != rivertype.JobStateDiscarded || !j.Rescued || j.Live() || j.Attempt != 1 || j.FinalizedAt == nil {
+				if j.State != jobs.StateDiscarded || !j.Rescued || j.Live() || j.Attempt != 1 || j.FinalizedAt == nil {
 					t.Errorf("rescued job: %+v", j)
 				}
-			case j.State != rivertype.JobStateAvailable || j.Rescued || !j.Live():
+			case j.State != jobs.StateAvailable || j.Rescued || !j.Live():
 				t.Errorf("waiting job: %+v", j)
 			}
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/riverqueue/river"
-
 	"emgd/internal/jobs"
 	"emgd/internal/store"
 	"emgd/internal/store/storetest"
@@ -17,8 +15,8 @@ import (
 func benchEnqueue(b *testing.B, perTx int) {
 	st := storetest.OpenSQLite(b, store.Options{MaxConns: 8})
 	w := &markWorker{st: st}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, w)
+	workers := jobs.NewWorkers()
+	jobs.Register(workers, w.Work)
 	q, err := jobs.New(context.Background(), st, jobs.Config{Workers: workers}) // insert only
 	if err != nil {
 		b.Fatal(err)
@@ -31,9 +29,9 @@ func benchEnqueue(b *testing.B, perTx int) {
 				_, err := q.EnqueueTx(ctx, tx, markArgs{}, nil)
 				return err
 			}
-			params := make([]river.InsertManyParams, perTx)
+			params := make([]jobs.Insert, perTx)
 			for j := range params {
-				params[j] = river.InsertManyParams{Args: markArgs{}}
+				params[j] = jobs.Insert{Args: markArgs{}}
 			}
 			_, err := q.EnqueueManyTx(ctx, tx, params)
 			return err

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"emgd/internal/jobs"
 	"emgd/internal/store"
 	"emgd/internal/store/storetest"
@@ -26,12 +24,11 @@ func (markArgs) Kind() string { return "emgd_test_mark_completed" }
 
 // markWorker is the same code on both databases.
 type markWorker struct {
-	river.WorkerDefaults[markArgs]
 	st   store.Store
 	runs atomic.Int32
 }
 
-func (w *markWorker) Work(ctx context.Context, job *river.Job[markArgs]) error {
+func (w *markWorker) Work(ctx context.Context, job jobs.Job[markArgs]) error {
 	w.runs.Add(1)
 	_, err := w.st.SetStatus(ctx, job.Args.SessionID, store.StatusUpdate{Status: store.StatusCompleted,
 		Timings: []byte(fmt.Sprintf(`{"attempt": %d}`, job.Attempt))})
@@ -91,10 +88,10 @@ func eachBackend(t *testing.T, fn func(t *testing.T, api, worker store.Store)) {
 func startWorker(t *testing.T, st store.Store, cfg jobs.Config) (*markWorker, jobs.Queue) {
 	t.Helper()
 	w := &markWorker{st: st}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, w)
+	workers := jobs.NewWorkers()
+	jobs.Register(workers, w.Work)
 	cfg.Workers = workers
-	cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}}
+	cfg.MaxWorkers = 2
 	if cfg.FetchPollInterval == 0 {
 		cfg.FetchPollInterval = 50 * time.Millisecond
 	}
@@ -136,7 +133,7 @@ func waitStatus(t *testing.T, st store.Store, id string, want store.Status, with
 func countJobs(t *testing.T, st store.Store) int {
 	t.Helper()
 	var n int
-	if err := st.DB().QueryRow("SELECT COUNT(*) FROM river_job").Scan(&n); err != nil {
+	if err := storetest.DB(st).QueryRow("SELECT COUNT(*) FROM river_job").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -160,7 +157,7 @@ func TestJobInSessionTransaction(t *testing.T) {
 			t.Errorf("queue dialect %s", q.Dialect())
 		}
 		w, wq := startWorker(t, workerStore, jobs.Config{})
-		events, cancel := wq.Subscribe(river.EventKindJobCompleted)
+		events, cancel := jobs.SubscribeCompleted(wq)
 		defer cancel()
 
 		var sess *store.Session
@@ -243,7 +240,7 @@ func TestStuckJobIsRescued(t *testing.T) {
 			t.Fatal(err)
 		}
 		sess := mustCreate(t, api, "P003/stuck.c3d")
-		res, err := q.Enqueue(ctx, markArgs{SessionID: sess.ID}, nil)
+		jobID, err := q.Enqueue(ctx, markArgs{SessionID: sess.ID}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,7 +249,7 @@ func TestStuckJobIsRescued(t *testing.T) {
 		if api.Dialect() == store.SQLite {
 			stuck = `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = datetime('now', '-2 minutes') WHERE id = $1`
 		}
-		if _, err := api.DB().Exec(stuck, res.Job.ID); err != nil {
+		if _, err := storetest.DB(api).Exec(stuck, jobID); err != nil {
 			t.Fatal(err)
 		}
 		startWorker(t, workerStore, jobs.Config{JobTimeout: 20 * time.Second, RescueStuckJobsAfter: 30 * time.Second})

@@ -2,11 +2,9 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 )
@@ -19,23 +17,13 @@ import (
 // completed and cancelled jobs, 7 days for discarded ones); this is for
 // one-off maintenance such as emgd purge.
 func PruneFinished(ctx context.Context, q Queue, before time.Time, dryRun bool) (int, error) {
-	switch x := q.(type) {
-	case *queue[pgx.Tx]:
-		return pruneFinished(ctx, x.client, before, dryRun)
-	case *queue[*sql.Tx]:
-		return pruneFinished(ctx, x.client, before, dryRun)
-	}
-	return 0, fmt.Errorf("jobs: cannot prune a %T", q)
-}
-
-func pruneFinished[TTx any](ctx context.Context, c *river.Client[TTx], before time.Time, dryRun bool) (int, error) {
 	const batch = 500
 	n := 0
 	params := river.NewJobListParams().
 		States(rivertype.JobStateCompleted, rivertype.JobStateCancelled, rivertype.JobStateDiscarded).
 		OrderBy(river.JobListOrderByFinalizedAt, river.SortOrderAsc).First(batch)
 	for {
-		res, err := c.JobList(ctx, params)
+		res, err := q.jobList(ctx, params)
 		if err != nil {
 			return n, fmt.Errorf("jobs: list finished jobs: %w", err)
 		}
@@ -52,7 +40,7 @@ func pruneFinished[TTx any](ctx context.Context, c *river.Client[TTx], before ti
 			if dryRun {
 				n += len(ids)
 			} else {
-				del, err := c.JobDeleteMany(ctx, river.NewJobDeleteManyParams().IDs(ids...).First(len(ids)).
+				del, err := q.jobDeleteMany(ctx, river.NewJobDeleteManyParams().IDs(ids...).First(len(ids)).
 					States(rivertype.JobStateCompleted, rivertype.JobStateCancelled, rivertype.JobStateDiscarded))
 				if err != nil {
 					return n, fmt.Errorf("jobs: delete finished jobs: %w", err)

@@ -5,10 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"emgd/internal/jobs"
 	"emgd/internal/store"
+	"emgd/internal/store/storetest"
 )
 
 // PruneFinished removes finished job rows finalised before the cutoff, and
@@ -30,7 +29,7 @@ func TestPruneFinished(t *testing.T) {
 		}
 		// A job waiting far in the future stays whatever the cutoff.
 		later := time.Now().Add(time.Hour)
-		if _, err := wq.Enqueue(ctx, markArgs{SessionID: ids[0]}, &river.InsertOpts{ScheduledAt: later}); err != nil {
+		if _, err := wq.Enqueue(ctx, markArgs{SessionID: ids[0]}, &jobs.InsertOpts{ScheduledAt: later}); err != nil {
 			t.Fatal(err)
 		}
 		iq, err := jobs.New(ctx, api, jobs.Config{})
@@ -40,7 +39,7 @@ func TestPruneFinished(t *testing.T) {
 		waitFinished := time.Now().Add(10 * time.Second)
 		for {
 			var n int
-			api.DB().QueryRow(`SELECT count(*) FROM river_job WHERE state = 'completed'`).Scan(&n)
+			storetest.DB(api).QueryRow(`SELECT count(*) FROM river_job WHERE state = 'completed'`).Scan(&n)
 			if n == 3 || time.Now().After(waitFinished) {
 				break
 			}

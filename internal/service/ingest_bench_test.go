@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/riverqueue/river"
-
 	"emgd/internal/jobs"
 	"emgd/internal/service"
 	"emgd/internal/storage"
@@ -30,8 +28,8 @@ func benchIngest(b *testing.B, seconds float64) {
 	fs, _ := storage.OpenFolder(root, "c3d-examples")
 	ctx := context.Background()
 	fs.CreateBucket(ctx, "c3d-examples")
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &service.AnalyzeWorker{})
+	workers := jobs.NewWorkers()
+	(&service.AnalyzeWorker{}).Register(workers)
 	q, err := jobs.New(ctx, st, jobs.Config{Workers: workers})
 	if err != nil {
 		b.Fatal(err)

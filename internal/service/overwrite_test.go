@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"emgd/emg"
 	"emgd/internal/analysis"
 	"emgd/internal/jobs"
@@ -34,10 +32,10 @@ func newPipelineOn(t *testing.T, st store.Store, b storage.Backend, maxAttempts 
 		t.Fatal(err)
 	}
 	svc := &service.Service{Store: st, Storage: b, Config: service.Config{Buckets: []string{"c3d-examples"}}}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &service.AnalyzeWorker{Svc: svc})
+	workers := jobs.NewWorkers()
+	(&service.AnalyzeWorker{Svc: svc}).Register(workers)
 	q, err := jobs.New(context.Background(), st, jobs.Config{Workers: workers, MaxAttempts: maxAttempts,
-		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}}, FetchPollInterval: 50 * time.Millisecond})
+		MaxWorkers: 2, FetchPollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +233,7 @@ func TestReconcileKnowsRecordedStorageVersion(t *testing.T) {
 		if err != nil || !out.Created {
 			t.Fatalf("%v %+v", err, out)
 		}
-		if _, err := st.DB().ExecContext(ctx, `UPDATE sessions SET created_at = $1 WHERE id = $2`,
+		if _, err := storetest.DB(st).ExecContext(ctx, `UPDATE sessions SET created_at = $1 WHERE id = $2`,
 			"2000-01-01T00:00:00.000000Z", out.Session.ID); err != nil {
 			t.Fatal(err)
 		}

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"emgd/emg"
 	"emgd/internal/analysis"
 	"emgd/internal/jobs"
@@ -43,10 +41,10 @@ func newPipeline(t *testing.T, st store.Store, maxAttempts int) *pipeline {
 		t.Fatal(err)
 	}
 	svc := &service.Service{Store: st, Storage: fs}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &service.AnalyzeWorker{Svc: svc})
+	workers := jobs.NewWorkers()
+	(&service.AnalyzeWorker{Svc: svc}).Register(workers)
 	q, err := jobs.New(context.Background(), st, jobs.Config{Workers: workers, MaxAttempts: maxAttempts,
-		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}}, FetchPollInterval: 50 * time.Millisecond})
+		MaxWorkers: 2, FetchPollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +259,7 @@ func TestPipelineBatchedConcurrentIngest(t *testing.T) {
 			codes[s.SessionCode] = true
 		}
 		var jobs int
-		if err := st.DB().QueryRow(`SELECT count(*) FROM river_job`).Scan(&jobs); err != nil || jobs != objects {
+		if err := storetest.DB(st).QueryRow(`SELECT count(*) FROM river_job`).Scan(&jobs); err != nil || jobs != objects {
 			t.Errorf("%d jobs (%v), want %d", jobs, err, objects)
 		}
 	})

@@ -114,11 +114,11 @@ func (s *Service) purgeOne(ctx context.Context, sess *store.Session, o PurgeOpti
 	it.Analyses = len(analyses)
 
 	// Does anything younger than the cutoff still need the file?
-	others, err := s.keySessions(ctx, sess.Bucket, sess.ObjectKey)
+	others, err := s.Store.ObjectSessions(ctx, sess.Bucket, []string{sess.ObjectKey})
 	if err != nil {
 		return fail(err)
 	}
-	for _, x := range others {
+	for _, x := range others[sess.ObjectKey] {
 		if x.ID != sess.ID && !x.CreatedAt.Before(o.Before) {
 			it.FileKept = "session " + x.SessionCode + " of the same object is younger than the cutoff"
 		}

@@ -11,6 +11,7 @@ import (
 	"emgd/internal/service"
 	"emgd/internal/storage"
 	"emgd/internal/store"
+	"emgd/internal/store/storetest"
 	"emgd/internal/testrec"
 )
 
@@ -21,7 +22,7 @@ func backdate(t *testing.T, st store.Store, id string, at time.Time) {
 	if st.Dialect() == store.SQLite {
 		v = at.UTC().Format("2006-01-02T15:04:05.000000Z")
 	}
-	if _, err := st.DB().Exec(`UPDATE sessions SET created_at = $1 WHERE id = $2`, v, id); err != nil {
+	if _, err := storetest.DB(st).Exec(`UPDATE sessions SET created_at = $1 WHERE id = $2`, v, id); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
+	"emgd/internal/storage"
 	"emgd/internal/store"
 	"emgd/internal/webhook"
 )
@@ -81,8 +81,14 @@ func (s *Service) Reconcile(ctx context.Context, o ReconcileOptions) (*Reconcile
 		rep.Stranded = sw.Stranded
 	}
 	for _, bucket := range buckets {
+		batch := make([]storage.ObjectInfo, 0, reconcileBatch)
 		for info, err := range s.Storage.List(ctx, bucket, o.Prefix) {
 			if err != nil {
+				// The objects listed so far are reconciled still, as they
+				// were one by one.
+				if berr := s.reconcileObjects(ctx, bucket, batch, o, rep); berr != nil {
+					return rep, berr
+				}
 				return rep, fmt.Errorf("list bucket %s: %w", bucket, err)
 			}
 			rep.Listed++
@@ -90,38 +96,16 @@ func (s *Service) Reconcile(ctx context.Context, o ReconcileOptions) (*Reconcile
 				continue
 			}
 			rep.C3D++
-			known, err := s.hasSession(ctx, bucket, info.Key, info.ETag, info.Version, info.ModTime)
-			if err != nil {
-				return rep, fmt.Errorf("%w: database: %v", ErrUnavailable, err)
-			}
-			if known {
-				rep.Known++
-				continue
-			}
-			item := ReconcileItem{Bucket: bucket, Key: info.Key, ETag: info.ETag, Size: info.Size}
-			if o.DryRun {
-				rep.Enqueued = append(rep.Enqueued, item)
-				continue
-			}
-			out, err := s.Ingest(ctx, webhook.Event{Source: "reconcile", Type: "reconcile", Created: true,
-				Bucket: bucket, Key: info.Key, RawKey: info.Key, ETag: info.ETag, Size: info.Size})
-			switch {
-			case errors.Is(err, ErrUnavailable) && ctx.Err() != nil:
-				return rep, ctx.Err()
-			case err != nil:
-				item.Error = err.Error()
-				rep.Failed = append(rep.Failed, item)
-			case out.Ignored:
-				item.Error = out.Message
-				rep.Failed = append(rep.Failed, item)
-			default:
-				item.SessionID, item.SessionCode = out.Session.ID, out.Session.SessionCode
-				if out.Created {
-					rep.Enqueued = append(rep.Enqueued, item)
-				} else { // created meanwhile by an event or another replica
-					rep.Known++
+			batch = append(batch, info)
+			if len(batch) == reconcileBatch {
+				if err := s.reconcileObjects(ctx, bucket, batch, o, rep); err != nil {
+					return rep, err
 				}
+				batch = batch[:0]
 			}
+		}
+		if err := s.reconcileObjects(ctx, bucket, batch, o, rep); err != nil {
+			return rep, err
 		}
 	}
 	if len(rep.Enqueued) > 0 || len(rep.Failed) > 0 || len(rep.Stranded) > 0 {
@@ -131,58 +115,74 @@ func (s *Service) Reconcile(ctx context.Context, o ReconcileOptions) (*Reconcile
 	return rep, nil
 }
 
-func (s *Service) hasSession(ctx context.Context, bucket, key, etag, version string, modTime time.Time) (bool, error) {
-	if _, err := s.Store.GetSessionByObject(ctx, bucket, key, etag); err == nil {
-		return true, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return false, err
+// reconcileBatch is how many listed objects are looked up in one query.
+const reconcileBatch = 200
+
+// reconcileObjects runs phase 1 for the objects of one bucket that have no
+// session, looking their sessions up in one query.
+func (s *Service) reconcileObjects(ctx context.Context, bucket string, objects []storage.ObjectInfo, o ReconcileOptions, rep *ReconcileReport) error {
+	if len(objects) == 0 {
+		return nil
 	}
-	sessions, err := s.keySessions(ctx, bucket, key)
+	keys := make([]string, len(objects))
+	for i, info := range objects {
+		keys[i] = info.Key
+	}
+	sessions, err := s.Store.ObjectSessions(ctx, bucket, keys)
 	if err != nil {
-		return false, err
+		return fmt.Errorf("%w: database: %v", ErrUnavailable, err)
+	}
+	for _, info := range objects {
+		if hasSession(sessions[info.Key], info) {
+			rep.Known++
+			continue
+		}
+		item := ReconcileItem{Bucket: bucket, Key: info.Key, ETag: info.ETag, Size: info.Size}
+		if o.DryRun {
+			rep.Enqueued = append(rep.Enqueued, item)
+			continue
+		}
+		out, err := s.Ingest(ctx, webhook.Event{Source: "reconcile", Type: "reconcile", Created: true,
+			Bucket: bucket, Key: info.Key, RawKey: info.Key, ETag: info.ETag, Size: info.Size})
+		switch {
+		case errors.Is(err, ErrUnavailable) && ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			item.Error = err.Error()
+			rep.Failed = append(rep.Failed, item)
+		case out.Ignored:
+			item.Error = out.Message
+			rep.Failed = append(rep.Failed, item)
+		default:
+			item.SessionID, item.SessionCode = out.Session.ID, out.Session.SessionCode
+			if out.Created {
+				rep.Enqueued = append(rep.Enqueued, item)
+			} else { // created meanwhile by an event or another replica
+				rep.Known++
+			}
+		}
+	}
+	return nil
+}
+
+// hasSession reports whether one of the sessions of an object's key is of
+// the listed version: same etag, same recorded storage version, or created
+// after the object was last written.
+func hasSession(sessions []store.Session, info storage.ObjectInfo) bool {
+	for _, sess := range sessions {
+		if sess.ETag == info.ETag {
+			return true
+		}
 	}
 	for _, sess := range sessions {
 		// Phase 1 recorded the storage's own version it read: an exact
 		// match, whatever the clocks of the storage and the database say.
-		if version != "" && sess.StorageVersion == version {
-			return true, nil
+		if info.Version != "" && sess.StorageVersion == info.Version {
+			return true
 		}
-		if !sess.CreatedAt.Before(modTime) {
-			return true, nil
+		if !sess.CreatedAt.Before(info.ModTime) {
+			return true
 		}
 	}
-	return false, nil
-}
-
-// keySessions returns the sessions of every version of one object.
-func (s *Service) keySessions(ctx context.Context, bucket, key string) ([]*store.Session, error) {
-	rows, err := s.Store.DB().QueryContext(ctx, `SELECT id FROM sessions WHERE bucket = $1 AND object_key = $2`, bucket, key)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	var out []*store.Session
-	for _, id := range ids {
-		sess, err := s.Store.GetSession(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sess)
-	}
-	return out, nil
+	return false
 }

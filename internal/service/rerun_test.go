@@ -8,6 +8,7 @@ import (
 
 	"emgd/internal/service"
 	"emgd/internal/store"
+	"emgd/internal/store/storetest"
 	"emgd/internal/testrec"
 )
 
@@ -61,7 +62,7 @@ func TestPipelineRescuedJobAfterResultIsNoop(t *testing.T) {
 func countJobs(t *testing.T, st store.Store, state string) int {
 	t.Helper()
 	var n int
-	if err := st.DB().QueryRowContext(context.Background(), `SELECT count(*) FROM river_job WHERE state = '`+state+`'`).Scan(&n); err != nil {
+	if err := storetest.DB(st).QueryRowContext(context.Background(), `SELECT count(*) FROM river_job WHERE state = '`+state+`'`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

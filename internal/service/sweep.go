@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/riverqueue/river/rivertype"
-
 	"emgd/internal/jobs"
 	"emgd/internal/store"
 )
@@ -54,10 +52,10 @@ type SweepReport struct {
 
 // analyzeJobLister lists phase-2 jobs by session; RiverQueue is one.
 type analyzeJobLister interface {
-	analyzeJobs(ctx context.Context, sessionIDs []string, states ...rivertype.JobState) ([]jobs.JobInfo, error)
+	analyzeJobs(ctx context.Context, sessionIDs []string, states ...jobs.State) ([]jobs.JobInfo, error)
 }
 
-func (r RiverQueue) analyzeJobs(ctx context.Context, sessionIDs []string, states ...rivertype.JobState) ([]jobs.JobInfo, error) {
+func (r RiverQueue) analyzeJobs(ctx context.Context, sessionIDs []string, states ...jobs.State) ([]jobs.JobInfo, error) {
 	return jobs.JobsByArg(ctx, r.Q, AnalyzeArgs{}.Kind(), "session_id", sessionIDs, states...)
 }
 
@@ -183,16 +181,16 @@ func StrandedMessage(j jobs.JobInfo, hasJob bool) string {
 	switch {
 	case !hasJob:
 		return "the analysis was lost: its job is no longer in the queue" + again
-	case j.State == rivertype.JobStateDiscarded && j.Rescued:
+	case j.State == jobs.StateDiscarded && j.Rescued:
 		return fmt.Sprintf("the analysis was interrupted (the worker process stopped: restarted, out of memory or lost) and gave up after %d %s%s",
 			j.Attempt, plural(j.Attempt, "attempt", "attempts"), again)
-	case j.State == rivertype.JobStateDiscarded:
+	case j.State == jobs.StateDiscarded:
 		msg := fmt.Sprintf("the analysis gave up after %d %s", j.Attempt, plural(j.Attempt, "attempt", "attempts"))
 		if j.LastError != "" {
 			msg += ": " + j.LastError
 		}
 		return msg + again
-	case j.State == rivertype.JobStateCancelled:
+	case j.State == jobs.StateCancelled:
 		msg := "the analysis was cancelled"
 		if j.LastError != "" && !j.Rescued {
 			msg += ": " + j.LastError

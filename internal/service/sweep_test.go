@@ -36,7 +36,7 @@ func newIdlePipeline(t *testing.T, st store.Store) *pipeline {
 
 func analyzeJobIDs(t *testing.T, st store.Store, sessionID string) []int64 {
 	t.Helper()
-	rows, err := st.DB().QueryContext(context.Background(),
+	rows, err := storetest.DB(st).QueryContext(context.Background(),
 		`SELECT id FROM river_job WHERE kind = 'emgd_analyze' AND args ->> 'session_id' = $1 ORDER BY id`, sessionID)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func endJob(t *testing.T, st store.Store, id int64, state, errText string) {
 			attempted_at = strftime('%Y-%m-%d %H:%M:%f', 'now'), finalized_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
 			errors = CASE WHEN $2 = '' THEN errors ELSE jsonb(json_array(json($3))) END WHERE id = $4`
 	}
-	if _, err := st.DB().ExecContext(context.Background(), q, state, errText, errJSON, id); err != nil {
+	if _, err := storetest.DB(st).ExecContext(context.Background(), q, state, errText, errJSON, id); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -114,12 +114,12 @@ func TestSweepFailsStrandedSessions(t *testing.T) {
 		completedJob := ingest("completed-job", store.StatusProcessing)
 		endJob(t, st, jobOf(completedJob), "completed", "")
 		missing := ingest("missing", store.StatusPending)
-		if _, err := st.DB().ExecContext(ctx, `DELETE FROM river_job WHERE id = $1`, jobOf(missing)); err != nil {
+		if _, err := storetest.DB(st).ExecContext(ctx, `DELETE FROM river_job WHERE id = $1`, jobOf(missing)); err != nil {
 			t.Fatal(err)
 		}
 		waiting := ingest("waiting", store.StatusPending)
 		running := ingest("running", store.StatusProcessing)
-		if _, err := st.DB().ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE id = $1`, jobOf(running)); err != nil {
+		if _, err := storetest.DB(st).ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE id = $1`, jobOf(running)); err != nil {
 			t.Fatal(err)
 		}
 		// Sent for reanalysis after its first job was discarded: a new job waits.

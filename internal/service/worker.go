@@ -5,30 +5,27 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/riverqueue/river"
-
 	"emgd/internal/jobs"
 	"emgd/internal/store"
 )
 
-// Kind names the phase-2 job in River's tables.
+// Kind names the phase-2 job in the queue's tables.
 func (AnalyzeArgs) Kind() string { return "emgd_analyze" }
 
-// InsertOpts keeps phase-2 jobs in the default queue.
-func (AnalyzeArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: river.QueueDefault} }
-
-// AnalyzeWorker runs phase 2 as a River job: transient errors are retried
-// with River's backoff; a file or parameters that cannot be analysed cancel
+// AnalyzeWorker runs phase 2 as a job: transient errors are retried with
+// the queue's backoff; a file or parameters that cannot be analysed cancel
 // the job at once; on the last attempt any error or panic marks the session
 // failed with its message.
 type AnalyzeWorker struct {
-	river.WorkerDefaults[AnalyzeArgs]
 	Svc *Service
 }
 
-// Work implements river.Worker.
-func (w *AnalyzeWorker) Work(ctx context.Context, job *river.Job[AnalyzeArgs]) (err error) {
-	last := job.Attempt >= job.MaxAttempts
+// Register makes w the worker of phase-2 jobs in ws.
+func (w *AnalyzeWorker) Register(ws *jobs.Workers) { jobs.Register(ws, w.Work) }
+
+// Work runs one attempt at a phase-2 job.
+func (w *AnalyzeWorker) Work(ctx context.Context, job jobs.Job[AnalyzeArgs]) (err error) {
+	last := job.LastAttempt()
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("analysis panicked: %v", v)
@@ -38,10 +35,10 @@ func (w *AnalyzeWorker) Work(ctx context.Context, job *river.Job[AnalyzeArgs]) (
 		switch {
 		case err == nil:
 		case errors.As(err, &perm):
-			err = river.JobCancel(err)
+			err = jobs.Cancel(err)
 		case last:
 			// Out of attempts: the session must not stay pending forever.
-			if ferr := w.Svc.Fail(context.WithoutCancel(ctx), job.Args.SessionID, fmt.Errorf("gave up after %d attempts: %w", job.Attempt, err)); ferr != nil {
+			if ferr := w.Svc.Fail(context.WithoutCancel(ctx), job.Args.SessionID, fmt.Errorf("gave up after %d %s: %w", job.Attempt, plural(job.Attempt, "attempt", "attempts"), err)); ferr != nil {
 				w.Svc.log().Error("could not mark session failed", "session", job.Args.SessionID, "error", ferr)
 			}
 		default:
@@ -54,14 +51,15 @@ func (w *AnalyzeWorker) Work(ctx context.Context, job *river.Job[AnalyzeArgs]) (
 	return w.Svc.Process(ctx, job.Args)
 }
 
-// RiverQueue enqueues phase-2 jobs on a River queue.
+// RiverQueue enqueues phase-2 jobs on the job queue (River, behind
+// internal/jobs).
 type RiverQueue struct{ Q jobs.Queue }
 
 // EnqueueManyTx implements ManyQueue.
 func (r RiverQueue) EnqueueManyTx(ctx context.Context, tx store.Tx, args []AnalyzeArgs) error {
-	params := make([]river.InsertManyParams, len(args))
+	params := make([]jobs.Insert, len(args))
 	for i, a := range args {
-		params[i] = river.InsertManyParams{Args: a}
+		params[i] = jobs.Insert{Args: a}
 	}
 	_, err := r.Q.EnqueueManyTx(ctx, tx, params)
 	return err
