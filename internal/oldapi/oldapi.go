@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"emgd/emg"
+	"emgd/internal/apidoc"
 	"emgd/internal/store"
 )
 
@@ -42,8 +43,9 @@ type handler struct {
 
 // Register adds the old backend's health, configuration-defaults, scoring
 // configuration and adherence routes to mux. Other methods on these paths
-// answer 405 as FastAPI did.
-func Register(mux *http.ServeMux, d Deps) {
+// answer 405 as FastAPI did. Each route's documentation (apidoc.Op) is in
+// routes.go.
+func Register(mux apidoc.Router, d Deps) {
 	h := &handler{st: d.Store, log: d.Log, now: d.Now}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -55,24 +57,9 @@ func Register(mux *http.ServeMux, d Deps) {
 	if guard == nil {
 		guard = func(f http.HandlerFunc) http.HandlerFunc { return f }
 	}
-	routes := []struct {
-		pattern string
-		h       http.HandlerFunc
-	}{
-		{"GET /config/defaults", h.configDefaults},
-		{"GET /scoring/configurations", h.listConfigs},
-		{"POST /scoring/configurations", h.createConfig},
-		{"GET /scoring/configurations/active", h.activeConfig},
-		{"PUT /scoring/configurations/{config_id}/activate", h.activateConfig},
-		{"DELETE /scoring/configurations/{config_id}", h.deleteConfig},
-		{"GET /scoring/configurations/custom", h.getCustom},
-		{"POST /scoring/configurations/custom", h.saveCustom},
-		{"PUT /scoring/configurations/default", h.saveDefault},
-		{"GET /scoring/adherence/{patient_code}", h.adherence},
-	}
-	mux.HandleFunc("GET /health", h.health)
-	for _, r := range routes {
-		mux.HandleFunc(r.pattern, guard(r.h))
+	apidoc.HandleFunc(mux, healthRoute, h.health)
+	for _, r := range routes() {
+		apidoc.HandleFunc(mux, r.op, guard(r.h(h)))
 	}
 	// FastAPI answers 405 when the path exists for another method.
 	for path, allow := range map[string]string{
@@ -83,10 +70,10 @@ func Register(mux *http.ServeMux, d Deps) {
 		"/scoring/configurations/{config_id}/activate": "PUT",
 		"/scoring/adherence/{patient_code}":            "GET",
 	} {
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		apidoc.NotAllowed(mux, path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
 			writeJSON(w, http.StatusMethodNotAllowed, DetailResponse{Detail: "Method Not Allowed"})
-		})
+		}))
 	}
 }
 

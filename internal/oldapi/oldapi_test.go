@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"emgd/internal/apidoc"
+	"emgd/internal/apidoc/apidoctest"
 	"emgd/internal/oldapi"
 	"emgd/internal/store"
 	"emgd/internal/store/storetest"
@@ -40,9 +42,10 @@ type client struct {
 }
 
 func newClient(t *testing.T, st store.Store, now func() time.Time) *client {
-	mux := http.NewServeMux()
+	// Every answer is validated against the routes' API document.
+	mux := apidoc.NewMux(apidoc.Info{Title: "old API", Version: "1"})
 	oldapi.Register(mux, oldapi.Deps{Store: st, Now: now})
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(apidoctest.New(t, mux).Wrap(mux))
 	t.Cleanup(srv.Close)
 	return &client{base: srv.URL, st: st}
 }
