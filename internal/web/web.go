@@ -8,7 +8,12 @@ package web
 import (
 	"embed"
 	"io/fs"
+	"mime"
 	"net/http"
+	"path"
+	"slices"
+
+	"emgd/internal/apidoc"
 )
 
 //go:embed static
@@ -18,12 +23,12 @@ var files embed.FS
 var Static, _ = fs.Sub(files, "static")
 
 // Register serves the dashboard at / and its files under /ui/.
-func Register(mux *http.ServeMux) {
+func Register(mux apidoc.Router) {
 	index, err := fs.ReadFile(Static, "index.html")
 	if err != nil {
 		panic("web: index.html not embedded: " + err.Error())
 	}
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	apidoc.HandleFunc(mux, indexRoute, func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Cache-Control", "no-cache")
@@ -32,7 +37,7 @@ func Register(mux *http.ServeMux) {
 		w.Write(index)
 	})
 	assets := http.StripPrefix("/ui/", http.FileServerFS(Static))
-	mux.HandleFunc("GET /ui/{file...}", func(w http.ResponseWriter, r *http.Request) {
+	apidoc.HandleFunc(mux, assetsRoute(), func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("file") == "" || r.PathValue("file") == "index.html" {
 			http.Redirect(w, r, "/", http.StatusMovedPermanently)
 			return
@@ -41,4 +46,31 @@ func Register(mux *http.ServeMux) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		assets.ServeHTTP(w, r)
 	})
+}
+
+var indexRoute = apidoc.Op{Method: "GET", Path: "/{$}", Summary: "The dashboard", Tags: []string{"dashboard"},
+	Responses: []apidoc.Response{{Status: http.StatusOK, Description: "The dashboard's page", ContentType: "text/html; charset=utf-8", Type: apidoc.String}}}
+
+// assetsRoute documents /ui/: its content types are those of the embedded
+// files.
+func assetsRoute() apidoc.Op {
+	var types []string
+	fs.WalkDir(Static, ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if t := mime.TypeByExtension(path.Ext(p)); t != "" && !slices.Contains(types, t) {
+				types = append(types, t)
+			}
+		}
+		return nil
+	})
+	slices.Sort(types)
+	ok := apidoc.Response{Status: http.StatusOK, Description: "A dashboard file", Type: apidoc.String}
+	if len(types) > 0 {
+		ok.ContentType, ok.ContentTypes = types[0], types[1:]
+	}
+	return apidoc.Op{Method: "GET", Path: "/ui/{file...}", Summary: "The dashboard's files (script, style)", Tags: []string{"dashboard"},
+		Params: []apidoc.Param{{Name: "file", In: "path", Type: ""}},
+		Responses: []apidoc.Response{ok,
+			{Status: http.StatusMovedPermanently, Description: "/ui/ and /ui/index.html: the dashboard is at /"},
+			{Status: http.StatusNotFound, Description: "No such file", ContentType: "text/plain; charset=utf-8", Type: apidoc.String}}}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"emgd/internal/apidoc"
+	"emgd/internal/apidoc/apidoctest"
 	"emgd/internal/web"
 )
 
@@ -25,9 +27,10 @@ func get(t *testing.T, srv *httptest.Server, path string) (*http.Response, strin
 }
 
 func TestServesTheDashboard(t *testing.T) {
-	mux := http.NewServeMux()
+	// Every answer is validated against the routes' API document.
+	mux := apidoc.NewMux(apidoc.Info{Title: "dashboard", Version: "1"})
 	web.Register(mux)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(apidoctest.New(t, mux).Wrap(mux))
 	defer srv.Close()
 
 	resp, body := get(t, srv, "/")
