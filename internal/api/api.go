@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"emgd/emg"
+	"emgd/internal/api/httperr"
 	"emgd/internal/jsonsafe"
 	"emgd/internal/service"
 	"emgd/internal/store"
@@ -198,9 +199,9 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	var first map[string]any
 	results := make([]map[string]any, 0, len(events))
 	for _, ev := range events {
-		out, err := s.svc.Ingest(r.Context(), ev)
+		out, err := s.ingest(r.Context(), ev)
 		if err != nil {
-			code := ingestStatus(err)
+			code := httperr.Status(err)
 			if code >= 500 {
 				s.log.Warn("webhook deferred", "error", err)
 			}
@@ -243,18 +244,25 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, first)
 }
 
-func ingestStatus(err error) int {
-	switch {
-	case errors.Is(err, service.ErrInvalidFile):
-		return http.StatusUnprocessableEntity
-	case errors.Is(err, service.ErrObjectMissing):
-		return http.StatusNotFound
-	case errors.Is(err, service.ErrBadKey):
-		return http.StatusBadRequest
-	case errors.Is(err, context.Canceled):
-		return 499
+// ingest runs phase 1 for one notification; events other than object
+// creation are ignored.
+func (s *Server) ingest(ctx context.Context, ev webhook.Event) (*service.Outcome, error) {
+	if !ev.Created {
+		return &service.Outcome{Ignored: true, Message: fmt.Sprintf("event %s is not an object creation", ev.Type)}, nil
 	}
-	return http.StatusServiceUnavailable
+	return s.svc.Ingest(ctx, service.Event{Bucket: ev.Bucket, Key: ev.Key, RawKey: ev.RawKey, ETag: ev.ETag, Size: ev.Size})
+}
+
+// fail answers err with its status (httperr.Status): its message, or
+// unavailable when the server cannot answer (the cause is not the
+// client's business).
+func fail(w http.ResponseWriter, err error, unavailable string) {
+	code := httperr.Status(err)
+	msg := err.Error()
+	if code == http.StatusServiceUnavailable {
+		msg = unavailable
+	}
+	writeError(w, code, msg)
 }
 
 // sessionJSON is a session as the API shows it.
@@ -287,13 +295,9 @@ func raw(b json.RawMessage) any {
 }
 
 func (s *Server) findSession(w http.ResponseWriter, r *http.Request, ref string) *store.Session {
-	sess, err := s.svc.Store.FindSession(r.Context(), ref)
-	switch {
-	case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidInput):
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no session %q", ref))
-		return nil
-	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, "database unavailable")
+	sess, err := s.svc.FindSession(r.Context(), ref)
+	if err != nil {
+		fail(w, err, "database unavailable")
 		return nil
 	}
 	return sess
@@ -416,39 +420,13 @@ func (s *Server) recalc(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, err.Error())
 		return
 	}
-	if _, err := emg.LookupProfile(params.Profile); err != nil {
-		writeError(w, http.StatusUnprocessableEntity, err.Error())
-		return
-	}
-	canon, _ := json.Marshal(params)
-	sess := s.findSession(w, r, r.PathValue("id"))
-	if sess == nil {
-		return
-	}
-	// The version of the object this session describes was overwritten:
-	// analysing it again is impossible (phase 2 reads only that version).
-	if sess.StorageVersion != "" {
-		if info, err := s.svc.Storage.Stat(r.Context(), sess.Bucket, sess.ObjectKey); err == nil && info.Version != sess.StorageVersion {
-			msg := "the object changed after this session was created; the newer version has its own session"
-			if sess.SupersededBy != "" {
-				msg += " (" + sess.SupersededBy + ")"
-			}
-			writeError(w, http.StatusConflict, msg)
-			return
-		}
-	}
-	err = s.svc.Store.InTx(r.Context(), func(tx store.Tx) error {
-		if _, err := tx.SetStatus(r.Context(), sess.ID, store.StatusUpdate{Status: store.StatusPending}); err != nil {
-			return err
-		}
-		return s.svc.Queue.EnqueueTx(r.Context(), tx, service.AnalyzeArgs{SessionID: sess.ID, Params: canon})
-	})
+	re, err := s.svc.Reanalyze(r.Context(), r.PathValue("id"), params)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "database unavailable")
+		fail(w, err, "database unavailable")
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"success": true, "session_id": sess.ID, "session_code": sess.SessionCode,
-		"analytics_status": "processing", "params": json.RawMessage(canon)})
+	writeJSON(w, http.StatusAccepted, map[string]any{"success": true, "session_id": re.Session.ID, "session_code": re.Session.SessionCode,
+		"analytics_status": "processing", "params": re.Params})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"emgd/internal/store"
@@ -18,6 +19,7 @@ const maxBatch = 64
 
 type commitReq struct {
 	ns      store.NewSession
+	params  json.RawMessage // the job's parameters; nil for the defaults
 	sess    *store.Session
 	created bool
 	err     error
@@ -38,17 +40,17 @@ func (s *Service) StartBatching() {
 		return
 	}
 	s.commits = make(chan *commitReq, maxBatch*4)
-	s.batchQueue = s.Queue
 	go s.commitLoop(s.Queue.(ManyQueue), s.commits)
 }
 
 // commit creates the session (or finds the existing one) and enqueues its
-// job when it is new, in one transaction, batched when StartBatching ran.
-func (s *Service) commit(ctx context.Context, ns store.NewSession) (*store.Session, bool, error) {
-	if s.commits == nil || s.Queue != s.batchQueue {
-		return s.commitOne(ctx, ns)
+// job with params when it is new, in one transaction, batched when
+// StartBatching ran.
+func (s *Service) commit(ctx context.Context, ns store.NewSession, params json.RawMessage) (*store.Session, bool, error) {
+	if s.commits == nil {
+		return s.commitOne(ctx, ns, params)
 	}
-	r := &commitReq{ns: ns, done: make(chan struct{})}
+	r := &commitReq{ns: ns, params: params, done: make(chan struct{})}
 	select {
 	case s.commits <- r:
 	case <-ctx.Done():
@@ -63,13 +65,13 @@ func (s *Service) commit(ctx context.Context, ns store.NewSession) (*store.Sessi
 	}
 }
 
-func (s *Service) commitOne(ctx context.Context, ns store.NewSession) (sess *store.Session, created bool, err error) {
+func (s *Service) commitOne(ctx context.Context, ns store.NewSession, params json.RawMessage) (sess *store.Session, created bool, err error) {
 	err = s.Store.InTx(ctx, func(tx store.Tx) error {
 		sess, created, err = tx.CreateSession(ctx, ns)
 		if err != nil || !created {
 			return err
 		}
-		return s.Queue.EnqueueTx(ctx, tx, AnalyzeArgs{SessionID: sess.ID})
+		return s.Queue.EnqueueTx(ctx, tx, AnalyzeArgs{SessionID: sess.ID, Params: params})
 	})
 	return sess, created, err
 }
@@ -88,11 +90,11 @@ func (s *Service) commitLoop(q ManyQueue, in <-chan *commitReq) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if len(batch) == 1 {
-			first.sess, first.created, first.err = s.commitOne(ctx, first.ns)
+			first.sess, first.created, first.err = s.commitOne(ctx, first.ns, first.params)
 		} else if err := s.commitMany(ctx, q, batch); err != nil {
 			// One bad request must not fail the others: commit each alone.
 			for _, r := range batch {
-				r.sess, r.created, r.err = s.commitOne(ctx, r.ns)
+				r.sess, r.created, r.err = s.commitOne(ctx, r.ns, r.params)
 			}
 		}
 		cancel()
@@ -112,7 +114,7 @@ func (s *Service) commitMany(ctx context.Context, q ManyQueue, batch []*commitRe
 			}
 			r.sess, r.created, r.err = sess, created, nil
 			if created {
-				args = append(args, AnalyzeArgs{SessionID: sess.ID})
+				args = append(args, AnalyzeArgs{SessionID: sess.ID, Params: r.params})
 			}
 		}
 		if len(args) == 0 {

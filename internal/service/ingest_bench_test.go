@@ -16,7 +16,6 @@ import (
 	"emgd/internal/store"
 	"emgd/internal/store/storetest"
 	"emgd/internal/testrec"
-	"emgd/internal/webhook"
 )
 
 // benchIngest measures phase 1 alone (header read, session insert, job
@@ -41,7 +40,7 @@ func benchIngest(b *testing.B, seconds float64) {
 		b.Fatal(err)
 	}
 	src := filepath.Join(root, "c3d-examples", "P001", "first.c3d")
-	evs := make([]webhook.Event, b.N)
+	evs := make([]service.Event, b.N)
 	for i := range evs {
 		key := fmt.Sprintf("P%03d/f%d.c3d", i%50, i)
 		dst := filepath.Join(root, "c3d-examples", filepath.FromSlash(key))
@@ -49,7 +48,7 @@ func benchIngest(b *testing.B, seconds float64) {
 		if err := os.Link(src, dst); err != nil {
 			b.Fatal(err)
 		}
-		evs[i] = webhook.Event{Created: true, Bucket: "c3d-examples", Key: key, RawKey: key, ETag: first.ETag, Size: first.Size}
+		evs[i] = service.Event{Bucket: "c3d-examples", Key: key, RawKey: key, ETag: first.ETag, Size: first.Size}
 	}
 	b.SetBytes(first.Size) // shows that the cost does not grow with the file
 	b.ReportAllocs()

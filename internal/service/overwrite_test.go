@@ -22,7 +22,6 @@ import (
 	"emgd/internal/store"
 	"emgd/internal/store/storetest"
 	"emgd/internal/testrec"
-	"emgd/internal/webhook"
 )
 
 // newPipelineOn is newPipeline on any storage backend.
@@ -96,13 +95,13 @@ func TestOverwrittenObjectIsNeverMixedUp(t *testing.T) {
 			recB := testrec.Ghostly(testrec.Options{Seed: 2, Seconds: 20, Bursts: [][2]float64{{1, 3}, {6, 10}}})
 			// The sender's etags are in its own form (an MD5 of the bytes),
 			// not the storage's.
-			event := func(data []byte) webhook.Event {
+			event := func(data []byte) service.Event {
 				info, err := b.Put(ctx, "c3d-examples", key, bytes.NewReader(data))
 				if err != nil {
 					t.Fatal(err)
 				}
 				sum := md5.Sum(data)
-				return webhook.Event{Source: webhook.SupabaseDatabase, Type: "INSERT", Created: true, Bucket: "c3d-examples",
+				return service.Event{Bucket: "c3d-examples",
 					Key: key, RawKey: key, ETag: "sender-" + hex.EncodeToString(sum[:]), Size: info.Size}
 			}
 			outA, err := svc.Ingest(ctx, event(recA))

@@ -20,7 +20,6 @@ import (
 	"emgd/internal/store/storetest"
 	"emgd/internal/testenv"
 	"emgd/internal/testrec"
-	"emgd/internal/webhook"
 )
 
 // pipeline is the service on a real database and River queue, with folder
@@ -66,13 +65,13 @@ func eachDatabase(t *testing.T, fn func(t *testing.T, st store.Store)) {
 	t.Run("Postgres", func(t *testing.T) { fn(t, storetest.OpenPostgres(t, store.Options{})) })
 }
 
-func (p *pipeline) upload(t *testing.T, key string, b []byte) webhook.Event {
+func (p *pipeline) upload(t *testing.T, key string, b []byte) service.Event {
 	t.Helper()
 	info, err := p.fs.Put(context.Background(), "c3d-examples", key, bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return webhook.Event{Source: webhook.SupabaseDatabase, Type: "INSERT", Created: true, Bucket: "c3d-examples", Key: key, RawKey: key, ETag: info.ETag, Size: info.Size}
+	return service.Event{Bucket: "c3d-examples", Key: key, RawKey: key, ETag: info.ETag, Size: info.Size}
 }
 
 func waitFor(t *testing.T, st store.Store, id string, want store.Status, within time.Duration) *store.Session {
@@ -211,7 +210,7 @@ func TestPipelineBatchedConcurrentIngest(t *testing.T) {
 		p.svc.StartBatching()
 		rec := testrec.Ghostly(testrec.Options{Seconds: 12})
 		const objects = 24
-		var evs []webhook.Event
+		var evs []service.Event
 		for i := 0; i < objects; i++ {
 			evs = append(evs, p.upload(t, fmt.Sprintf("P%03d/rec-%02d.c3d", 500+i%3, i), rec))
 		}
@@ -224,7 +223,7 @@ func TestPipelineBatchedConcurrentIngest(t *testing.T) {
 		for rep := 0; rep < 3; rep++ { // every object three times, all at once
 			for _, ev := range evs {
 				wg.Add(1)
-				go func(ev webhook.Event) {
+				go func(ev service.Event) {
 					defer wg.Done()
 					out, err := p.svc.Ingest(context.Background(), ev)
 					if err != nil {

@@ -8,7 +8,6 @@ import (
 
 	"emgd/internal/storage"
 	"emgd/internal/store"
-	"emgd/internal/webhook"
 )
 
 // ReconcileOptions configures Reconcile.
@@ -142,7 +141,7 @@ func (s *Service) reconcileObjects(ctx context.Context, bucket string, objects [
 			rep.Enqueued = append(rep.Enqueued, item)
 			continue
 		}
-		out, err := s.Ingest(ctx, webhook.Event{Source: "reconcile", Type: "reconcile", Created: true,
+		out, err := s.Ingest(ctx, Event{
 			Bucket: bucket, Key: info.Key, RawKey: info.Key, ETag: info.ETag, Size: info.Size})
 		switch {
 		case errors.Is(err, ErrUnavailable) && ctx.Err() != nil:

@@ -1,9 +1,15 @@
 // Package service is emgd's two-phase pipeline. Phase 1 (Ingest) runs inside
-// the storage webhook request: it reads only the header and parameter section
-// of the uploaded C3D file, then creates the session and enqueues its
-// analysis in one transaction. Phase 2 (Process) runs in a worker: it streams
-// the file once, computing its SHA-256 and the EMG analytics, and stores only
-// aggregates.
+// the request that tells of a new object (a storage webhook, an upload,
+// reconcile): it reads only the header and parameter section of the C3D
+// file, then creates the session and enqueues its analysis in one
+// transaction. Phase 2 (Process) runs in a worker: it streams the file once,
+// computing its SHA-256 and the EMG analytics, and stores only aggregates.
+// Reanalyze queues a session's analysis again.
+//
+// The package knows no transport: callers describe objects with Event and
+// parameters with emg.Params, and get sentinel errors back (ErrBadKey,
+// ErrInvalidFile, ErrObjectMissing, ErrObjectChanged, ErrSessionNotFound,
+// ErrInvalidParams, ErrUnavailable) for their own protocol to map.
 package service
 
 import (
@@ -18,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -28,7 +35,6 @@ import (
 	"emgd/internal/jsonsafe"
 	"emgd/internal/storage"
 	"emgd/internal/store"
-	"emgd/internal/webhook"
 )
 
 // Errors that map to HTTP statuses; test with errors.Is.
@@ -41,7 +47,70 @@ var (
 	ErrBadKey = errors.New("invalid bucket or object key")
 	// ErrUnavailable: storage or database unreachable; retry later (503).
 	ErrUnavailable = errors.New("temporarily unavailable")
+	// ErrSessionNotFound: no session has the given id or code (404).
+	ErrSessionNotFound = errors.New("no such session")
+	// ErrInvalidParams: analysis parameters that cannot be used, such as an
+	// unknown profile (422).
+	ErrInvalidParams = errors.New("invalid analysis parameters")
 )
+
+// kindError is an error of one of the sentinel kinds above with its own
+// message: errors.Is(err, kind) holds, and Error is msg alone.
+type kindError struct {
+	kind error
+	msg  string
+	err  error // the cause, if any
+}
+
+func (e *kindError) Error() string        { return e.msg }
+func (e *kindError) Is(target error) bool { return target == e.kind }
+func (e *kindError) Unwrap() error        { return e.err }
+
+func kindf(kind, cause error, format string, a ...any) error {
+	return &kindError{kind: kind, msg: fmt.Sprintf(format, a...), err: cause}
+}
+
+// Event tells of one object to ingest, whatever told of it: a storage
+// notification, an upload, reconcile.
+type Event struct {
+	Bucket string
+	// Key is the object key; RawKey, when not "", is the key exactly as the
+	// sender wrote it, tried when Key is not found (some senders URL-encode
+	// keys, others do not).
+	Key    string
+	RawKey string
+	// ETag is the sender's etag ("": the storage's own); Size the sender's
+	// size (<= 0: the object's).
+	ETag string
+	Size int64
+	// Version, when the caller knows it (the ObjectInfo.Version its own
+	// Put returned), is the exact version of the object to ingest: phase 1
+	// reads that version or fails with ErrObjectChanged, so a second
+	// write of the same key in between is never taken for this one. "":
+	// the current version.
+	Version string
+}
+
+// IngestOption changes how Ingest treats its event.
+type IngestOption func(*ingestOptions)
+
+type ingestOptions struct {
+	params json.RawMessage
+}
+
+// WithParams analyses the object with p rather than the defaults: the new
+// session's job carries them, and a session that existed already for the
+// object is analysed again with them (as Reanalyze, in one transaction).
+// Zero parameters change nothing.
+func WithParams(p emg.Params) IngestOption {
+	return func(o *ingestOptions) {
+		if !isZeroParams(p) {
+			o.params, _ = json.Marshal(p)
+		}
+	}
+}
+
+func isZeroParams(p emg.Params) bool { return reflect.ValueOf(p).IsZero() }
 
 // AnalyzeArgs are the arguments of a phase-2 job.
 type AnalyzeArgs struct {
@@ -89,8 +158,7 @@ type Service struct {
 
 	testHook func(AnalyzeArgs) // called at the start of each job (tests)
 
-	commits    chan *commitReq // set by StartBatching
-	batchQueue Queue           // the queue the commit loop enqueues on
+	commits chan *commitReq // set by StartBatching
 }
 
 func (s *Service) log() *slog.Logger {
@@ -124,12 +192,32 @@ func (s *Service) acceptsBucket(b string) bool {
 	return false
 }
 
-// Ingest is phase 1 for one event.
-func (s *Service) Ingest(ctx context.Context, ev webhook.Event) (*Outcome, error) {
+// Ingest is phase 1 for one event. Objects outside the watched buckets or
+// not named *.c3d are ignored (Outcome.Ignored), not errors.
+func (s *Service) Ingest(ctx context.Context, ev Event, opts ...IngestOption) (*Outcome, error) {
+	var o ingestOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	out, err := s.ingest(ctx, ev, o)
+	if err != nil || out.Ignored || out.Created || o.params == nil {
+		return out, err
+	}
+	// The object's session existed already (its storage event came first):
+	// analyse it again with the caller's parameters. The caller just found
+	// it by its etag, so the version is not checked again.
+	if err := s.requeue(ctx, out.Session, o.params); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Service) ingest(ctx context.Context, ev Event, o ingestOptions) (*Outcome, error) {
 	start := time.Now()
+	if ev.RawKey == "" {
+		ev.RawKey = ev.Key
+	}
 	switch {
-	case !ev.Created:
-		return &Outcome{Ignored: true, Message: fmt.Sprintf("event %s is not an object creation", ev.Type)}, nil
 	case !s.acceptsBucket(ev.Bucket):
 		return &Outcome{Ignored: true, Message: fmt.Sprintf("bucket %q is not watched", ev.Bucket)}, nil
 	case !strings.HasSuffix(strings.ToLower(ev.Key), ".c3d") && !strings.HasSuffix(strings.ToLower(ev.RawKey), ".c3d"):
@@ -143,7 +231,6 @@ func (s *Service) Ingest(ctx context.Context, ev webhook.Event) (*Outcome, error
 		return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
 	}
 	etag := ev.ETag
-	size := ev.Size
 
 	// A known object version answers at once, without touching storage.
 	if etag != "" {
@@ -154,6 +241,9 @@ func (s *Service) Ingest(ctx context.Context, ev webhook.Event) (*Outcome, error
 		}
 	}
 
+	if ev.Version != "" {
+		return s.ingestVersion(ctx, ev, o, start)
+	}
 	obj, err := s.Storage.Open(ctx, ev.Bucket, key)
 	if errors.Is(err, storage.ErrNotFound) && ev.RawKey != key && storage.ValidateKey(ev.RawKey) == nil {
 		// Some senders URL-encode keys and others do not: try the raw key.
@@ -164,7 +254,30 @@ func (s *Service) Ingest(ctx context.Context, ev webhook.Event) (*Outcome, error
 	if err != nil {
 		return nil, classifyStorage(err)
 	}
+	return s.create(ctx, ev, key, obj, o, start, classifyStorage)
+}
+
+// ingestVersion is phase 1 of exactly the version ev names.
+func (s *Service) ingestVersion(ctx context.Context, ev Event, o ingestOptions, start time.Time) (*Outcome, error) {
+	changed := func(err error) error {
+		if errors.Is(err, storage.ErrVersionGone) {
+			return kindf(ErrObjectChanged, err, "the object %s/%s was replaced by another version before its session was created (another upload of the same name?); the newer version has its own session", ev.Bucket, ev.Key)
+		}
+		return classifyStorage(err)
+	}
+	obj, err := s.Storage.OpenVersion(ctx, ev.Bucket, ev.Key, ev.Version)
+	if err != nil {
+		return nil, changed(err)
+	}
+	return s.create(ctx, ev, ev.Key, obj, o, start, changed)
+}
+
+// create reads the opened object's header and creates its session (or finds
+// the one that exists) with its job. It closes obj. storageErr classifies
+// storage errors met while reading.
+func (s *Service) create(ctx context.Context, ev Event, key string, obj storage.Object, o ingestOptions, start time.Time, storageErr func(error) error) (*Outcome, error) {
 	defer obj.Close()
+	etag, size := ev.ETag, ev.Size
 	info := obj.Info()
 	if etag == "" { // the sender's etag when given, else the store's own
 		etag = info.ETag
@@ -181,7 +294,7 @@ func (s *Service) Ingest(ctx context.Context, ev webhook.Event) (*Outcome, error
 		if errors.As(err, &fe) {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidFile, err)
 		}
-		return nil, classifyStorage(err)
+		return nil, storageErr(err)
 	}
 	md := BuildMetadata(f, ev.Bucket, key, etag, obj.Size())
 	mdJSON, replaced, err := jsonsafe.Marshal(md)
@@ -215,7 +328,7 @@ func (s *Service) Ingest(ctx context.Context, ev webhook.Event) (*Outcome, error
 		// sender's etag (which may be in another form): phase 2 reads
 		// exactly this version.
 		StorageVersion: info.Version,
-	})
+	}, o.params)
 	if err != nil {
 		if errors.Is(err, store.ErrInvalidInput) {
 			return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
@@ -232,6 +345,79 @@ func (s *Service) Ingest(ctx context.Context, ev webhook.Event) (*Outcome, error
 	}
 	s.log().Info("session created", "session", out.Session.SessionCode, "patient", out.Session.PatientCode, "phase1_ms", phase1.Milliseconds())
 	return &out, nil
+}
+
+// Reanalysis is what Reanalyze queued.
+type Reanalysis struct {
+	// Session is the session, now pending.
+	Session *store.Session
+	// Params are the parameters its job carries, as JSON.
+	Params json.RawMessage
+}
+
+// FindSession returns the session with this id or code: ErrSessionNotFound
+// when there is none (or ref cannot name one), ErrUnavailable when the
+// database cannot answer.
+func (s *Service) FindSession(ctx context.Context, ref string) (*store.Session, error) {
+	sess, err := s.Store.FindSession(ctx, ref)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidInput):
+		return nil, kindf(ErrSessionNotFound, err, "no session %q", ref)
+	case err != nil:
+		return nil, fmt.Errorf("%w: database: %v", ErrUnavailable, err)
+	}
+	return sess, nil
+}
+
+// Reanalyze queues the analysis of the session ref (its id or code) again
+// with params: the session goes back to pending and its job is enqueued in
+// one transaction. It fails with ErrInvalidParams for parameters no
+// profile accepts, ErrSessionNotFound, ErrObjectChanged when the version of
+// the object the session describes was overwritten (phase 2 reads only that
+// version; the newer one has its own session), ErrUnavailable when the
+// database cannot answer.
+func (s *Service) Reanalyze(ctx context.Context, ref string, params emg.Params) (*Reanalysis, error) {
+	if _, err := emg.LookupProfile(params.Profile); err != nil {
+		return nil, kindf(ErrInvalidParams, err, "%s", err.Error())
+	}
+	canon, err := json.Marshal(params)
+	if err != nil {
+		return nil, kindf(ErrInvalidParams, err, "%s", err.Error())
+	}
+	sess, err := s.FindSession(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if sess.StorageVersion != "" {
+		// A storage that cannot answer now leaves the check to phase 2.
+		if info, err := s.Storage.Stat(ctx, sess.Bucket, sess.ObjectKey); err == nil && info.Version != sess.StorageVersion {
+			sup := ""
+			if sess.SupersededBy != "" {
+				sup = " (" + sess.SupersededBy + ")"
+			}
+			return nil, fmt.Errorf("%w; the newer version has its own session%s", ErrObjectChanged, sup)
+		}
+	}
+	if err := s.requeue(ctx, sess, canon); err != nil {
+		return nil, err
+	}
+	return &Reanalysis{Session: sess, Params: canon}, nil
+}
+
+// requeue sets the session pending and enqueues its job with params, in one
+// transaction, and marks sess pending.
+func (s *Service) requeue(ctx context.Context, sess *store.Session, params json.RawMessage) error {
+	err := s.Store.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.SetStatus(ctx, sess.ID, store.StatusUpdate{Status: store.StatusPending}); err != nil {
+			return err
+		}
+		return s.Queue.EnqueueTx(ctx, tx, AnalyzeArgs{SessionID: sess.ID, Params: params})
+	})
+	if err != nil {
+		return fmt.Errorf("%w: database: %v", ErrUnavailable, err)
+	}
+	sess.Status = store.StatusPending
+	return nil
 }
 
 func (s *Service) existing(sess *store.Session) *Outcome {

@@ -20,7 +20,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -32,10 +31,10 @@ import (
 	"emgd/c3d"
 	"emgd/emg"
 	"emgd/internal/analysis"
+	"emgd/internal/api/httperr"
 	"emgd/internal/jsonsafe"
 	"emgd/internal/service"
 	"emgd/internal/store"
-	"emgd/internal/webhook"
 )
 
 // DefaultLimit is the largest file accepted unless configured (413 above).
@@ -982,48 +981,17 @@ func (h *Handler) store(ctx context.Context, file *received, key string, o *opti
 		}
 		return errorf(http.StatusServiceUnavailable, "storage unavailable: %v", err)
 	}
-	// Phase 2 analyses the session with the upload's parameters: the job
-	// that phase 1 enqueues carries them.
-	var params json.RawMessage
-	if !reflect.ValueOf(o.params).IsZero() {
-		params, _ = json.Marshal(o.params)
-	}
-	ingest := svc
-	if params != nil {
-		cp := *svc
-		cp.Queue = withParams{Queue: svc.Queue, params: params}
-		ingest = &cp
-	}
-	out, err := ingest.Ingest(ctx, webhook.Event{Source: "upload", Type: "upload", Created: true, Bucket: info.Bucket,
-		Key: info.Key, RawKey: info.Key, ETag: info.ETag, Size: info.Size})
+	// Phase 1 reads exactly the version stored here (another upload of the
+	// same name may have replaced it since), and phase 2 analyses it with
+	// the upload's parameters (a session that existed already for the
+	// object is analysed again with them).
+	out, err := svc.Ingest(ctx, service.Event{Bucket: info.Bucket, Key: info.Key, ETag: info.ETag, Size: info.Size, Version: info.Version},
+		service.WithParams(o.params))
 	if err != nil {
-		code := http.StatusServiceUnavailable
-		switch {
-		case errors.Is(err, service.ErrInvalidFile):
-			code = http.StatusUnprocessableEntity
-		case errors.Is(err, service.ErrBadKey):
-			code = http.StatusBadRequest
-		case errors.Is(err, context.Canceled):
-			code = 499
-		}
-		return errorf(code, "%v", err)
+		return errorf(httperr.Status(err), "%v", err)
 	}
 	if out.Ignored || out.Session == nil {
 		return errorf(http.StatusServiceUnavailable, "the stored file was not taken by the pipeline: %s", out.Message)
-	}
-	if !out.Created && params != nil {
-		// The object's session existed already (the storage's own event
-		// came first): analyse it again with the upload's parameters.
-		err := svc.Store.InTx(ctx, func(tx store.Tx) error {
-			if _, err := tx.SetStatus(ctx, out.Session.ID, store.StatusUpdate{Status: store.StatusPending}); err != nil {
-				return err
-			}
-			return svc.Queue.EnqueueTx(ctx, tx, service.AnalyzeArgs{SessionID: out.Session.ID, Params: params})
-		})
-		if err != nil {
-			return errorf(http.StatusServiceUnavailable, "database unavailable: %v", err)
-		}
-		out.Session.Status = store.StatusPending
 	}
 	status := string(out.Session.Status)
 	if out.Created || out.Session.Status == store.StatusPending {
@@ -1040,19 +1008,6 @@ func (h *Handler) store(ctx context.Context, file *received, key string, o *opti
 	}
 	h.log().Info("upload stored", "session", out.Session.SessionCode, "key", info.Key, "duplicate", !out.Created)
 	return nil
-}
-
-// withParams enqueues phase-2 jobs with the given parameters.
-type withParams struct {
-	service.Queue
-	params json.RawMessage
-}
-
-func (q withParams) EnqueueTx(ctx context.Context, tx store.Tx, args service.AnalyzeArgs) error {
-	if len(args.Params) == 0 {
-		args.Params = q.params
-	}
-	return q.Queue.EnqueueTx(ctx, tx, args)
 }
 
 func contains(xs []string, s string) bool {
