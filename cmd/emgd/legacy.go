@@ -10,8 +10,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"emgd/internal/legacy"
 	"emgd/internal/store"
 )
@@ -44,11 +42,11 @@ func cmdMigrateLegacy(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "emgd migrate legacy: %v\n", err)
 		return 1
 	}
-	pool, err := pgxpool.New(ctx, *from)
+	src, err := legacy.Connect(ctx, *from)
 	if err != nil {
 		return fail(err)
 	}
-	defer pool.Close()
+	defer src.Close()
 	target := *to
 	if target == "" {
 		u, err := url.Parse(*from)
@@ -60,7 +58,7 @@ func cmdMigrateLegacy(args []string, stdout, stderr io.Writer) int {
 		u.RawQuery = q.Encode()
 		target = u.String()
 		if *yes {
-			if _, err := pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+legacySchema); err != nil {
+			if err := src.CreateSchema(ctx, legacySchema); err != nil {
 				return fail(err)
 			}
 		}
@@ -72,7 +70,7 @@ func cmdMigrateLegacy(args []string, stdout, stderr io.Writer) int {
 		}
 	} else if s, err := store.Open(ctx, target, "", store.Options{NoMigrate: true}); err == nil {
 		// A dry run looks at emgd's tables only when they exist.
-		if _, err := s.DB().ExecContext(ctx, `SELECT 1 FROM sessions LIMIT 1`); err == nil {
+		if ok, err := s.HasTables(ctx); err == nil && ok {
 			st = s
 		} else {
 			s.Close()
@@ -81,7 +79,7 @@ func cmdMigrateLegacy(args []string, stdout, stderr io.Writer) int {
 	if st != nil {
 		defer st.Close()
 	}
-	rep, err := legacy.Migrate(ctx, pool, st, legacy.Options{Apply: *yes, Batch: *batch, DefaultBucket: *bucket, Vacuum: *vacuumFull})
+	rep, err := legacy.Migrate(ctx, src, st, legacy.Options{Apply: *yes, Batch: *batch, DefaultBucket: *bucket, Vacuum: *vacuumFull})
 	if err != nil {
 		return fail(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -198,6 +199,10 @@ func TestMigrateLegacy(t *testing.T) {
 		}
 		if want := strings.SplitN(s.ObjectKey, "/", 2)[0]; s.PatientCode != want {
 			t.Errorf("%s: patient %s for key %s", s.SessionCode, s.PatientCode, s.ObjectKey)
+		}
+		// The upload's age is kept (retention counts from it).
+		if age := time.Since(s.CreatedAt); age < 29*24*time.Hour || age > 31*24*time.Hour {
+			t.Errorf("%s: created %s ago, want the old row's 30 days", s.SessionCode, age)
 		}
 	}
 	p2, err := st.GetSessionByCode(ctx, "P002S001")

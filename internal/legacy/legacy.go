@@ -35,6 +35,36 @@ import (
 	"emgd/internal/store"
 )
 
+// Source is the old backend's PostgreSQL database.
+type Source struct{ pool *pgxpool.Pool }
+
+// Connect opens the old backend's database at url (postgres://...).
+func Connect(ctx context.Context, url string) (*Source, error) {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("legacy: %w", err)
+	}
+	return &Source{pool: pool}, nil
+}
+
+// Close closes the connections.
+func (s *Source) Close() { s.pool.Close() }
+
+var schemaNameRe = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// CreateSchema creates the schema name (a plain lower-case identifier) in
+// the old backend's database when it does not exist, for emgd's tables to go
+// beside the old ones.
+func (s *Source) CreateSchema(ctx context.Context, name string) error {
+	if !schemaNameRe.MatchString(name) {
+		return fmt.Errorf("legacy: invalid schema name %q", name)
+	}
+	if _, err := s.pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+name); err != nil {
+		return fmt.Errorf("legacy: create schema %s: %w", name, err)
+	}
+	return nil
+}
+
 // Options configures Migrate.
 type Options struct {
 	// Apply makes the changes; without it Migrate only reports.
@@ -85,7 +115,8 @@ type Report struct {
 // nil in a dry run when emgd's schema does not exist yet. Safe to re-run:
 // sessions are keyed by object and file hash, analyses by version and
 // parameters.
-func Migrate(ctx context.Context, legacy *pgxpool.Pool, target store.Store, o Options) (*Report, error) {
+func Migrate(ctx context.Context, src *Source, target store.Store, o Options) (*Report, error) {
+	legacy := src.pool
 	if o.Batch <= 0 {
 		o.Batch = 100
 	}
@@ -316,11 +347,11 @@ func migrateFile(ctx context.Context, target store.Store, f file, ars []analysis
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		} else {
-			var n int
-			if err := target.DB().QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE bucket = $1 AND object_key = $2`, bucket, key).Scan(&n); err != nil {
+			others, err := target.ObjectSessions(ctx, bucket, []string{key})
+			if err != nil {
 				return err
 			}
-			if n > 0 {
+			if len(others[key]) > 0 {
 				rep.SkippedNewer++
 				return nil
 			}
@@ -364,7 +395,8 @@ func migrateFile(ctx context.Context, target store.Store, f file, ars []analysis
 	created := false
 	err = target.InTx(ctx, func(tx store.Tx) error {
 		sess, c, err := tx.CreateSession(ctx, store.NewSession{Bucket: bucket, ObjectKey: key, ETag: etag, PatientCode: patient,
-			FileSizeBytes: f.Size, Metadata: mdJSON, RecordedAt: recorded, Timings: json.RawMessage(`{"migrated_from":"legacy"}`)})
+			FileSizeBytes: f.Size, Metadata: mdJSON, RecordedAt: recorded, Timings: json.RawMessage(`{"migrated_from":"legacy"}`),
+			CreatedAt: f.CreatedAt}) // keep the upload's age, for retention
 		if err != nil {
 			return err
 		}
@@ -397,19 +429,8 @@ func migrateFile(ctx context.Context, target store.Store, f file, ars []analysis
 		rep.SessionsMigrated++
 		rep.AnalysesMigrated += len(ars)
 		rep.LongArraysDropped += dropped
-		if f.CreatedAt != nil { // keep the upload's age, for retention
-			backdate(ctx, target, bucket, key, etag, *f.CreatedAt)
-		}
 	}
 	return nil
-}
-
-func backdate(ctx context.Context, target store.Store, bucket, key, etag string, at time.Time) {
-	var v any = at.UTC()
-	if target.Dialect() == store.SQLite {
-		v = at.UTC().Format("2006-01-02T15:04:05.000000Z")
-	}
-	target.DB().ExecContext(ctx, `UPDATE sessions SET created_at = $1 WHERE bucket = $2 AND object_key = $3 AND etag = $4`, v, bucket, key, etag)
 }
 
 func rawOrNil(b []byte) any {

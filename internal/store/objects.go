@@ -88,7 +88,8 @@ func (q *queries) KeyStats(ctx context.Context, substr string) (*KeyStats, error
 func (s *impl) HasTables(ctx context.Context) (bool, error) {
 	q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sessions'`
 	if s.d.name() == Postgres {
-		q = `SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = 'sessions' AND schemaname = current_schema()`
+		// Resolved through the search path, as the store's queries are.
+		q = `SELECT CASE WHEN to_regclass('sessions') IS NULL THEN 0 ELSE 1 END`
 	}
 	var n int
 	if err := s.queries.c.queryRow(ctx, q).Scan(&n); err != nil {
