@@ -11,6 +11,7 @@ import (
 
 	"emgd/internal/service"
 	"emgd/internal/store"
+	"emgd/internal/store/storetest"
 	"emgd/internal/testrec"
 )
 
@@ -96,7 +97,7 @@ func oldSessions(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := st.DB().Exec(`UPDATE sessions SET created_at = $1 WHERE session_code = 'P001S001'`, old.UTC().Format("2006-01-02T15:04:05.000000Z")); err != nil {
+	if _, err := storetest.DB(st).Exec(`UPDATE sessions SET created_at = $1 WHERE session_code = 'P001S001'`, old.UTC().Format("2006-01-02T15:04:05.000000Z")); err != nil {
 		t.Fatal(err)
 	}
 }

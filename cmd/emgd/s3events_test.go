@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"emgd/internal/store"
+	"emgd/internal/store/storetest"
 	"emgd/internal/testrec"
 )
 
@@ -119,7 +120,7 @@ func TestReconcileAndPurgeOnS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range keys[:2] {
-		st.DB().Exec(`UPDATE sessions SET created_at = $1 WHERE object_key = $2`, old.UTC().Format("2006-01-02T15:04:05.000000Z"), k)
+		storetest.DB(st).Exec(`UPDATE sessions SET created_at = $1 WHERE object_key = $2`, old.UTC().Format("2006-01-02T15:04:05.000000Z"), k)
 		if err := os.Chtimes(filepath.Join(env.gw.Dir, env.bucket, filepath.FromSlash(k)), old, old); err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"emgd/internal/jobs"
 	"emgd/internal/service"
 	"emgd/internal/store"
+	"emgd/internal/store/storetest"
 )
 
 func TestSweepIntervalFlag(t *testing.T) {
@@ -72,7 +73,7 @@ func strandedSession(t *testing.T, dir, key string) string {
 		t.Fatal(err)
 	}
 	errJSON := fmt.Sprintf(`{"at":"2026-01-01T00:00:00Z","attempt":1,"error":%q,"trace":""}`, jobs.RescuedError)
-	if _, err := st.DB().Exec(`UPDATE river_job SET state = 'discarded', attempt = 1, max_attempts = 1,
+	if _, err := storetest.DB(st).Exec(`UPDATE river_job SET state = 'discarded', attempt = 1, max_attempts = 1,
 		attempted_at = strftime('%Y-%m-%d %H:%M:%f', 'now'), finalized_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
 		errors = jsonb(json_array(json($1))) WHERE args ->> 'session_id' = $2`, errJSON, id); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"emgd/internal/store"
+	"emgd/internal/store/storetest"
 	"emgd/internal/testenv"
 )
 
@@ -302,7 +303,7 @@ func openStore(t *testing.T, url, dataDir string) store.Store {
 func queryInt(t *testing.T, st store.Store, q string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := st.DB().QueryRowContext(context.Background(), q, args...).Scan(&n); err != nil {
+	if err := storetest.DB(st).QueryRowContext(context.Background(), q, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return n

@@ -14,6 +14,7 @@ import (
 
 	"emgd/internal/storage"
 	"emgd/internal/storage/storagetest"
+	"emgd/internal/store/storetest"
 	"emgd/internal/testenv"
 	"emgd/internal/testrec"
 )
@@ -95,7 +96,7 @@ func jobErrors(t *testing.T, dataDir string) (attempt int, state string, errs []
 	t.Helper()
 	st := openStore(t, "", dataDir)
 	var raw string
-	if err := st.DB().QueryRowContext(context.Background(),
+	if err := storetest.DB(st).QueryRowContext(context.Background(),
 		`SELECT attempt, state, json(errors) FROM river_job ORDER BY id DESC LIMIT 1`).Scan(&attempt, &state, &raw); err != nil {
 		t.Fatal(err)
 	}

@@ -219,7 +219,7 @@ func TestFreshDatabaseDefault(t *testing.T) {
 		}
 		// With no active configuration (deleted behind the API's back), the
 		// old 404.
-		if _, err := c.st.DB().Exec(`DELETE FROM scoring_configurations`); err != nil {
+		if _, err := storetest.DB(c.st).Exec(`DELETE FROM scoring_configurations`); err != nil {
 			t.Fatal(err)
 		}
 		c.wantHTTPError(t, "GET", "/scoring/configurations/active", "", 404, "No active scoring configuration found")

@@ -84,8 +84,6 @@ func (s *impl) SaveAnalysis(ctx context.Context, r AnalysisResult) (a *AnalysisR
 func (s *impl) Migrate(ctx context.Context) error { return migrate(ctx, s.d.name(), s.sqlDB) }
 func (s *impl) Ping(ctx context.Context) error    { return s.sqlDB.PingContext(ctx) }
 func (s *impl) Dialect() Dialect                  { return s.d.name() }
-func (s *impl) DB() *sql.DB                       { return s.sqlDB }  // TEMPORARY
-func (t *txn) Driver() any                        { return t.driver } // TEMPORARY
 func (s *impl) Close() error                      { return s.close() }
 
 var (

@@ -64,9 +64,6 @@ func OpenPostgres(ctx context.Context, url string, o Options) (*PostgresStore, e
 	return s, nil
 }
 
-// Pool TEMPORARY.
-func (s *PostgresStore) Pool() *pgxpool.Pool { return s.pool }
-
 type pgxExecutor interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)

@@ -13,7 +13,6 @@ package store
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -227,7 +226,6 @@ type Queries interface {
 // returns the driver's transaction under it, for internal/jobs).
 type Tx interface {
 	Queries
-	Driver() any // TEMPORARY: removed once callers use NativeTx
 }
 
 // Store is a database holding sessions and analysis results.
@@ -248,7 +246,6 @@ type Store interface {
 	// HasTables reports whether emgd's tables exist in the database (it
 	// was migrated at least once), for a store opened with NoMigrate.
 	HasTables(ctx context.Context) (bool, error)
-	DB() *sql.DB // TEMPORARY: removed once callers use store methods
 	Close() error
 }
 
