@@ -12,9 +12,9 @@ import (
 // share the store's database and transactions, and test suites that set up
 // states no method makes (an old created_at, a job left running). All other
 // code goes through Store's methods: raw SQL lives in this package (and in
-// internal/jobs for River's own tables), and a test in package emgd keeps
-// database/sql and the SQL drivers out of every other package and calls of
-// NativeOf and NativeTx out of every package but internal/jobs.
+// internal/jobs for River's own tables), and a test in internal/layering
+// keeps database/sql and the SQL drivers out of every other package and
+// calls of NativeOf and NativeTx out of every package but internal/jobs.
 type Native struct {
 	// DB is a database/sql handle on the database (on PostgreSQL pgx's
 	// stdlib over the store's pool).
