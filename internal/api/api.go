@@ -5,23 +5,20 @@ package api
 import (
 	"bytes"
 	"context"
-	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"emgd/emg"
 	"emgd/internal/api/httperr"
+	"emgd/internal/apidoc"
 	"emgd/internal/jsonsafe"
 	"emgd/internal/service"
 	"emgd/internal/store"
@@ -45,9 +42,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	registry *prometheus.Registry
-	mux      *http.ServeMux
-	// Extra lets other packages (signals, dashboard) add routes.
-	Extra func(mux *http.ServeMux)
+	mux      *apidoc.Mux
 }
 
 // New builds the server. reg is the registry /metrics serves (the service's
@@ -56,24 +51,12 @@ func New(svc *service.Service, cfg Config, reg *prometheus.Registry, log *slog.L
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{svc: svc, cfg: cfg, log: log, registry: reg, mux: http.NewServeMux()}
-	m := s.mux
-	m.HandleFunc("POST /webhooks/storage/c3d-upload", s.webhook)
-	m.HandleFunc("GET /webhooks/storage/status/{ref}", s.read(s.status))
-	m.HandleFunc("GET /sessions", s.read(s.listSessions))
-	m.HandleFunc("GET /sessions/{id}", s.read(s.getSession))
-	m.HandleFunc("POST /sessions/{id}/recalc", s.read(s.recalc))
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]any{"status": "ok"}) })
-	m.HandleFunc("GET /readyz", s.readyz)
-	m.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	m.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(openapiJSON)
-	})
-	m.HandleFunc("GET /docs", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write(docsHTML)
-	})
+	s := &Server{svc: svc, cfg: cfg, log: log, registry: reg, mux: apidoc.NewMux(Info)}
+	// Every route is registered with its documentation (routes.go); the
+	// document is built on the first request for /openapi.json.
+	for _, r := range s.routes() {
+		apidoc.Handle(s.mux, r.op, r.h)
+	}
 	return s
 }
 
@@ -81,8 +64,10 @@ func New(svc *service.Service, cfg Config, reg *prometheus.Registry, log *slog.L
 // for routes other packages add (signals, dashboard data).
 func (s *Server) ReadGuard(h http.HandlerFunc) http.HandlerFunc { return s.read(h) }
 
-// Mux returns the router, for adding routes before serving.
-func (s *Server) Mux() *http.ServeMux { return s.mux }
+// Mux returns the router, for adding routes before serving: register them
+// with apidoc.Handle, which documents them (a route registered otherwise is
+// served but fails the API document).
+func (s *Server) Mux() *apidoc.Mux { return s.mux }
 
 // ServeHTTP routes the request, recording metrics by route pattern.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -137,7 +122,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]any{"success": false, "error": msg})
+	writeJSON(w, code, apidoc.ErrorResponse{Success: false, Error: msg})
 }
 
 // ReadsProtected reports whether reading session data needs credentials.
@@ -196,8 +181,8 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	// An unauthenticated sender may trigger phase 1 but, when reads are
 	// protected, learns nothing of the session beyond its acceptance.
 	redact := s.cfg.WebhookRedacted() && !s.mayRead(r)
-	var first map[string]any
-	results := make([]map[string]any, 0, len(events))
+	var first *WebhookResponse
+	results := make([]WebhookResponse, 0, len(events))
 	for _, ev := range events {
 		out, err := s.ingest(r.Context(), ev)
 		if err != nil {
@@ -209,39 +194,40 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 				writeError(w, code, err.Error())
 				return
 			}
-			results = append(results, map[string]any{"success": false, "error": err.Error(), "status": code})
+			results = append(results, WebhookResponse{Success: false, Error: err.Error(), Status: code})
 			continue
 		}
-		var res map[string]any
+		var res WebhookResponse
 		if out.Ignored {
-			res = map[string]any{"success": true, "ignored": true, "message": out.Message}
+			res = WebhookResponse{Success: true, Ignored: true, Message: out.Message}
 		} else {
 			status := string(out.Session.Status)
 			if out.Created || status == string(store.StatusPending) {
 				status = "processing"
 			}
-			res = map[string]any{"success": true, "session_id": out.Session.ID, "session_code": out.Session.SessionCode,
-				"metadata": out.Metadata, "analytics_status": status, "duplicate": !out.Created}
+			md, duplicate := out.Metadata, !out.Created
+			res = WebhookResponse{Success: true, SessionID: out.Session.ID, SessionCode: out.Session.SessionCode,
+				Metadata: &md, AnalyticsStatus: status, Duplicate: &duplicate}
 			if redact {
-				res = map[string]any{"success": true, "message": "accepted; session data needs the read token"}
+				res = WebhookResponse{Success: true, Message: "accepted; session data needs the read token"}
 			}
 		}
 		if first == nil {
-			first = res
+			first = &res
 		}
 		results = append(results, res)
 	}
 	if first == nil { // every record failed
-		writeJSON(w, http.StatusMultiStatus, map[string]any{"success": false, "results": results})
+		writeJSON(w, http.StatusMultiStatus, WebhookResponse{Success: false, Results: results})
 		return
 	}
+	answer := *first // a copy: first is itself among the results
 	if len(events) > 1 {
 		// The answer is the first accepted record's, with every record's
-		// result beside it; a copy, since first is itself among the results.
-		first = maps.Clone(first)
-		first["results"] = results
+		// result beside it.
+		answer.Results = results
 	}
-	writeJSON(w, http.StatusOK, first)
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // ingest runs phase 1 for one notification; events other than object
@@ -265,35 +251,6 @@ func fail(w http.ResponseWriter, err error, unavailable string) {
 	writeError(w, code, msg)
 }
 
-// sessionJSON is a session as the API shows it.
-func sessionJSON(s *store.Session) map[string]any {
-	out := map[string]any{
-		"id": s.ID, "session_code": s.SessionCode, "patient_code": s.PatientCode, "bucket": s.Bucket,
-		"object_key": s.ObjectKey, "etag": s.ETag, "file_size_bytes": s.FileSizeBytes, "file_sha256": nilIfEmpty(s.FileSHA256),
-		"status": s.Status, "error": nilIfEmpty(s.Error), "metadata": raw(s.Metadata), "recorded_at": nil,
-		"superseded_by": nilIfEmpty(s.SupersededBy), "timings": raw(s.Timings), "created_at": s.CreatedAt,
-		"updated_at": s.UpdatedAt, "processed_at": s.ProcessedAt, "has_analysis": s.HasAnalysis,
-	}
-	if s.RecordedAt != nil {
-		out["recorded_at"] = s.RecordedAt.Format(store.RecordedAtLayout)
-	}
-	return out
-}
-
-func nilIfEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func raw(b json.RawMessage) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
 func (s *Server) findSession(w http.ResponseWriter, r *http.Request, ref string) *store.Session {
 	sess, err := s.svc.FindSession(r.Context(), ref)
 	if err != nil {
@@ -308,9 +265,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	writeJSON(w, 200, map[string]any{"success": true, "session_id": sess.ID, "session_code": sess.SessionCode,
-		"status": sess.Status, "error": nilIfEmpty(sess.Error), "timings": raw(sess.Timings), "has_analysis": sess.HasAnalysis,
-		"created_at": sess.CreatedAt, "updated_at": sess.UpdatedAt, "processed_at": sess.ProcessedAt})
+	writeJSON(w, 200, StatusResponse{Success: true, SessionID: sess.ID, SessionCode: sess.SessionCode,
+		Status: sess.Status, Error: nullable(sess.Error), Timings: rawOrNull(sess.Timings), HasAnalysis: sess.HasAnalysis,
+		CreatedAt: sess.CreatedAt, UpdatedAt: sess.UpdatedAt, ProcessedAt: sess.ProcessedAt})
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
@@ -348,31 +305,15 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "database unavailable")
 		return
 	}
-	list := make([]map[string]any, 0, len(page.Sessions))
+	list := make([]Session, 0, len(page.Sessions))
 	for i := range page.Sessions {
-		sj := sessionJSON(&page.Sessions[i])
+		sj := sessionOf(&page.Sessions[i])
 		if a := current[page.Sessions[i].ID]; a != nil {
-			sj["overview"] = overview(a)
+			sj.Overview = overviewOf(a)
 		}
 		list = append(list, sj)
 	}
-	writeJSON(w, 200, map[string]any{"success": true, "sessions": list, "next_cursor": nilIfEmpty(page.NextCursor)})
-}
-
-// overview is the few figures a session list shows: contraction counts per
-// channel and the overall score.
-func overview(a *store.AnalysisResult) map[string]any {
-	var sum service.StoredSummary
-	_ = json.Unmarshal(a.AnalyticsSummary, &sum)
-	counts := map[string]any{}
-	for base, ch := range sum.Analytics {
-		if ch != nil {
-			counts[base] = map[string]int{"contractions": ch.ContractionCount, "good": ch.GoodContractionCount}
-		}
-	}
-	var scores map[string]any
-	_ = json.Unmarshal(a.Scores, &scores)
-	return map[string]any{"channels": counts, "overall_score": scores["overall_score"], "processing_version": a.ProcessingVersion}
+	writeJSON(w, 200, SessionListResponse{Success: true, Sessions: list, NextCursor: nullable(page.NextCursor)})
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
@@ -380,19 +321,14 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	out := sessionJSON(sess)
-	out["success"] = true
-	out["analysis"] = nil
+	out := SessionResponse{Session: sessionOf(sess), Success: true}
 	a, err := s.svc.Store.CurrentAnalysis(r.Context(), sess.ID)
 	switch {
 	case err == nil:
-		summary, err := service.ExpandJSON(a.AnalyticsSummary)
-		if err != nil {
+		if out.Analysis, err = analysisOf(a); err != nil {
 			writeError(w, http.StatusInternalServerError, "stored summary unreadable: "+err.Error())
 			return
 		}
-		out["analysis"] = map[string]any{"processing_version": a.ProcessingVersion, "params": raw(a.Params), "params_hash": a.ParamsHash,
-			"analytics_summary": summary, "scores": raw(a.Scores), "created_at": a.CreatedAt}
 	case !errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusServiceUnavailable, "database unavailable")
 		return
@@ -425,8 +361,8 @@ func (s *Server) recalc(w http.ResponseWriter, r *http.Request) {
 		fail(w, err, "database unavailable")
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"success": true, "session_id": re.Session.ID, "session_code": re.Session.SessionCode,
-		"analytics_status": "processing", "params": re.Params})
+	writeJSON(w, http.StatusAccepted, RecalcResponse{Success: true, SessionID: re.Session.ID, SessionCode: re.Session.SessionCode,
+		AnalyticsStatus: "processing", Params: re.Params})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -436,5 +372,5 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "database unreachable")
 		return
 	}
-	writeJSON(w, 200, map[string]any{"status": "ready"})
+	writeJSON(w, 200, ProbeResponse{Status: "ready"})
 }

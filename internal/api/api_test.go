@@ -18,6 +18,7 @@ import (
 	"emgd/emg"
 	"emgd/internal/analysis"
 	"emgd/internal/api"
+	"emgd/internal/apidoc/apidoctest"
 	"emgd/internal/service"
 	"emgd/internal/storage"
 	"emgd/internal/store"
@@ -65,7 +66,9 @@ func newEnv(t *testing.T, cfg api.Config) *env {
 	reg := prometheus.NewRegistry()
 	q := &recordingQueue{}
 	svc := &service.Service{Store: st, Storage: fs, Queue: q, Metrics: service.NewMetrics(reg)}
-	srv := httptest.NewServer(api.New(svc, cfg, reg, nil))
+	a := api.New(svc, cfg, reg, nil)
+	// Every answer is validated against the API document.
+	srv := httptest.NewServer(apidoctest.New(t, a.Mux()).Wrap(a))
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, svc: svc, queue: q, store: st, fs: fs}
 }

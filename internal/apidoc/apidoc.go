@@ -308,7 +308,7 @@ func (g *gen) operation(op Op) (map[string]any, []string) {
 	}
 	if op.Body != nil {
 		b := map[string]any{"required": op.Body.Required,
-			"content": map[string]any{op.Body.ContentType: map[string]any{"schema": g.schemaOf(op.Body.Type)}}}
+			"content": map[string]any{op.Body.ContentType: map[string]any{"schema": g.inline(op.Body.Type)}}}
 		if op.Body.Description != "" {
 			b["description"] = op.Body.Description
 		}

@@ -3,6 +3,7 @@ package apidoc
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 )
@@ -54,9 +55,22 @@ func (g *gen) schemaOf(v any) map[string]any {
 	return g.schema(reflect.TypeOf(v))
 }
 
+// inline is v's schema, a struct's written out rather than referred to
+// (request bodies: a form's fields are read where the route is).
+func (g *gen) inline(v any) map[string]any {
+	t := reflect.TypeOf(v)
+	if t != nil && t.Kind() == reflect.Struct && !t.Implements(schemaerType) {
+		return g.object(t)
+	}
+	return g.schemaOf(v)
+}
+
 func (g *gen) schema(t reflect.Type) map[string]any {
 	if t == nil {
 		return map[string]any{}
+	}
+	if t.Kind() == reflect.Pointer {
+		return nullable(g.schema(t.Elem()))
 	}
 	if t.Implements(schemaerType) {
 		return reflect.Zero(t).Interface().(Schemaer).JSONSchema()
@@ -84,8 +98,6 @@ func (g *gen) schema(t reflect.Type) map[string]any {
 		return map[string]any{"type": "string"}
 	case reflect.Interface:
 		return map[string]any{}
-	case reflect.Pointer:
-		return nullable(g.schema(t.Elem()))
 	case reflect.Slice, reflect.Array:
 		if t.Elem().Kind() == reflect.Uint8 {
 			return map[string]any{"type": "string", "contentEncoding": "base64"}
@@ -158,12 +170,21 @@ func (g *gen) object(t reflect.Type) map[string]any {
 	g.fields(t, props, &required)
 	out := map[string]any{"type": "object", "properties": props}
 	if len(required) > 0 {
+		slices.Sort(required)
 		out["required"] = required
 	}
 	return out
 }
 
+// fields adds t's fields to props. A struct's own fields hide those of the
+// structs it embeds (as in encoding/json); the fields of an embedded
+// pointer are optional (a nil pointer writes none).
 func (g *gen) fields(t reflect.Type, props map[string]any, required *[]string) {
+	type embedded struct {
+		t        reflect.Type
+		optional bool
+	}
+	var inline []embedded
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := f.Tag.Get("json")
@@ -173,11 +194,12 @@ func (g *gen) fields(t reflect.Type, props map[string]any, required *[]string) {
 		name, opts, _ := strings.Cut(tag, ",")
 		if f.Anonymous && name == "" {
 			ft := f.Type
-			if ft.Kind() == reflect.Pointer {
+			ptr := ft.Kind() == reflect.Pointer
+			if ptr {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				g.fields(ft, props, required)
+				inline = append(inline, embedded{ft, ptr})
 				continue
 			}
 		}
@@ -205,8 +227,21 @@ func (g *gen) fields(t reflect.Type, props map[string]any, required *[]string) {
 			s = withKey(s, "description", d)
 		}
 		props[name] = s
-		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
+		if required != nil && !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
 			*required = append(*required, name)
+		}
+	}
+	for _, e := range inline {
+		sub := map[string]any{}
+		var req []string
+		g.fields(e.t, sub, &req)
+		for name, s := range sub {
+			if _, hidden := props[name]; !hidden {
+				props[name] = s
+				if !e.optional && required != nil && slices.Contains(req, name) {
+					*required = append(*required, name)
+				}
+			}
 		}
 	}
 }
@@ -222,4 +257,12 @@ func withKey(s map[string]any, k string, v any) map[string]any {
 		}
 	}
 	return out
+}
+
+// Binary is the Type of a file in a multipart form.
+type Binary struct{}
+
+// JSONSchema implements Schemaer.
+func (Binary) JSONSchema() map[string]any {
+	return map[string]any{"type": "string", "format": "binary"}
 }

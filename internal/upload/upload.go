@@ -31,6 +31,7 @@ import (
 	"emgd/c3d"
 	"emgd/emg"
 	"emgd/internal/analysis"
+	"emgd/internal/apidoc"
 	"emgd/internal/api/httperr"
 	"emgd/internal/jsonsafe"
 	"emgd/internal/service"
@@ -89,7 +90,8 @@ type Handler struct {
 }
 
 // Register adds POST /upload to mux, wrapped by guard (e.g. the read token).
-func (h *Handler) Register(mux *http.ServeMux, guard func(http.HandlerFunc) http.HandlerFunc) {
+// Its documentation (apidoc.Op) is in types.go.
+func (h *Handler) Register(mux apidoc.Router, guard func(http.HandlerFunc) http.HandlerFunc) {
 	if guard == nil {
 		guard = func(f http.HandlerFunc) http.HandlerFunc { return f }
 	}
@@ -98,7 +100,7 @@ func (h *Handler) Register(mux *http.ServeMux, guard func(http.HandlerFunc) http
 		n = 2
 	}
 	h.sem = make(chan struct{}, n)
-	mux.HandleFunc("POST /upload", guard(h.ServeHTTP))
+	apidoc.HandleFunc(mux, route, guard(h.ServeHTTP))
 }
 
 func (h *Handler) limit() int64 {
@@ -140,7 +142,7 @@ func (h *Handler) log() *slog.Logger {
 type httpError struct {
 	code  int
 	msg   string
-	extra map[string]any
+	extra ErrorResponse // error_type, source_filename, c3d_metadata, analytics
 }
 
 func (e *httpError) Error() string { return e.msg }
@@ -160,10 +162,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, e *httpError) {
-	out := map[string]any{"success": false, "error": e.msg, "detail": e.msg}
-	for k, v := range e.extra {
-		out[k] = v
-	}
+	out := e.extra
+	out.Success, out.Error, out.Detail = false, e.msg, e.msg
 	writeJSON(w, e.code, out)
 }
 
@@ -224,11 +224,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Metadata with non-finite numbers is left out when read; this is
 		// the last line of defence for anything computed: null, and said.
 		h.log().Warn("upload answer had non-finite numbers; null instead", "fields", replaced)
-		if md, ok := res["metadata"].(map[string]any); ok {
-			ws, _ := md["warnings"].([]string)
-			md["warnings"] = append(append([]string(nil), ws...), jsonsafe.Warnings("result", replaced)...)
-			b, _, err = jsonsafe.Marshal(res)
-		}
+		res.Metadata.Warnings = append(append([]string(nil), res.Metadata.Warnings...), jsonsafe.Warnings("result", replaced)...)
+		b, _, err = jsonsafe.Marshal(res)
 	}
 	if err != nil {
 		writeError(w, errorf(http.StatusUnprocessableEntity, "the result could not be encoded as JSON: %v", err))
@@ -263,12 +260,12 @@ func acceptsGzip(r *http.Request) bool {
 // handle reads, analyses and (with store) stores the upload. held reports
 // that the analysis turn is still taken (an answer with signals), for the
 // caller to give back once the answer is written.
-func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (res map[string]any, held bool, err error) {
+func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (res *AnalysisResponse, held bool, err error) {
 	res, err = h.handleTurn(w, r, &held)
 	return res, held, err
 }
 
-func (h *Handler) handleTurn(w http.ResponseWriter, r *http.Request, held *bool) (map[string]any, error) {
+func (h *Handler) handleTurn(w http.ResponseWriter, r *http.Request, held *bool) (*AnalysisResponse, error) {
 	limit := h.limit()
 	if r.ContentLength > limit+formSlack {
 		return nil, tooLarge(limit)
@@ -750,7 +747,7 @@ func objectKey(patient, name string) (string, error) {
 }
 
 // analyse runs the analysis and builds the answer.
-func (h *Handler) analyse(file *received, o *options) (map[string]any, error) {
+func (h *Handler) analyse(file *received, o *options) (*AnalysisResponse, error) {
 	f, err := c3d.Open(file.ra, file.size)
 	if err != nil {
 		return nil, notC3D(file.name, err)
@@ -762,10 +759,10 @@ func (h *Handler) analyse(file *received, o *options) (map[string]any, error) {
 			return nil, notC3D(file.name, err)
 		}
 		he := errorf(http.StatusUnprocessableEntity, "EMG analysis not possible: %v", err)
-		he.extra = map[string]any{"error_type": "emg_validation_failure", "source_filename": file.name,
-			"c3d_metadata": analysis.ReadMetadata(f, file.name)}
+		he.extra = ErrorResponse{ErrorType: "emg_validation_failure", SourceFilename: file.name,
+			C3DMetadata: analysis.ReadMetadata(f, file.name)}
 		if res != nil {
-			he.extra["analytics"] = res.Analytics
+			he.extra.Analytics = res.Analytics
 		}
 		return nil, he
 	}
@@ -773,58 +770,53 @@ func (h *Handler) analyse(file *received, o *options) (map[string]any, error) {
 	if md == nil {
 		md = analysis.ReadMetadata(f, file.name)
 	}
-	metadata := map[string]any{
-		"game_name": nilIfEmpty(md.GameName), "level": nilIfEmpty(md.Level), "duration": md.GameDuration,
-		"therapist_id": nilIfEmpty(md.TherapistID), "group_id": nilIfEmpty(md.GroupID), "time": nilIfEmpty(md.Time),
-		"player_name": nilIfEmpty(md.PlayerName), "score": md.GameScore, "session_parameters_used": o.used,
-		"level_name": nilIfEmpty(md.LevelName), "version": nilIfEmpty(md.Version), "system": nilIfEmpty(md.System),
-		"channel_names": md.ChannelNames, "channel_count": md.ChannelCount, "sampling_rate": md.SamplingRate,
-		"duration_seconds": md.DurationSeconds, "frame_count": md.FrameCount, "samples_per_channel": md.SamplesPerChannel,
-		"warnings": md.Warnings,
+	metadata := Metadata{
+		GameName: nullable(md.GameName), Level: nullable(md.Level), Duration: md.GameDuration,
+		TherapistID: nullable(md.TherapistID), GroupID: nullable(md.GroupID), Time: nullable(md.Time),
+		PlayerName: nullable(md.PlayerName), Score: md.GameScore, SessionParametersUsed: o.used,
+		LevelName: nullable(md.LevelName), Version: nullable(md.Version), System: nullable(md.System),
+		ChannelNames: md.ChannelNames, ChannelCount: md.ChannelCount, SamplingRate: md.SamplingRate,
+		DurationSeconds: md.DurationSeconds, FrameCount: md.FrameCount, SamplesPerChannel: md.SamplesPerChannel,
+		Warnings: md.Warnings,
 	}
 	now := time.Now()
 	params, _ := json.Marshal(o.params)
-	perf := map[string]any{}
-	if b, _, err := jsonsafe.Marshal(res.PerformanceAnalysis); err == nil {
-		_ = json.Unmarshal(b, &perf)
-	}
 	weights := emg.DefaultWeights
 	if o.params.Weights != nil {
 		weights = *o.params.Weights
 	}
-	scoring := map[string]any{
-		"weight_compliance": weights.Compliance, "weight_symmetry": weights.Symmetry, "weight_effort": weights.Effort,
-		"weight_game": weights.Game, "weight_completion": weights.Completion, "weight_intensity": weights.Intensity,
-		"weight_duration": weights.Duration,
+	scoring := ScoringConfiguration{
+		WeightCompliance: weights.Compliance, WeightSymmetry: weights.Symmetry, WeightEffort: weights.Effort,
+		WeightGame: weights.Game, WeightCompletion: weights.Completion, WeightIntensity: weights.Intensity,
+		WeightDuration: weights.Duration,
 	}
-	perf["weights"] = scoring
-	out := map[string]any{
-		"success":               true,
-		"file_id":               uuid.NewString(),
-		"timestamp":             now.Format("20060102_150405"),
-		"source_filename":       file.name,
-		"metadata":              metadata,
-		"analytics":             res.Analytics,
-		"available_channels":    res.AvailableChannels,
-		"emg_signals":           map[string]any{},
-		"processing_version":    res.ProcessingVersion,
-		"user_id":               o.userID,
-		"session_id":            o.sessionID,
-		"patient_id":            o.patientID,
-		"session_parameters":    json.RawMessage(params),
-		"performance_analysis":  perf,
-		"scoring_configuration": scoring,
-		"session_configuration": sessionConfiguration(o.used),
-		"processing_parameters": map[string]any{
-			"threshold_factor": o.thresholdFac, "min_duration_ms": o.minDurationMs, "smoothing_window": o.smoothing,
-			"profile": profileName(o.params.Profile), "processing_version": res.ProcessingVersion,
+	out := &AnalysisResponse{
+		Success:              true,
+		FileID:               uuid.NewString(),
+		Timestamp:            now.Format("20060102_150405"),
+		SourceFilename:       file.name,
+		Metadata:             metadata,
+		Analytics:            res.Analytics,
+		AvailableChannels:    res.AvailableChannels,
+		EMGSignals:           map[string]signalJSON{},
+		ProcessingVersion:    res.ProcessingVersion,
+		UserID:               o.userID,
+		SessionID:            o.sessionID,
+		PatientID:            o.patientID,
+		SessionParameters:    json.RawMessage(params),
+		PerformanceAnalysis:  PerformanceAnalysis{Performance: res.PerformanceAnalysis, Weights: scoring},
+		ScoringConfiguration: scoring,
+		SessionConfiguration: sessionConfiguration(o.used),
+		ProcessingParameters: ProcessingParameters{
+			ThresholdFactor: o.thresholdFac, MinDurationMs: o.minDurationMs, SmoothingWindow: o.smoothing,
+			Profile: profileName(o.params.Profile), ProcessingVersion: res.ProcessingVersion,
 		},
-		"c3d_parameters": map[string]any{
-			"sampling_rate": md.SamplingRate, "duration": md.DurationSeconds, "frame_count": md.FrameCount,
-			"channel_count": md.ChannelCount, "game_name": nilIfEmpty(md.GameName), "level": nilIfEmpty(md.Level),
-			"therapist_id": nilIfEmpty(md.TherapistID), "group_id": nilIfEmpty(md.GroupID),
-			"player_name": nilIfEmpty(md.PlayerName), "player_id": nil, "time": nilIfEmpty(md.Time),
-			"processing_version": res.ProcessingVersion, "processed_at": now.Format(time.RFC3339), "stateless_mode": !o.store,
+		C3DParameters: C3DParameters{
+			SamplingRate: md.SamplingRate, Duration: md.DurationSeconds, FrameCount: md.FrameCount,
+			ChannelCount: md.ChannelCount, GameName: nullable(md.GameName), Level: nullable(md.Level),
+			TherapistID: nullable(md.TherapistID), GroupID: nullable(md.GroupID),
+			PlayerName: nullable(md.PlayerName), PlayerID: nil, Time: nullable(md.Time),
+			ProcessingVersion: res.ProcessingVersion, ProcessedAt: now.Format(time.RFC3339), StatelessMode: !o.store,
 		},
 	}
 	if o.includeSignals {
@@ -832,14 +824,14 @@ func (h *Handler) analyse(file *received, o *options) (map[string]any, error) {
 		if err != nil {
 			return nil, notC3D(file.name, err)
 		}
-		out["emg_signals"] = sig
+		out.EMGSignals = sig
 	}
 	return out, nil
 }
 
 func notC3D(name string, err error) *httpError {
 	he := errorf(http.StatusUnprocessableEntity, "%q is not a readable C3D file: %v", name, err)
-	he.extra = map[string]any{"error_type": "file_corruption", "source_filename": name}
+	he.extra = ErrorResponse{ErrorType: "file_corruption", SourceFilename: name}
 	return he
 }
 
@@ -850,11 +842,11 @@ func profileName(p string) string {
 	return p
 }
 
-func nilIfEmpty(s string) any {
+func nullable(s string) *string {
 	if s == "" {
 		return nil
 	}
-	return s
+	return &s
 }
 
 // sessionConfiguration is the old backend's formatted session
@@ -968,7 +960,7 @@ func signals(f *c3d.File) (map[string]signalJSON, error) {
 
 // store saves the file as key in the upload bucket and runs phase 1 on it,
 // the analysis job carrying the upload's parameters.
-func (h *Handler) store(ctx context.Context, file *received, key string, o *options, res map[string]any) error {
+func (h *Handler) store(ctx context.Context, file *received, key string, o *options, res *AnalysisResponse) error {
 	svc := h.Svc
 	bucket := svc.Storage.DefaultBucket()
 	if len(svc.Config.Buckets) > 0 && !contains(svc.Config.Buckets, bucket) {
@@ -997,15 +989,14 @@ func (h *Handler) store(ctx context.Context, file *received, key string, o *opti
 	if out.Created || out.Session.Status == store.StatusPending {
 		status = "processing"
 	}
-	res["session_id"] = out.Session.ID
-	res["session_code"] = out.Session.SessionCode
-	res["file_id"] = out.Session.ID
-	res["stored"] = map[string]any{"session_id": out.Session.ID, "session_code": out.Session.SessionCode,
-		"patient_code": out.Session.PatientCode, "bucket": info.Bucket, "object_key": info.Key, "etag": info.ETag,
-		"size": info.Size, "analytics_status": status, "duplicate": !out.Created}
-	if md, ok := res["c3d_parameters"].(map[string]any); ok {
-		md["stateless_mode"] = false
-	}
+	id := out.Session.ID
+	res.SessionID = &id
+	res.SessionCode = out.Session.SessionCode
+	res.FileID = out.Session.ID
+	res.Stored = &Stored{SessionID: out.Session.ID, SessionCode: out.Session.SessionCode,
+		PatientCode: out.Session.PatientCode, Bucket: info.Bucket, ObjectKey: info.Key, ETag: info.ETag,
+		Size: info.Size, AnalyticsStatus: status, Duplicate: !out.Created}
+	res.C3DParameters.StatelessMode = false
 	h.log().Info("upload stored", "session", out.Session.SessionCode, "key", info.Key, "duplicate", !out.Created)
 	return nil
 }

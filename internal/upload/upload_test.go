@@ -25,6 +25,7 @@ import (
 	"emgd/emg"
 	"emgd/internal/analysis"
 	"emgd/internal/api"
+	"emgd/internal/apidoc/apidoctest"
 	"emgd/internal/service"
 	"emgd/internal/storage"
 	"emgd/internal/store"
@@ -74,7 +75,8 @@ func newEnv(t *testing.T, cfg api.Config, h *upload.Handler) *env {
 	}
 	h.Svc = svc
 	h.Register(a.Mux(), a.ReadGuard)
-	srv := httptest.NewServer(a)
+	// Every answer is validated against the API document.
+	srv := httptest.NewServer(apidoctest.New(t, a.Mux()).Wrap(a))
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, svc: svc, q: q, store: st, fs: fs}
 }
