@@ -51,7 +51,7 @@ func New(svc *service.Service, cfg Config, reg *prometheus.Registry, log *slog.L
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{svc: svc, cfg: cfg, log: log, registry: reg, mux: apidoc.NewMux(Info)}
+	s := &Server{svc: svc, cfg: cfg, log: log, registry: reg, mux: apidoc.NewMux(info())}
 	// Every route is registered with its documentation (routes.go); the
 	// document is built on the first request for /openapi.json.
 	for _, r := range s.routes() {

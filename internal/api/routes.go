@@ -9,19 +9,22 @@ import (
 	"emgd/internal/apidoc"
 )
 
-// Info is the API document's header.
-var Info = apidoc.Info{
-	Title:   "emgd",
-	Version: "1",
-	Description: "EMG analytics for GHOSTLY rehabilitation recordings. Phase 1 answers the storage webhook with the recording's metadata; " +
-		"phase 2 computes the analytics in the background and stores only aggregates. This document is derived from the Go types the handlers answer.",
-	Security: map[string]any{
-		apidoc.ReadToken: map[string]any{"type": "http", "scheme": "bearer",
-			"description": "The read token (--read-token), required by the read API when configured"},
-		"webhookSignature": map[string]any{"type": "apiKey", "in": "header", "name": "x-supabase-signature",
-			"description": "hex HMAC-SHA256 of the body with the webhook secret"},
-		"webhookToken": map[string]any{"type": "http", "scheme": "bearer", "description": "the webhook token (also accepted as ?token=)"},
-	},
+// info is the API document's header (built when the server is, not at
+// init: emgd's other commands never need it).
+func info() apidoc.Info {
+	return apidoc.Info{
+		Title:   "emgd",
+		Version: "1",
+		Description: "EMG analytics for GHOSTLY rehabilitation recordings. Phase 1 answers the storage webhook with the recording's metadata; " +
+			"phase 2 computes the analytics in the background and stores only aggregates. This document is derived from the Go types the handlers answer.",
+		Security: map[string]any{
+			apidoc.ReadToken: map[string]any{"type": "http", "scheme": "bearer",
+				"description": "The read token (--read-token), required by the read API when configured"},
+			"webhookSignature": map[string]any{"type": "apiKey", "in": "header", "name": "x-supabase-signature",
+				"description": "hex HMAC-SHA256 of the body with the webhook secret"},
+			"webhookToken": map[string]any{"type": "http", "scheme": "bearer", "description": "the webhook token (also accepted as ?token=)"},
+		},
+	}
 }
 
 func jsonAnswer(code int, desc string, v any) apidoc.Response {

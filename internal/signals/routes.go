@@ -32,9 +32,10 @@ type SignalResponse struct {
 	RMSEnvelope      []float64 `json:"rms_envelope,omitempty" doc:"with include_rms=true"`
 }
 
-var (
-	sessionParam = apidoc.Param{Name: "session_id", In: "path", Description: "session id or code", Type: ""}
-	signalParams = []apidoc.Param{
+// routes documents the routes (built at registration, not at init).
+func routes() []apidoc.Op {
+	sessionParam := apidoc.Param{Name: "session_id", In: "path", Description: "session id or code", Type: ""}
+	signalParams := []apidoc.Param{
 		{Name: "include_rms", In: "query", Description: "add the RMS envelope", Type: true},
 		{Name: "downsample_factor", In: "query", Description: "keep every k-th sample (1 to 1000000)", Type: 0},
 		{Name: "max_points", In: "query", Description: "at most this many points (at least 2; capped by the server)", Type: 0},
@@ -42,7 +43,7 @@ var (
 		{Name: "end_s", In: "query", Description: "window end in seconds", Type: 0.0},
 		{Name: "If-None-Match", In: "header", Description: "a previous answer's ETag", Type: ""},
 	}
-	signalAnswers = []apidoc.Response{
+	signalAnswers := []apidoc.Response{
 		{Status: http.StatusOK, Description: "The channel's signal, gzip-compressed when accepted", ContentType: "application/json", Type: SignalResponse{},
 			Headers: map[string]string{"ETag": "the answer's version", "Cache-Control": "private, immutable"}},
 		{Status: http.StatusNotModified, Description: "The answer named by If-None-Match is current"},
@@ -52,9 +53,6 @@ var (
 		{Status: http.StatusUnprocessableEntity, Description: "The file or channel cannot be decoded", ContentType: "application/json", Type: apidoc.ErrorResponse{}},
 		{Description: "Error", ContentType: "application/json", Type: apidoc.ErrorResponse{}},
 	}
-)
-
-func routes() []apidoc.Op {
 	channelsAnswers := append([]apidoc.Response{{Status: http.StatusOK,
 		Description: "The recording's channels; with ?channel=, that channel's signal as the channel route answers it",
 		ContentType: "application/json", Type: apidoc.AnyOf{ChannelsResponse{}, SignalResponse{}}}}, signalAnswers[1:]...)

@@ -169,25 +169,27 @@ func uploadError(code int, desc string) apidoc.Response {
 	return apidoc.Response{Status: code, Description: desc, ContentType: "application/json", Type: ErrorResponse{}}
 }
 
-// route documents POST /upload.
-var route = apidoc.Op{Method: "POST", Path: "/upload", Tags: []string{"upload"},
-	Summary: "Analyse an uploaded C3D file (and optionally store it as a session)",
-	Description: "Multipart form with the recording in `file` and the old backend's form fields. Answers the full analysis in the old backend's shape (EMGAnalysisResult). " +
-		"`emg_signals` is `{}` unless include_signals=true. Nothing is stored unless store=true: then the file is saved in the bucket as `<patient>/<file name>` " +
-		"(the name reduced to letters, digits, `.`, `_` and `-`) and goes through the webhook's pipeline; the answer adds `session_id`, `session_code` and `stored`, " +
-		"and phase 2 analyses the session with the upload's parameters (a session that existed already for the object is analysed again with them). " +
-		"Every field may also be given in the query string (the form wins). Requires the read token when one is configured. The file may be at most " +
-		"--upload-limit-mb (default 256 MiB). The answer is gzip-compressed when the request accepts it (with signals a 175 s recording answers 60 MB, 19 MB compressed).",
-	Body: &apidoc.Body{ContentType: "multipart/form-data", Type: Form{}, Required: true},
-	Responses: []apidoc.Response{
-		{Status: http.StatusOK, Description: "The analysis (EMGAnalysisResult)", ContentType: "application/json", Type: AnalysisResponse{}},
-		uploadError(http.StatusBadRequest, "Malformed multipart body, no file, a field that is not a number or boolean, malformed params JSON"),
-		{Status: http.StatusUnauthorized, Description: "Read token required", ContentType: "application/json", Type: apidoc.ErrorResponse{}},
-		uploadError(http.StatusRequestEntityTooLarge, "File over the upload limit"),
-		uploadError(http.StatusUnsupportedMediaType, "Not multipart/form-data"),
-		uploadError(http.StatusUnprocessableEntity, "Not a .c3d name, not a readable C3D file (error_type file_corruption), an analysis that is not possible (error_type emg_validation_failure, with c3d_metadata and per-channel analytics), an out-of-range field or an invalid patient code"),
-		uploadError(http.StatusServiceUnavailable, "Storage or database unavailable (store=true)"),
-		uploadError(0, "Error"),
-	},
-	Security: []string{apidoc.ReadToken},
+// route documents POST /upload (built at registration, not at init).
+func route() apidoc.Op {
+	return apidoc.Op{Method: "POST", Path: "/upload", Tags: []string{"upload"},
+		Summary: "Analyse an uploaded C3D file (and optionally store it as a session)",
+		Description: "Multipart form with the recording in `file` and the old backend's form fields. Answers the full analysis in the old backend's shape (EMGAnalysisResult). " +
+			"`emg_signals` is `{}` unless include_signals=true. Nothing is stored unless store=true: then the file is saved in the bucket as `<patient>/<file name>` " +
+			"(the name reduced to letters, digits, `.`, `_` and `-`) and goes through the webhook's pipeline; the answer adds `session_id`, `session_code` and `stored`, " +
+			"and phase 2 analyses the session with the upload's parameters (a session that existed already for the object is analysed again with them). " +
+			"Every field may also be given in the query string (the form wins). Requires the read token when one is configured. The file may be at most " +
+			"--upload-limit-mb (default 256 MiB). The answer is gzip-compressed when the request accepts it (with signals a 175 s recording answers 60 MB, 19 MB compressed).",
+		Body: &apidoc.Body{ContentType: "multipart/form-data", Type: Form{}, Required: true},
+		Responses: []apidoc.Response{
+			{Status: http.StatusOK, Description: "The analysis (EMGAnalysisResult)", ContentType: "application/json", Type: AnalysisResponse{}},
+			uploadError(http.StatusBadRequest, "Malformed multipart body, no file, a field that is not a number or boolean, malformed params JSON"),
+			{Status: http.StatusUnauthorized, Description: "Read token required", ContentType: "application/json", Type: apidoc.ErrorResponse{}},
+			uploadError(http.StatusRequestEntityTooLarge, "File over the upload limit"),
+			uploadError(http.StatusUnsupportedMediaType, "Not multipart/form-data"),
+			uploadError(http.StatusUnprocessableEntity, "Not a .c3d name, not a readable C3D file (error_type file_corruption), an analysis that is not possible (error_type emg_validation_failure, with c3d_metadata and per-channel analytics), an out-of-range field or an invalid patient code"),
+			uploadError(http.StatusServiceUnavailable, "Storage or database unavailable (store=true)"),
+			uploadError(0, "Error"),
+		},
+		Security: []string{apidoc.ReadToken},
+	}
 }

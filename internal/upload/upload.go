@@ -100,7 +100,7 @@ func (h *Handler) Register(mux apidoc.Router, guard func(http.HandlerFunc) http.
 		n = 2
 	}
 	h.sem = make(chan struct{}, n)
-	apidoc.HandleFunc(mux, route, guard(h.ServeHTTP))
+	apidoc.HandleFunc(mux, route(), guard(h.ServeHTTP))
 }
 
 func (h *Handler) limit() int64 {
