@@ -1,6 +1,7 @@
 package emg
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -213,11 +214,23 @@ func (pl *plan) resolveChannel(field, name string, allBases map[string]bool) (st
 // (with the Result, whose channels carry their errors) when no channel could
 // be analysed.
 func (a Analyzer) Analyze(rec Recording, p Params) (*Result, error) {
+	return a.AnalyzeContext(context.Background(), rec, p)
+}
+
+// AnalyzeContext is Analyze that stops when ctx is done: ctx is checked
+// before each base (or pair of bases) is loaded and analysed, and a done
+// ctx makes it return ctx.Err() (no result) once the bases in hand are
+// finished and their samples released.
+func (a Analyzer) AnalyzeContext(ctx context.Context, rec Recording, p Params) (*Result, error) {
 	pl, err := newPlan(rec, p)
 	if err != nil {
 		return nil, err
 	}
-	return pl.result(a.analyzeBases(pl, rec))
+	results := a.analyzeBases(ctx, pl, rec)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return pl.result(results)
 }
 
 // newPlan checks p and rec, resolves p's channel names to the recording's
@@ -331,23 +344,27 @@ func (pl *plan) selectBases(channels []string, allBases map[string]bool) ([]stri
 }
 
 // analyzeBases analyses pl.bases, on a.Workers goroutines when that is more
-// than one, and returns their analyses in the same order.
-func (a Analyzer) analyzeBases(pl *plan, rec Recording) []*ChannelAnalytics {
+// than one, and returns their analyses in the same order. When ctx is done
+// it stops before the next base; the bases not analysed are left nil.
+func (a Analyzer) analyzeBases(ctx context.Context, pl *plan, rec Recording) []*ChannelAnalytics {
 	results := make([]*ChannelAnalytics, len(pl.bases))
 	if workers := max(1, min(a.Workers, len(pl.bases))); workers > 1 {
-		pl.analyzeParallel(rec, results, workers)
+		pl.analyzeParallel(ctx, rec, results, workers)
 	} else {
-		pl.analyzeSerial(rec, results)
+		pl.analyzeSerial(ctx, rec, results)
 	}
 	return results
 }
 
 // analyzeSerial analyses the bases two at a time on this goroutine, their
 // envelope filters running interleaved.
-func (pl *plan) analyzeSerial(rec Recording, results []*ChannelAnalytics) {
+func (pl *plan) analyzeSerial(ctx context.Context, rec Recording, results []*ChannelAnalytics) {
 	ws := getWorkspace()
 	defer putWorkspace(ws)
 	for i := 0; i < len(pl.bases); i += 2 {
+		if ctx.Err() != nil {
+			return
+		}
 		if i+1 < len(pl.bases) {
 			results[i], results[i+1] = pl.analyzePair(ws, rec, pl.bases[i], pl.bases[i+1])
 		} else {
@@ -359,7 +376,7 @@ func (pl *plan) analyzeSerial(rec Recording, results []*ChannelAnalytics) {
 
 // analyzeParallel analyses the bases one at a time on each of workers
 // goroutines.
-func (pl *plan) analyzeParallel(rec Recording, results []*ChannelAnalytics, workers int) {
+func (pl *plan) analyzeParallel(ctx context.Context, rec Recording, results []*ChannelAnalytics, workers int) {
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for w := 0; w < workers; w++ {
@@ -369,13 +386,21 @@ func (pl *plan) analyzeParallel(rec Recording, results []*ChannelAnalytics, work
 			ws := getWorkspace()
 			defer putWorkspace(ws)
 			for i := range next {
+				if ctx.Err() != nil {
+					continue // drain: the sender stops at once too
+				}
 				results[i] = pl.analyzeBase(ws, rec, pl.bases[i])
 				ws.release(rec)
 			}
 		}()
 	}
+send:
 	for i := range pl.bases {
-		next <- i
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break send
+		}
 	}
 	close(next)
 	wg.Wait()
@@ -498,8 +523,45 @@ type workspace struct {
 
 var wsPool = sync.Pool{New: func() any { return &workspace{fw: newFeatureWork()} }}
 
-func getWorkspace() *workspace  { return wsPool.Get().(*workspace) }
-func putWorkspace(w *workspace) { wsPool.Put(w) }
+// maxPooledSamples is the longest signal whose arrays a pooled workspace
+// keeps: 4 MiB per array, 524,288 samples (about 9 minutes at 990 Hz, so a
+// GHOSTLY file's are kept). Longer arrays are dropped when the workspace
+// goes back to the pool, so that what a server holds between jobs, and the
+// heap goal the collector derives from it, does not grow with the longest
+// recording it has analysed (a 600 s, 10 kHz base's arrays are about 48 MB
+// each, seven of them per workspace).
+const maxPooledSamples = 1 << 19
+
+func getWorkspace() *workspace { return wsPool.Get().(*workspace) }
+
+func putWorkspace(w *workspace) {
+	w.trim(maxPooledSamples)
+	wsPool.Put(w)
+}
+
+// trim drops the arrays of w longer than n samples (plans and short arrays
+// are kept).
+func (w *workspace) trim(n int) {
+	for _, s := range []*[]float64{&w.buf, &w.env, &w.feat, &w.buf2, &w.env2,
+		&w.tv.rms, &w.tv.mav, &w.tv.mpf, &w.tv.mdf, &w.tv.fi} {
+		if cap(*s) > n {
+			*s = nil
+		}
+	}
+	if w.bp != nil && cap(w.bp.buf) > n {
+		w.bp.buf = nil
+	}
+	if w.ef != nil {
+		for _, z := range []*ZeroPhase{w.ef.hp, w.ef.lp} {
+			if z != nil && cap(z.buf) > n {
+				z.buf = nil
+			}
+		}
+	}
+	if cap(w.loaded) > 64 {
+		w.loaded = nil
+	}
+}
 
 func grow(s []float64, n int) []float64 {
 	if cap(s) < n {

@@ -5,6 +5,7 @@
 package analysis
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -127,6 +128,11 @@ func formatTime(parts []string) string {
 
 // AnalyzeFile opens path and analyses it (see Analyze).
 func AnalyzeFile(path string, p emg.Params, a emg.Analyzer) (*emg.Result, error) {
+	return AnalyzeFileContext(context.Background(), path, p, a)
+}
+
+// AnalyzeFileContext opens path and analyses it (see AnalyzeContext).
+func AnalyzeFileContext(ctx context.Context, path string, p emg.Params, a emg.Analyzer) (*emg.Result, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -136,7 +142,7 @@ func AnalyzeFile(path string, p emg.Params, a emg.Analyzer) (*emg.Result, error)
 	if err != nil {
 		return nil, err
 	}
-	return Analyze(fh, st.Size(), path, p, a)
+	return AnalyzeContext(ctx, fh, st.Size(), path, p, a)
 }
 
 // Analyze reads the C3D file in r and analyses its analog channels. When the
@@ -144,20 +150,25 @@ func AnalyzeFile(path string, p emg.Params, a emg.Analyzer) (*emg.Result, error)
 // On an analysis in which every channel failed it returns the result with the
 // channels' errors and an error matching emg.ErrAllChannelsFailed.
 func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyzer) (*emg.Result, error) {
+	return AnalyzeContext(context.Background(), r, size, name, p, a)
+}
+
+// AnalyzeContext is Analyze that stops when ctx is done (a job past its
+// timeout, a client gone): ctx is checked before each pass over the data
+// section and before each base is analysed, and a done ctx makes it return
+// ctx.Err() and no result, its buffers released.
+func AnalyzeContext(ctx context.Context, r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyzer) (*emg.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	f, err := c3d.Open(r, size)
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckLimits(f); err != nil {
+	if err := CheckFile(f); err != nil {
 		return nil, err
 	}
 	md := ReadMetadata(f, name)
-	if len(f.Analog.Labels) == 0 {
-		return nil, fmt.Errorf("the file has no analog channels")
-	}
-	if !(f.Analog.Rate > 0) {
-		return nil, fmt.Errorf("the file states no analog sampling rate (ANALOG:RATE)")
-	}
 	if p.GamePoints == nil && md.GameScore != nil && *md.GameScore >= 0 {
 		v := *md.GameScore
 		p.GamePoints = &v
@@ -184,18 +195,42 @@ func Analyze(r io.ReaderAt, size int64, name string, p emg.Params, a emg.Analyze
 		// over 32 MB). Long channels keep the passes above.
 		perPass = max(perPass, passBytes/(2*8*n))
 	}
-	ld := newGroupLoader(f, perPass)
+	bufs := &sampleBuffers{}
+	defer bufs.drop()
+	ld := newGroupLoader(ctx, f, perPass, bufs)
 	for i, l := range f.Analog.Labels {
 		i := i
 		// emg hands each channel's samples back once it has analysed its
 		// base; the next pass over the file reuses the buffers.
-		rec.Channels[i] = emg.Channel{Label: l, Load: func() ([]float64, error) { return ld.load(i) }, Release: putSamples}
+		rec.Channels[i] = emg.Channel{Label: l, Load: func() ([]float64, error) { return ld.load(i) }, Release: bufs.put}
 	}
-	res, err := a.Analyze(rec, p)
+	res, err := a.AnalyzeContext(ctx, rec, p)
+	if cerr := ctx.Err(); cerr != nil {
+		// stopped, or a channel's read refused for it
+		return nil, cerr
+	}
 	if res != nil {
 		res.Metadata = md
 	}
 	return res, err
+}
+
+// CheckFile returns the error Analyze would fail with, from the header
+// and parameters alone, for an open file that cannot be analysed: over the
+// limits (a *LimitError), without analog channels or without an analog
+// rate. A caller that must copy the file before analysing it (phase 2)
+// checks it first through ranged reads.
+func CheckFile(f *c3d.File) error {
+	if err := CheckLimits(f); err != nil {
+		return err
+	}
+	if len(f.Analog.Labels) == 0 {
+		return fmt.Errorf("the file has no analog channels")
+	}
+	if !(f.Analog.Rate > 0) {
+		return fmt.Errorf("the file states no analog sampling rate (ANALOG:RATE)")
+	}
+	return nil
 }
 
 // passBytes is the memory one pass over the data section may fill with
@@ -208,6 +243,8 @@ const passBytes = 16 << 20
 // channel out once, so that a recording is neither read once per channel nor
 // held in memory whole.
 type groupLoader struct {
+	ctx    context.Context
+	bufs   *sampleBuffers
 	f      *c3d.File
 	groups []*loadGroup
 	byChan map[int]*loadGroup
@@ -235,7 +272,7 @@ func baseCount(labels []string) int {
 // One worker reads two bases per pass (half the passes, one base held in
 // memory while the other is analysed); several workers read one base per
 // pass, as they consume bases concurrently anyway.
-func newGroupLoader(f *c3d.File, basesPerPass int) *groupLoader {
+func newGroupLoader(ctx context.Context, f *c3d.File, basesPerPass int, bufs *sampleBuffers) *groupLoader {
 	keys := emg.ChannelKeys(f.Analog.Labels)
 	byBase := map[string][]int{}
 	var bases []string
@@ -247,7 +284,7 @@ func newGroupLoader(f *c3d.File, basesPerPass int) *groupLoader {
 		byBase[b] = append(byBase[b], i)
 	}
 	sort.Strings(bases) // the order emg analyses them in
-	gl := &groupLoader{f: f, byChan: map[int]*loadGroup{}}
+	gl := &groupLoader{ctx: ctx, bufs: bufs, f: f, byChan: map[int]*loadGroup{}}
 	for i := 0; i < len(bases); i += basesPerPass {
 		g := &loadGroup{}
 		for _, b := range bases[i:min(i+basesPerPass, len(bases))] {
@@ -262,6 +299,9 @@ func newGroupLoader(f *c3d.File, basesPerPass int) *groupLoader {
 }
 
 func (gl *groupLoader) load(ch int) ([]float64, error) {
+	if err := gl.ctx.Err(); err != nil {
+		return nil, err
+	}
 	g := gl.byChan[ch]
 	if g == nil {
 		return gl.f.ReadAnalog(ch)
@@ -270,7 +310,7 @@ func (gl *groupLoader) load(ch int) ([]float64, error) {
 	defer g.mu.Unlock()
 	if !g.loaded {
 		g.loaded = true
-		xs, err := readChannels(gl.f, g.chans)
+		xs, err := gl.bufs.readChannels(gl.f, g.chans)
 		if err != nil {
 			g.readErr = err
 		} else {

@@ -1,17 +1,26 @@
 package analysis
 
 import (
+	"runtime/debug"
 	"sync"
 
 	"emgd/c3d"
 )
 
 // Decoding the analog channels is a tenth of the work of a GHOSTLY file.
-// The sample buffers are recycled between analyses (and between the passes
-// of one), so that a file costs neither a page-faulting allocation of every
-// channel nor the garbage collection of the last file's.
+// The sample buffers are recycled between the passes of one analysis, and
+// short ones between analyses, so that a file costs neither a page-faulting
+// allocation of every channel nor the garbage collection of the last
+// file's. Long buffers are not kept past their analysis: a server would
+// otherwise hold the longest recording's channels between jobs (48 MB per
+// channel of 600 s at 10 kHz), and the collector, whose heap goal follows
+// what is live, would let the next job's garbage grow to match.
 
-var sampleBufs sync.Pool // *[]float64 of any capacity
+// maxPooledSamples is the longest buffer kept between analyses: 4 MiB,
+// 524,288 samples (about 9 minutes at 990 Hz, so a GHOSTLY file's are kept).
+const maxPooledSamples = 1 << 19
+
+var sampleBufs sync.Pool // *[]float64 of at most maxPooledSamples
 
 // getSamples returns a slice of n samples (contents undefined), recycled when
 // possible.
@@ -22,27 +31,96 @@ func getSamples(n int) []float64 {
 	return make([]float64, n)
 }
 
-// putSamples hands a slice back for reuse; the caller must not use it again.
+// putSamples hands a slice back for reuse by any analysis when it is short
+// enough to be kept; the caller must not use it again.
 func putSamples(x []float64) {
-	if cap(x) > 0 {
+	if c := cap(x); c > 0 && c <= maxPooledSamples {
 		sampleBufs.Put(&x)
 	}
 }
 
+// sampleBuffers recycles one analysis's sample buffers: those too long for
+// the shared pool are reused by the analysis's next passes and dropped with
+// it.
+type sampleBuffers struct {
+	mu        sync.Mutex
+	long      [][]float64 // released buffers over maxPooledSamples
+	allocated int64       // bytes of long buffers allocated
+}
+
+func (b *sampleBuffers) get(n int) []float64 {
+	if n <= maxPooledSamples {
+		return getSamples(n)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, x := range b.long {
+		if cap(x) >= n {
+			last := len(b.long) - 1
+			b.long[i], b.long[last] = b.long[last], nil
+			b.long = b.long[:last]
+			return x[:n]
+		}
+	}
+	b.allocated += 8 * int64(n)
+	return make([]float64, n)
+}
+
+// put hands a slice back; the caller must not use it again.
+func (b *sampleBuffers) put(x []float64) {
+	if cap(x) <= maxPooledSamples {
+		putSamples(x)
+		return
+	}
+	b.mu.Lock()
+	b.long = append(b.long, x)
+	b.mu.Unlock()
+}
+
+// drop lets the long buffers go, at the end of the analysis. When they
+// came to more than collectAfterBytes it collects and returns the free
+// memory to the system: the collector lets the heap grow to twice what was
+// live at its last cycle, which ran while the long channels (and emg's
+// arrays of the same length) were live, and the freed spans of one
+// recording's lengths do not make room for another's; without it a server
+// running a 600 s 10 kHz file, then a 290 s 24-channel one, then a 600 s
+// 4-channel 10 kHz one peaked 60-160 MB above the largest alone.
+func (b *sampleBuffers) drop() {
+	b.mu.Lock()
+	b.long = nil
+	big := b.allocated > collectAfterBytes
+	b.mu.Unlock()
+	if big {
+		debug.FreeOSMemory()
+	}
+}
+
+// collectAfterBytes is the memory of long sample buffers past which an
+// analysis ends by returning free memory to the system (tens of
+// milliseconds, against the seconds such an analysis takes; a GHOSTLY
+// file's buffers are far below it).
+const collectAfterBytes = 64 << 20
+
 // readChannels returns the scaled samples of channels chs in one pass over
 // the data section, decoded by package c3d into recycled slices.
-func readChannels(f *c3d.File, chs []int) ([][]float64, error) {
+func (b *sampleBuffers) readChannels(f *c3d.File, chs []int) ([][]float64, error) {
 	n := f.SamplesPerChannel()
 	dst := make([][]float64, len(chs))
 	for i := range dst {
-		dst[i] = getSamples(n)
+		dst[i] = b.get(n)
 	}
 	out, err := f.ReadAnalogChannelsInto(chs, dst)
 	if err != nil {
 		for _, x := range dst {
-			putSamples(x)
+			b.put(x)
 		}
 		return nil, err
 	}
 	return out, nil
+}
+
+// readChannels is readChannels with buffers of no analysis in particular
+// (long ones are not kept).
+func readChannels(f *c3d.File, chs []int) ([][]float64, error) {
+	return (&sampleBuffers{}).readChannels(f, chs)
 }
