@@ -527,6 +527,11 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	if _, err := s.Store.SetStatus(ctx, sess.ID, store.StatusUpdate{Status: store.StatusProcessing}); err != nil {
 		return err
 	}
+	// A file over the limits is refused from its header, read by ranges (a
+	// few KB), before the whole object is copied.
+	if err := s.refuseEarly(ctx, sess); err != nil {
+		return s.fail(ctx, sess, err)
+	}
 	// Exactly the version phase 1 read ("" for sessions made before it was
 	// recorded: the current object).
 	body, info, err := s.Storage.GetVersion(ctx, sess.Bucket, sess.ObjectKey, sess.StorageVersion)
@@ -552,7 +557,12 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	}
 	defer cleanup()
 	read := time.Since(start)
-	res, err := analysis.Analyze(ra, size, path.Base(sess.ObjectKey), params, s.Config.Analyzer)
+	res, err := analysis.AnalyzeContext(ctx, ra, size, path.Base(sess.ObjectKey), params, s.Config.Analyzer)
+	if err != nil && ctx.Err() != nil {
+		// Stopped, not the file's fault: the job is retried (or gives up
+		// with this message on its last attempt).
+		return fmt.Errorf("the analysis was stopped before it finished (%w): the job ran out of time (--job-timeout) or the worker is stopping", err)
+	}
 	if err != nil {
 		return s.fail(ctx, sess, err)
 	}
