@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"flag"
@@ -8,12 +9,14 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"emgd/emg"
 	"emgd/internal/analysis"
@@ -279,6 +282,15 @@ func isTerminal(w io.Writer) bool {
 }
 
 func cmdAnalyze(args []string, stdout, stderr io.Writer) int {
+	// Interrupted (Ctrl-C, SIGTERM), the analysis under way stops at its
+	// next base and what was written is flushed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return analyzeFiles(ctx, args, stdout, stderr)
+}
+
+// analyzeFiles is emgd analyze until ctx is done (exit status 130).
+func analyzeFiles(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset := newFlagSet("analyze", analyzeUsage, stderr)
 	asJSON := fset.Bool("json", false, "print JSON: the result object for one file, JSON lines for several")
 	asCSV := fset.Bool("csv", false, "print CSV, one row per file and channel")
@@ -367,13 +379,19 @@ func cmdAnalyze(args []string, stdout, stderr io.Writer) int {
 	an := emg.Analyzer{Workers: *workers}
 	var failed []string
 	for i, in := range files {
+		if ctx.Err() != nil {
+			break
+		}
 		if progress {
 			drawProgress(stderr, i, len(files), in.path)
 		}
 		var res *emg.Result
 		err := in.err
 		if err == nil {
-			res, err = analysis.AnalyzeFile(in.path, p, an)
+			res, err = analysis.AnalyzeFileContext(ctx, in.path, p, an)
+		}
+		if err != nil && ctx.Err() != nil {
+			break // interrupted during this file: nothing written for it
 		}
 		if err != nil {
 			failed = append(failed, in.path)
@@ -406,6 +424,10 @@ func cmdAnalyze(args []string, stdout, stderr io.Writer) int {
 	}
 	if progress {
 		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "emgd analyze: interrupted")
+		return 130
 	}
 	if !single {
 		fmt.Fprintf(stderr, "emgd analyze: %d files, %d analysed, %d failed\n", len(files), len(files)-len(failed), len(failed))

@@ -308,7 +308,7 @@ func (h *Handler) handleTurn(w http.ResponseWriter, r *http.Request, held *bool)
 	case <-r.Context().Done():
 		return nil, errorf(499, "the client went away")
 	}
-	res, err := h.analyse(file, opt)
+	res, err := h.analyse(r.Context(), file, opt)
 	if err == nil && opt.includeSignals {
 		*held = true
 	} else {
@@ -746,13 +746,17 @@ func objectKey(patient, name string) (string, error) {
 	return patient + "/" + name, nil
 }
 
-// analyse runs the analysis and builds the answer.
-func (h *Handler) analyse(file *received, o *options) (*AnalysisResponse, error) {
+// analyse runs the analysis and builds the answer; a client gone (ctx
+// done) stops the analysis.
+func (h *Handler) analyse(ctx context.Context, file *received, o *options) (*AnalysisResponse, error) {
 	f, err := c3d.Open(file.ra, file.size)
 	if err != nil {
 		return nil, notC3D(file.name, err)
 	}
-	res, err := analysis.Analyze(file.ra, file.size, file.name, o.params, h.Analyzer)
+	res, err := analysis.AnalyzeContext(ctx, file.ra, file.size, file.name, o.params, h.Analyzer)
+	if err != nil && ctx.Err() != nil {
+		return nil, errorf(499, "the client went away")
+	}
 	if err != nil {
 		var fe *c3d.FormatError
 		if errors.As(err, &fe) {
