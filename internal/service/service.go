@@ -359,7 +359,13 @@ type Reanalysis struct {
 // when there is none (or ref cannot name one), ErrUnavailable when the
 // database cannot answer.
 func (s *Service) FindSession(ctx context.Context, ref string) (*store.Session, error) {
-	sess, err := s.Store.FindSession(ctx, ref)
+	return LookupSession(ctx, s.Store, ref)
+}
+
+// LookupSession is FindSession on st, for readers that hold a store but no
+// Service.
+func LookupSession(ctx context.Context, st store.Store, ref string) (*store.Session, error) {
+	sess, err := st.FindSession(ctx, ref)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidInput):
 		return nil, kindf(ErrSessionNotFound, err, "no session %q", ref)

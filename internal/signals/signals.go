@@ -36,7 +36,9 @@ import (
 	"emgd/c3d"
 	"emgd/emg"
 	"emgd/internal/analysis"
+	"emgd/internal/api/httperr"
 	"emgd/internal/apidoc"
+	"emgd/internal/service"
 	"emgd/internal/storage"
 	"emgd/internal/store"
 
@@ -173,19 +175,18 @@ type recording struct {
 	sess    *store.Session
 	obj     storage.Object
 	f       *c3d.File
-	keys    []string       // unique channel keys, by channel index
-	byName  map[string]int // key or label -> channel index
-	raw     map[string]int // base -> raw channel index
-	version string         // file identity for caching
+	chans   *analysis.Channels
+	version string // file identity for caching
 }
 
 func (h *Handler) session(ctx context.Context, ref string) (*store.Session, *errResp) {
-	sess, err := h.Store.FindSession(ctx, ref)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidInput) {
-		return nil, &errResp{404, fmt.Sprintf("no session %q", ref)}
-	}
+	sess, err := service.LookupSession(ctx, h.Store, ref)
 	if err != nil {
-		return nil, &errResp{503, "database unavailable"}
+		code, msg := httperr.Status(err), err.Error()
+		if code == http.StatusServiceUnavailable {
+			msg = "database unavailable"
+		}
+		return nil, &errResp{code, msg}
 	}
 	return sess, nil
 }
@@ -198,12 +199,12 @@ func replaced(sess *store.Session) *errResp {
 
 // storageErr answers a failed storage access for sess.
 func storageErr(sess *store.Session, err error) *errResp {
-	switch {
-	case errors.Is(err, storage.ErrVersionGone):
+	switch httperr.Status(err) {
+	case http.StatusConflict:
 		return replaced(sess)
-	case errors.Is(err, storage.ErrNotFound):
+	case http.StatusNotFound:
 		return &errResp{404, "the session's file is no longer in storage"}
-	case errors.Is(err, storage.ErrInvalidKey):
+	case http.StatusUnprocessableEntity:
 		return &errResp{422, "the session's file cannot be read: " + err.Error()}
 	}
 	return &errResp{503, "storage unavailable"}
@@ -266,41 +267,14 @@ func (h *Handler) openSession(ctx context.Context, sess *store.Session, version 
 		}
 		return nil, &errResp{422, "the session's file is not a readable C3D file: " + err.Error()}
 	}
-	rec := &recording{sess: sess, obj: obj, f: f, keys: emg.ChannelKeys(f.Analog.Labels), byName: map[string]int{}, raw: map[string]int{}}
+	rec := &recording{sess: sess, obj: obj, f: f, chans: analysis.NewChannels(f.Analog.Labels)}
 	rec.version = sess.Bucket + "/" + sess.ObjectKey + "@" + obj.Info().Version
-	for i := len(f.Analog.Labels) - 1; i >= 0; i-- { // first label wins
-		rec.byName[f.Analog.Labels[i]] = i
-	}
-	for i, k := range rec.keys {
-		rec.byName[k] = i
-	}
-	for i, k := range rec.keys {
-		base := emg.BaseName(k)
-		if strings.HasSuffix(k, " Raw") {
-			rec.raw[base] = i
-		} else if k == base {
-			if _, ok := rec.raw[base]; !ok {
-				rec.raw[base] = i
-			}
-		}
-	}
 	return rec, nil
 }
 
 // names lists the channels: every channel of the file, then each base's
 // Processed envelope.
-func (rec *recording) names() []string {
-	out := append([]string{}, rec.keys...)
-	seen := map[string]bool{}
-	for _, k := range rec.keys {
-		base := emg.BaseName(k)
-		if _, ok := rec.raw[base]; ok && !seen[base] {
-			seen[base] = true
-			out = append(out, base+" Processed")
-		}
-	}
-	return out
-}
+func (rec *recording) names() []string { return rec.chans.Names() }
 
 func (h *Handler) channels(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Has("channel") {
@@ -482,15 +456,7 @@ func (h *Handler) build(ctx context.Context, sess *store.Session, version, name 
 	}
 
 	// Resolve the channel.
-	processed := false
-	ch, ok := rec.byName[name]
-	if !ok {
-		if base, isProc := strings.CutSuffix(name, " Processed"); isProc {
-			if ch, ok = rec.raw[base]; ok {
-				processed = true
-			}
-		}
-	}
+	ch, processed, ok := rec.chans.Resolve(name)
 	if !ok {
 		return nil, &errResp{http.StatusNotFound, fmt.Sprintf("no channel %q in this recording (channels: %s)", name, strings.Join(rec.names(), ", "))}
 	}

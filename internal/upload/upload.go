@@ -915,22 +915,14 @@ type signalJSON struct {
 // answered).
 func signals(f *c3d.File) (map[string]signalJSON, error) {
 	fs := f.Analog.Rate
-	keys := emg.ChannelKeys(f.Analog.Labels)
+	chans := analysis.NewChannels(f.Analog.Labels)
+	keys := chans.Keys
 	n := f.SamplesPerChannel()
 	t := make(floats, n)
 	for i := range t {
 		t[i] = float64(i) / fs
 	}
 	out := map[string]signalJSON{}
-	raw := map[string]int{}
-	for i, k := range keys {
-		base := emg.BaseName(k)
-		if strings.HasSuffix(k, " Raw") {
-			raw[base] = i
-		} else if _, ok := raw[base]; !ok && k == base {
-			raw[base] = i
-		}
-	}
 	data := make([][]float64, len(keys))
 	for i, k := range keys {
 		x, err := f.ReadAnalog(i)
@@ -944,7 +936,7 @@ func signals(f *c3d.File) (map[string]signalJSON, error) {
 		}
 		out[k] = signalJSON{SamplingRate: fs, TimeAxis: t, Data: x, RMSEnvelope: rms}
 	}
-	for base, i := range raw {
+	for base, i := range chans.Raw {
 		name := base + " Processed"
 		if _, clash := out[name]; clash {
 			continue

@@ -1,0 +1,70 @@
+package analysis
+
+import (
+	"strings"
+
+	"emgd/emg"
+)
+
+// Channels resolves channel names the one way emgd's answers use them (the
+// signals API, /upload's emg_signals): a channel by its unique key
+// (emg.ChannelKeys) or by its label (the first channel of a label wins), and
+// "<base> Processed" as the Processed envelope of the base's raw channel.
+type Channels struct {
+	// Keys are the unique channel keys, by channel index.
+	Keys []string
+	// Raw maps each base (emg.BaseName) that has one to its raw channel:
+	// the "<base> Raw" channel, else a channel named the base itself.
+	Raw    map[string]int
+	byName map[string]int
+}
+
+// NewChannels resolves the channels of a file with these analog labels.
+func NewChannels(labels []string) *Channels {
+	c := &Channels{Keys: emg.ChannelKeys(labels), Raw: map[string]int{}, byName: map[string]int{}}
+	for i := len(labels) - 1; i >= 0; i-- { // first label wins
+		c.byName[labels[i]] = i
+	}
+	for i, k := range c.Keys {
+		c.byName[k] = i
+	}
+	for i, k := range c.Keys {
+		base := emg.BaseName(k)
+		if strings.HasSuffix(k, " Raw") {
+			c.Raw[base] = i
+		} else if _, ok := c.Raw[base]; !ok && k == base {
+			c.Raw[base] = i
+		}
+	}
+	return c
+}
+
+// Resolve returns the channel name denotes and whether name asks for its
+// Processed envelope; ok is false when no channel has that name. A channel
+// whose own key or label is "<base> Processed" wins over the envelope.
+func (c *Channels) Resolve(name string) (ch int, processed, ok bool) {
+	if ch, ok = c.byName[name]; ok {
+		return ch, false, true
+	}
+	if base, isProc := strings.CutSuffix(name, " Processed"); isProc {
+		if ch, ok = c.Raw[base]; ok {
+			return ch, true, true
+		}
+	}
+	return 0, false, false
+}
+
+// Names lists every channel key, then each base's "<base> Processed", in
+// the order of the bases' first channels.
+func (c *Channels) Names() []string {
+	out := append([]string{}, c.Keys...)
+	seen := map[string]bool{}
+	for _, k := range c.Keys {
+		base := emg.BaseName(k)
+		if _, ok := c.Raw[base]; ok && !seen[base] {
+			seen[base] = true
+			out = append(out, base+" Processed")
+		}
+	}
+	return out
+}
