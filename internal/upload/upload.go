@@ -306,7 +306,7 @@ func (h *Handler) handleTurn(w http.ResponseWriter, r *http.Request, held *bool)
 	select {
 	case h.sem <- struct{}{}:
 	case <-r.Context().Done():
-		return nil, errorf(499, "the client went away")
+		return nil, errorf(httperr.StatusClientClosed, "the client went away")
 	}
 	res, err := h.analyse(r.Context(), file, opt)
 	if err == nil && opt.includeSignals {
@@ -755,7 +755,7 @@ func (h *Handler) analyse(ctx context.Context, file *received, o *options) (*Ana
 	}
 	res, err := analysis.AnalyzeContext(ctx, file.ra, file.size, file.name, o.params, h.Analyzer)
 	if err != nil && ctx.Err() != nil {
-		return nil, errorf(499, "the client went away")
+		return nil, errorf(httperr.StatusClientClosed, "the client went away")
 	}
 	if err != nil {
 		var fe *c3d.FormatError
@@ -965,7 +965,7 @@ func (h *Handler) store(ctx context.Context, file *received, key string, o *opti
 	info, err := svc.Storage.Put(ctx, bucket, key, io.NewSectionReader(file.ra, 0, file.size))
 	if err != nil {
 		if ctx.Err() != nil {
-			return errorf(499, "the client went away")
+			return errorf(httperr.StatusClientClosed, "the client went away")
 		}
 		return errorf(http.StatusServiceUnavailable, "storage unavailable: %v", err)
 	}
