@@ -149,3 +149,37 @@ func TestCheckerValidatesAnswers(t *testing.T) {
 		t.Errorf("seen %v", c.Seen())
 	}
 }
+
+type request struct {
+	Name  string   `json:"name" required:"true"`
+	Limit *float64 `json:"limit"`
+	Count int      `json:"count"`
+}
+
+// A request body's fields are optional unless tagged required.
+func TestRequestBodyRequiredByTag(t *testing.T) {
+	m := apidoc.NewMux(apidoc.Info{Title: "t", Version: "1"})
+	apidoc.HandleFunc(m, apidoc.Op{Method: "POST", Path: "/r", Body: &apidoc.Body{ContentType: "application/json", Type: request{}},
+		Responses: []apidoc.Response{{Status: 200, ContentType: "application/json", Type: errorAnswer{}}}}, func(http.ResponseWriter, *http.Request) {})
+	b, err := m.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			RequestBody struct {
+				Content map[string]struct {
+					Schema struct {
+						Required   []string       `json:"required"`
+						Properties map[string]any `json:"properties"`
+					} `json:"schema"`
+				} `json:"content"`
+			} `json:"requestBody"`
+		} `json:"paths"`
+	}
+	json.Unmarshal(b, &doc)
+	s := doc.Paths["/r"]["post"].RequestBody.Content["application/json"].Schema
+	if len(s.Properties) != 3 || len(s.Required) != 1 || s.Required[0] != "name" {
+		t.Errorf("request schema: required %v, properties %v", s.Required, s.Properties)
+	}
+}

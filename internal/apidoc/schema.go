@@ -60,7 +60,23 @@ func (g *gen) schemaOf(v any) map[string]any {
 func (g *gen) inline(v any) map[string]any {
 	t := reflect.TypeOf(v)
 	if t != nil && t.Kind() == reflect.Struct && !t.Implements(schemaerType) {
-		return g.object(t)
+		// A request's fields are optional unless tagged required:"true"
+		// (a decoder takes what is missing as its zero or default).
+		props := map[string]any{}
+		g.fields(t, props, nil)
+		out := map[string]any{"type": "object", "properties": props}
+		var required []string
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Tag.Get("required") == "true" {
+				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				required = append(required, name)
+			}
+		}
+		if len(required) > 0 {
+			out["required"] = required
+		}
+		return out
 	}
 	return g.schemaOf(v)
 }

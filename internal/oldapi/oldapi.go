@@ -163,8 +163,8 @@ func (h *handler) configDefaults(w http.ResponseWriter, r *http.Request) {
 // When weight_game is given, the four main weights must sum to 1 (±0.001);
 // when weight_duration is given, the three compliance weights must.
 type ScoringConfigurationRequest struct {
-	ConfigurationName string  `json:"configuration_name"`    // required, at most 100 characters
-	Description       *string `json:"description,omitempty"` // at most 500 characters
+	ConfigurationName string  `json:"configuration_name" required:"true"` // at most 100 characters
+	Description       *string `json:"description,omitempty"`              // at most 500 characters
 	WeightCompliance  float64 `json:"weight_compliance"`
 	WeightSymmetry    float64 `json:"weight_symmetry"`
 	WeightEffort      float64 `json:"weight_effort"`

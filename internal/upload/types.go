@@ -139,7 +139,7 @@ type ErrorResponse struct {
 // Form is POST /upload's multipart form (every field may also be given in
 // the query string; the form wins).
 type Form struct {
-	File                           apidoc.Binary `json:"file" doc:"the C3D recording; its name must end in .c3d"`
+	File                           apidoc.Binary `json:"file" required:"true" doc:"the C3D recording; its name must end in .c3d"`
 	ThresholdFactor                float64       `json:"threshold_factor,omitempty" doc:"factor of the Processed envelope's maximum that times contractions, in (0, 1); default 0.10"`
 	MinDurationMs                  float64       `json:"min_duration_ms,omitempty" doc:"contractions shorter than this are dropped; default 100"`
 	SmoothingWindow                int           `json:"smoothing_window,omitempty" doc:"timing moving average in samples; default 100"`
