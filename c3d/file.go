@@ -114,8 +114,21 @@ func (f *File) FrameBytes() int { return f.frameBytes }
 //     file holds (16-bit wrap), the count the file size allows is used,
 //     not counting trailing all-zero frames that fit in the last block's
 //     padding. A count larger than the file holds is ErrTruncated.
-//   - ANALOG:RATE absent: samples per frame x point rate. POINT:RATE
-//     absent: the header frame rate.
+//   - Points: the header's point count (word 2) lays out the data; a
+//     different POINT:USED is only reported. POINT:SCALE wins over the
+//     header scale, except a 0 for integer points.
+//   - ANALOG:RATE absent (or not a positive number): samples per frame x
+//     point rate. POINT:RATE absent (or not a positive number): the header
+//     frame rate.
+//   - Analog layout: a header word 10 (samples per frame) of 0 is derived
+//     as ANALOG:RATE over the point rate, else word 3 (analog words per
+//     frame) over ANALOG:USED. ANALOG:USED gives the channels (absent: as
+//     many as word 3 holds): when word 3 is their words wrapped at 16 bits, the parameters win (a count word 3
+//     cannot hold, so not reported); when word 3 holds more channels, the
+//     first ANALOG:USED are read; when fewer, word 3's channels are read.
+//     A word 3 that is not whole samples is ErrCorrupt.
+//   - ANALOG:SCALE or ANALOG:OFFSET with fewer values than channels: the
+//     rest use 1 and 0.
 //   - Analog offsets are read as uint16 when ANALOG:FORMAT is UNSIGNED.
 //     When ANALOG:FORMAT is absent, an offset stored as -32768 is read as
 //     +32768: no signed converter has its zero at the lowest code, while a
@@ -210,14 +223,36 @@ func readFull(r io.ReaderAt, b []byte, off int64, where string) error {
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // resolveLayout decides points, analog channels, rates, scales and the
-// data start from the header and parameters.
+// data start from the header and parameters, one rule of Open at a time,
+// then the size of one frame of the data section.
 func (f *File) resolveLayout() error {
-	ps, h := f.Params, &f.Header
+	if err := f.resolveDataStart(); err != nil {
+		return err
+	}
+	f.resolvePoints()
+	arate, hasRate, rateProblem := f.analogRateParam()
+	if err := f.resolveAnalogLayout(arate, hasRate); err != nil {
+		return err
+	}
+	f.resolveAnalogRate(arate, hasRate, rateProblem)
+	f.resolveAnalogText()
+	f.resolveAnalogScales()
+	f.resolveAnalogOffsets()
 
-	// Data start.
-	ds := h.DataStartBlock
+	if f.Point.Count > (1<<31)/16 || f.analogWords > (1<<31)/4 {
+		return errorf(ErrCorrupt, "header", 2, "frame layout too large")
+	}
+	f.frameBytes = (4*f.Point.Count + f.analogWords) * f.Storage.wordSize()
+	return nil
+}
+
+// resolveDataStart applies Open's data start rule: header word 9, or
+// POINT:DATA_START when the header says 0, both unsigned. A start of 0 or
+// one overlapping the header is ErrCorrupt.
+func (f *File) resolveDataStart() error {
+	ds := f.Header.DataStartBlock
 	if ds == 0 {
-		if p := ps.Param("POINT", "DATA_START"); p != nil {
+		if p := f.Params.Param("POINT", "DATA_START"); p != nil {
 			ds, _ = p.Uint()
 		}
 		if ds == 0 {
@@ -228,75 +263,100 @@ func (f *File) resolveLayout() error {
 		return errorf(ErrCorrupt, "header", 16, "data start block %d overlaps the header", ds)
 	}
 	f.DataStart = int64(ds-1) * blockSize
+	return nil
+}
 
-	// Points.
-	pt := &f.Point
+// resolvePoints applies Open's point rules: the header's point count lays
+// out the data (a different POINT:USED is only reported), the rate is
+// POINT:RATE else the header frame rate, the scale is POINT:SCALE else the
+// header scale; labels, descriptions and units come from POINT.
+func (f *File) resolvePoints() {
+	pt, h := &f.Point, &f.Header
 	pt.Count = h.PointCount
-	if p := ps.Param("POINT", "USED"); p != nil {
+	if p := f.Params.Param("POINT", "USED"); p != nil {
 		if u, ok := p.Uint(); ok && u != pt.Count {
 			f.warn("POINT:USED is %d but the header says %d points; the header's count lays out the data", u, pt.Count)
 		}
 	}
-	pt.Rate = float64(h.FrameRate)
-	if p := ps.Param("POINT", "RATE"); p != nil {
+	pt.Rate = f.pointRate()
+	pt.Scale = f.pointScale()
+	pt.Labels = f.labels("POINT", "LABELS", pt.Count)
+	pt.Descriptions = f.labels("POINT", "DESCRIPTIONS", pt.Count)
+	if p := f.Params.Param("POINT", "UNITS"); p != nil {
+		pt.Units = p.String()
+	}
+}
+
+// pointRate applies Open's rule for POINT:RATE absent or not a positive
+// number: the header frame rate is used (0 when that is not a rate either).
+func (f *File) pointRate() float64 {
+	rate := float64(f.Header.FrameRate)
+	if p := f.Params.Param("POINT", "RATE"); p != nil {
 		if v, ok := p.Float(); ok && v > 0 && finite(v) {
-			pt.Rate = v
+			rate = v
 		} else {
-			f.warn("POINT:RATE %v is not a valid rate; using the header frame rate %g", p.Value(), pt.Rate)
+			f.warn("POINT:RATE %v is not a valid rate; using the header frame rate %g", p.Value(), rate)
 		}
-	} else if pt.Rate > 0 {
-		f.warn("POINT:RATE is absent; using the header frame rate %g", pt.Rate)
+	} else if rate > 0 {
+		f.warn("POINT:RATE is absent; using the header frame rate %g", rate)
 	}
-	if !finite(pt.Rate) || pt.Rate < 0 {
-		pt.Rate = 0
+	if !finite(rate) || rate < 0 {
+		rate = 0
 	}
-	pt.Scale = float64(h.ScaleFactor)
-	if p := ps.Param("POINT", "SCALE"); p != nil {
+	return rate
+}
+
+// pointScale applies Open's rule for the point scale: POINT:SCALE when it
+// is a finite number, else the header scale; a POINT:SCALE of 0 for integer
+// points is ignored, and one that differs from the header's is reported.
+// It needs f.Point.Count and f.Storage.
+func (f *File) pointScale() float64 {
+	hs := f.Header.ScaleFactor
+	scale := float64(hs)
+	if p := f.Params.Param("POINT", "SCALE"); p != nil {
 		if v, ok := p.Float(); ok && finite(v) {
 			switch {
-			case v == 0 && f.Storage == Int && pt.Count > 0:
-				f.warn("POINT:SCALE is 0; using the header scale %g", h.ScaleFactor)
-			case f.Storage == Int && float32(v) != h.ScaleFactor:
-				f.warn("POINT:SCALE %g differs from the header scale %g; POINT:SCALE is used", v, h.ScaleFactor)
-				pt.Scale = v
+			case v == 0 && f.Storage == Int && f.Point.Count > 0:
+				f.warn("POINT:SCALE is 0; using the header scale %g", hs)
+			case f.Storage == Int && float32(v) != hs:
+				f.warn("POINT:SCALE %g differs from the header scale %g; POINT:SCALE is used", v, hs)
+				scale = v
 			default:
-				pt.Scale = v
+				scale = v
 			}
 		}
 	}
-	pt.Labels = f.labels("POINT", "LABELS", pt.Count)
-	pt.Descriptions = f.labels("POINT", "DESCRIPTIONS", pt.Count)
-	if p := ps.Param("POINT", "UNITS"); p != nil {
-		pt.Units = p.String()
-	}
+	return scale
+}
 
-	// Analog channels.
-	an := &f.Analog
-	words := h.AnalogWordsPerFrame
-	spf := h.AnalogSamplesPerFrame
+// analogRateParam reads ANALOG:RATE: its value when that is a positive
+// finite number, else ok false and the problem, for the warning of
+// resolveAnalogRate ("is absent", "... is not a valid rate").
+func (f *File) analogRateParam() (rate float64, ok bool, problem string) {
+	p := f.Params.Param("ANALOG", "RATE")
+	if p == nil {
+		return 0, false, "is absent"
+	}
+	if v, ok := p.Float(); ok && v > 0 && finite(v) {
+		return v, true, ""
+	}
+	return 0, false, fmt.Sprintf("%v is not a valid rate", p.Value())
+}
+
+// resolveAnalogLayout applies Open's analog layout rules: it decides the
+// analog samples per frame (header word 10, see analogSamplesPerFrame when
+// it is 0) and the channel count (ANALOG:USED against header word 3, see
+// analogChannels), and so the analog words of each frame. ANALOG:USED
+// absent: as many channels as word 3 holds.
+func (f *File) resolveAnalogLayout(arate float64, hasRate bool) error {
+	words := f.Header.AnalogWordsPerFrame
+	spf := f.Header.AnalogSamplesPerFrame
 	used, hasUsed := 0, false
-	if p := ps.Param("ANALOG", "USED"); p != nil {
+	if p := f.Params.Param("ANALOG", "USED"); p != nil {
 		used, hasUsed = p.Uint()
 	}
-	arate, hasRate := 0.0, false
-	rateProblem := "is absent"
-	if p := ps.Param("ANALOG", "RATE"); p != nil {
-		if v, ok := p.Float(); ok && v > 0 && finite(v) {
-			arate, hasRate = v, true
-		} else {
-			rateProblem = fmt.Sprintf("%v is not a valid rate", p.Value())
-		}
-	}
 	if spf == 0 && (words > 0 || used > 0) {
-		switch {
-		case hasRate && pt.Rate > 0:
-			spf = int(math.Round(arate / pt.Rate))
-		case used > 0 && words%used == 0:
-			spf = words / used
-		}
-		if spf > 0 {
-			f.warn("header word 10 (analog samples per frame) is 0; using %d", spf)
-		}
+		spf = f.analogSamplesPerFrame(words, used, arate, hasRate)
 	}
 	if spf == 0 {
 		words, used = 0, 0
@@ -304,6 +364,45 @@ func (f *File) resolveLayout() error {
 	if !hasUsed && spf > 0 {
 		used = words / spf
 	}
+	words, used, err := f.analogChannels(words, spf, used)
+	if err != nil {
+		return err
+	}
+	f.analogWords = words
+	f.Analog.Count = used
+	f.Analog.SamplesPerFrame = spf
+	if used == 0 {
+		f.Analog.SamplesPerFrame = 0
+	}
+	return nil
+}
+
+// analogSamplesPerFrame applies Open's rule for a header word 10 (analog
+// samples per frame) of 0 in a file with analog words or ANALOG:USED: the
+// count is ANALOG:RATE over the point rate, else word 3 over ANALOG:USED.
+// It returns 0 when neither gives one (the file then has no analog data).
+func (f *File) analogSamplesPerFrame(words, used int, arate float64, hasRate bool) int {
+	spf := 0
+	switch {
+	case hasRate && f.Point.Rate > 0:
+		spf = int(math.Round(arate / f.Point.Rate))
+	case used > 0 && words%used == 0:
+		spf = words / used
+	}
+	if spf > 0 {
+		f.warn("header word 10 (analog samples per frame) is 0; using %d", spf)
+	}
+	return spf
+}
+
+// analogChannels applies Open's rule for ANALOG:USED (used channels)
+// against header word 3 (words analog words per frame) at spf samples per
+// frame, and returns the words and channels that lay out the data. A word 3
+// that is the 16-bit wrap of used x spf is replaced by the full count;
+// when word 3 holds more channels than ANALOG:USED, the first ANALOG:USED
+// are read; when it holds fewer, word 3's count is read; a word 3 that is
+// not whole samples is ErrCorrupt.
+func (f *File) analogChannels(words, spf, used int) (int, int, error) {
 	switch {
 	case spf == 0:
 	case used*spf == words:
@@ -316,39 +415,55 @@ func (f *File) resolveLayout() error {
 		f.warn("ANALOG:USED is %d but the header gives %d analog words per frame (%d channels); %d channels are read", used, words, words/spf, words/spf)
 		used = words / spf
 	default:
-		return errorf(ErrCorrupt, "header", 4, "%d analog words per frame is not a multiple of %d samples per frame", words, spf)
+		return 0, 0, errorf(ErrCorrupt, "header", 4, "%d analog words per frame is not a multiple of %d samples per frame", words, spf)
 	}
-	f.analogWords = words
-	an.Count = used
-	an.SamplesPerFrame = spf
-	if used == 0 {
-		an.SamplesPerFrame = 0
-	}
+	return words, used, nil
+}
+
+// resolveAnalogRate applies Open's rule for ANALOG:RATE absent or not a
+// positive number: a file with analog channels gets samples per frame x
+// point rate. arate, ok and problem are analogRateParam's answers.
+func (f *File) resolveAnalogRate(arate float64, ok bool, problem string) {
+	an := &f.Analog
 	switch {
-	case hasRate:
+	case ok:
 		an.Rate = arate
-	case used > 0:
-		an.Rate = float64(spf) * pt.Rate
-		f.warn("ANALOG:RATE %s; analog rate derived as %d samples per frame x %g Hz = %g Hz", rateProblem, spf, pt.Rate, an.Rate)
+	case an.Count > 0:
+		an.Rate = float64(an.SamplesPerFrame) * f.Point.Rate
+		f.warn("ANALOG:RATE %s; analog rate derived as %d samples per frame x %g Hz = %g Hz", problem, an.SamplesPerFrame, f.Point.Rate, an.Rate)
 	}
-	an.Labels = f.labels("ANALOG", "LABELS", used)
-	an.Descriptions = f.labels("ANALOG", "DESCRIPTIONS", used)
-	an.Units = f.labels("ANALOG", "UNITS", used)
-	if p := ps.Param("ANALOG", "FORMAT"); p != nil {
+}
+
+// resolveAnalogText reads the analog channels' labels, descriptions and
+// units (with their LABELS2.. continuations, one per channel, blank when
+// missing) and ANALOG:FORMAT and ANALOG:BITS as written; FORMAT UNSIGNED
+// makes the samples and offsets unsigned.
+func (f *File) resolveAnalogText() {
+	an := &f.Analog
+	an.Labels = f.labels("ANALOG", "LABELS", an.Count)
+	an.Descriptions = f.labels("ANALOG", "DESCRIPTIONS", an.Count)
+	an.Units = f.labels("ANALOG", "UNITS", an.Count)
+	if p := f.Params.Param("ANALOG", "FORMAT"); p != nil {
 		an.Format = p.String()
 		an.Unsigned = strings.EqualFold(strings.TrimSpace(an.Format), "UNSIGNED")
 	}
-	if p := ps.Param("ANALOG", "BITS"); p != nil {
+	if p := f.Params.Param("ANALOG", "BITS"); p != nil {
 		an.Bits, _ = p.Uint()
 	}
+}
+
+// resolveAnalogScales applies Open's rule for missing analog scales:
+// ANALOG:GEN_SCALE absent or not finite is 1, and channels beyond
+// ANALOG:SCALE's values (or with a non-finite one) use 1.
+func (f *File) resolveAnalogScales() {
+	an := &f.Analog
 	an.GenScale = 1
-	if p := ps.Param("ANALOG", "GEN_SCALE"); p != nil {
+	if p := f.Params.Param("ANALOG", "GEN_SCALE"); p != nil {
 		if v, ok := p.Float(); ok && finite(v) {
 			an.GenScale = v
 		}
 	}
-	an.Scales = make([]float64, used)
-	an.Offsets = make([]float64, used)
+	an.Scales = make([]float64, an.Count)
 	scales := f.numbers("ANALOG", "SCALE", false)
 	for i := range an.Scales {
 		an.Scales[i] = 1
@@ -356,9 +471,18 @@ func (f *File) resolveLayout() error {
 			an.Scales[i] = scales[i]
 		}
 	}
-	if used > 0 && len(scales) < used {
-		f.warn("ANALOG:SCALE has %d values for %d channels; the rest use 1", len(scales), used)
+	if an.Count > 0 && len(scales) < an.Count {
+		f.warn("ANALOG:SCALE has %d values for %d channels; the rest use 1", len(scales), an.Count)
 	}
+}
+
+// resolveAnalogOffsets applies Open's offset rules: offsets are read as
+// uint16 when ANALOG:FORMAT is UNSIGNED; when ANALOG:FORMAT is absent an
+// offset of -32768 is read as +32768; channels beyond ANALOG:OFFSET's
+// values use 0. It needs resolveAnalogText's Format and Unsigned.
+func (f *File) resolveAnalogOffsets() {
+	an := &f.Analog
+	an.Offsets = make([]float64, an.Count)
 	offsets := f.numbers("ANALOG", "OFFSET", an.Unsigned)
 	adjusted := 0
 	for i := range an.Offsets {
@@ -374,15 +498,9 @@ func (f *File) resolveLayout() error {
 	if adjusted > 0 {
 		f.warn("ANALOG:FORMAT is absent and %d offsets are stored as -32768; they are read as unsigned 32768", adjusted)
 	}
-	if used > 0 && len(offsets) < used {
-		f.warn("ANALOG:OFFSET has %d values for %d channels; the rest use 0", len(offsets), used)
+	if an.Count > 0 && len(offsets) < an.Count {
+		f.warn("ANALOG:OFFSET has %d values for %d channels; the rest use 0", len(offsets), an.Count)
 	}
-
-	if pt.Count > (1<<31)/16 || words > (1<<31)/4 {
-		return errorf(ErrCorrupt, "header", 2, "frame layout too large")
-	}
-	f.frameBytes = (4*pt.Count + words) * f.Storage.wordSize()
-	return nil
 }
 
 // labels gathers NAME, NAME2, ... of a group as trimmed strings, n of them
