@@ -28,6 +28,8 @@ type Checker struct {
 	mux *apidoc.Mux
 	doc map[string]any
 
+	inflight sync.WaitGroup // wrapped requests not yet validated
+
 	mu       sync.Mutex
 	compiler *jsonschema.Compiler
 	schemas  map[string]*jsonschema.Schema
@@ -58,6 +60,8 @@ func New(t testing.TB, mux *apidoc.Mux) *Checker {
 // fails on an undocumented answer).
 func (c *Checker) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.inflight.Add(1)
+		defer c.inflight.Done()
 		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(rec, r)
 		if r.Method == http.MethodHead || r.Pattern == "" {
@@ -69,8 +73,10 @@ func (c *Checker) Wrap(h http.Handler) http.Handler {
 	})
 }
 
-// Seen lists the patterns and statuses validated so far.
+// Seen lists the patterns and statuses validated, once the requests under
+// way are (a client may have its answer before the handler returns).
 func (c *Checker) Seen() map[string][]int {
+	c.inflight.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := map[string][]int{}
