@@ -121,8 +121,8 @@ func (f *File) FrameBytes() int { return f.frameBytes }
 //     point rate. POINT:RATE absent (or not a positive number): the header
 //     frame rate.
 //   - Analog layout: a header word 10 (samples per frame) of 0 is derived
-//     as ANALOG:RATE over the point rate, else word 3 (analog words per
-//     frame) over ANALOG:USED. ANALOG:USED gives the channels (absent: as
+//     as ANALOG:RATE over the point rate when that fits the 16-bit word,
+//     else as word 3 (analog words per frame) over ANALOG:USED. ANALOG:USED gives the channels (absent: as
 //     many as word 3 holds): when word 3 is their words wrapped at 16 bits, the parameters win (a count word 3
 //     cannot hold, so not reported); when word 3 holds more channels, the
 //     first ANALOG:USED are read; when fewer, word 3's channels are read.
@@ -379,12 +379,13 @@ func (f *File) resolveAnalogLayout(arate float64, hasRate bool) error {
 
 // analogSamplesPerFrame applies Open's rule for a header word 10 (analog
 // samples per frame) of 0 in a file with analog words or ANALOG:USED: the
-// count is ANALOG:RATE over the point rate, else word 3 over ANALOG:USED.
-// It returns 0 when neither gives one (the file then has no analog data).
+// count is ANALOG:RATE over the point rate when that is a count word 10
+// could hold, else word 3 over ANALOG:USED. It returns 0 when neither gives
+// one (the file then has no analog data).
 func (f *File) analogSamplesPerFrame(words, used int, arate float64, hasRate bool) int {
 	spf := 0
 	switch {
-	case hasRate && f.Point.Rate > 0:
+	case hasRate && f.Point.Rate > 0 && arate/f.Point.Rate < 0xffff+0.5:
 		spf = int(math.Round(arate / f.Point.Rate))
 	case used > 0 && words%used == 0:
 		spf = words / used

@@ -38,6 +38,9 @@ func checkOpen(t *testing.T, b []byte) {
 	if f.Frames > 0 && int64(f.Frames)*int64(f.FrameBytes()) > int64(len(b))-f.DataStart {
 		t.Fatalf("%d frames of %d bytes declared in a data section of %d bytes", f.Frames, f.FrameBytes(), int64(len(b))-f.DataStart)
 	}
+	if f.Analog.Count < 0 || f.Analog.SamplesPerFrame < 0 || f.Analog.SamplesPerFrame > 0xffff || f.Duration() < 0 {
+		t.Fatalf("%d channels of %d samples per frame, %v s", f.Analog.Count, f.Analog.SamplesPerFrame, f.Duration())
+	}
 	if f.Analog.Count > 0 && int64(f.SamplesPerChannel())*int64(f.Analog.Count) > int64(len(b)) {
 		t.Fatalf("%d samples on %d channels declared in %d bytes", f.SamplesPerChannel(), f.Analog.Count, len(b))
 	}

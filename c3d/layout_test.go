@@ -75,6 +75,28 @@ func TestOpenLayoutRules(t *testing.T) {
 				"ANALOG:RATE is absent; analog rate derived as 2 samples per frame x 50 Hz = 100 Hz"}
 			return w
 		}},
+		// ANALOG:RATE over a tiny POINT:RATE is no count header word 10
+		// could hold: word 3 over ANALOG:USED decides.
+		{"samples per frame 0 and a rate ratio beyond 16 bits", nil, func(t *testing.T, b []byte) {
+			putWord(b, 10, 0)
+			putF32le(b[paramData(t, b, 1, "RATE"):], 1e-30)
+		}, func(w want) want {
+			w.pointRate = float64(float32(1e-30))
+			w.warnings = []string{"header word 10 (analog samples per frame) is 0; using 2"}
+			return w
+		}},
+		// With 2 channels, 2 x int(1e32) wrapped to 0 = word 3 once let
+		// through a negative samples per frame.
+		{"samples per frame 0, a rate ratio beyond 16 bits and no analog words",
+			&c3d.WriterConfig{Frames: 3, PointRate: 50, AnalogLabels: labels("EMG", 2), AnalogRate: 100}, func(t *testing.T, b []byte) {
+				putWord(b, 10, 0)
+				putWord(b, 3, 0)
+				putF32le(b[paramData(t, b, 1, "RATE"):], 1e-30)
+			}, func(w want) want {
+				w.pointRate = float64(float32(1e-30))
+				w.channels, w.spf = 0, 0
+				return w
+			}},
 		{"ANALOG:USED below the channels in the data", nil, func(t *testing.T, b []byte) { putU16(b[paramData(t, b, 2, "USED"):], 2) },
 			func(w want) want {
 				w.channels = 2
