@@ -28,6 +28,9 @@ type item struct {
 	private int
 }
 
+// private is set so that it is used; the document must leave it out.
+var _ = item{private: 1}
+
 type itemAnswer struct {
 	Success bool `json:"success"`
 	item
