@@ -437,100 +437,144 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 	writeBody(w, etag, gz, v.([]byte))
 }
 
-// build computes one answer.
+// build computes one answer: the channel's window (see plan), its samples
+// (see sources), reduced to the query's points, encoded and compressed
+// when gz.
 func (h *Handler) build(ctx context.Context, sess *store.Session, version, name string, q query, gz bool) ([]byte, error) {
 	rec, e := h.openSession(ctx, sess, version)
 	if e != nil {
 		return nil, e
 	}
 	defer rec.obj.Close()
+	p, e := plan(rec, name, q)
+	if e != nil {
+		return nil, e
+	}
+	raw, data, err := h.sources(ctx, rec, p)
+	if err != nil {
+		return nil, err
+	}
+	pts, err := reduce(ctx, p.n, p.lo, p.hi, q.k, q.maxPoints, raw, data, p.rms)
+	if err != nil {
+		return nil, reduceErr(ctx, sess, err)
+	}
+	f := rec.f
+	body := encode(name, rec.sess.ID, f.Analog.Rate, f.Duration(), pts, q.k)
+	if gz {
+		body = gzipped(body)
+	}
+	return body, nil
+}
+
+// signalPlan is what one answer reads: channel ch (its Processed envelope
+// when processed) of n samples, samples [lo, hi), with its RMS envelope
+// when rms is not nil.
+type signalPlan struct {
+	ch        int
+	processed bool
+	n, lo, hi int
+	rms       *rmsWindow
+}
+
+// plan checks that the recording can answer (an analog rate, within the
+// limits analyses have), resolves the channel name and the query's time
+// window; a channel that does not exist is 404, a window beyond the
+// recording 400, a file that cannot be decoded 422.
+func plan(rec *recording, name string, q query) (signalPlan, *errResp) {
 	f := rec.f
 	fs := f.Analog.Rate
 	if !(fs > 0) {
-		return nil, &errResp{http.StatusUnprocessableEntity, "the file states no analog sampling rate"}
+		return signalPlan{}, &errResp{http.StatusUnprocessableEntity, "the file states no analog sampling rate"}
 	}
 	// Decoding is bounded by the limits analyses have (a Processed envelope
 	// holds about 24 bytes per sample of its channel).
 	if err := analysis.CheckLimits(f); err != nil {
-		return nil, &errResp{http.StatusUnprocessableEntity, err.Error()}
+		return signalPlan{}, &errResp{http.StatusUnprocessableEntity, err.Error()}
 	}
-
-	// Resolve the channel.
 	ch, processed, ok := rec.chans.Resolve(name)
 	if !ok {
-		return nil, &errResp{http.StatusNotFound, fmt.Sprintf("no channel %q in this recording (channels: %s)", name, strings.Join(rec.names(), ", "))}
+		return signalPlan{}, &errResp{http.StatusNotFound, fmt.Sprintf("no channel %q in this recording (channels: %s)", name, strings.Join(rec.names(), ", "))}
 	}
-	n := f.SamplesPerChannel()
-	lo, hi := window(n, fs, q.start, q.end)
-	if lo >= n && n > 0 {
-		return nil, &errResp{http.StatusBadRequest, fmt.Sprintf("start_s %g is beyond the recording (%g s)", q.start, f.Duration())}
+	p := signalPlan{ch: ch, processed: processed, n: f.SamplesPerChannel()}
+	p.lo, p.hi = window(p.n, fs, q.start, q.end)
+	if p.lo >= p.n && p.n > 0 {
+		return signalPlan{}, &errResp{http.StatusBadRequest, fmt.Sprintf("start_s %g is beyond the recording (%g s)", q.start, f.Duration())}
 	}
-	var rms *rmsWindow
 	if q.includeRMS {
 		if _, err := emg.RMSEnvelope(nil, fs); err != nil { // the rate's checks, nothing computed
-			return nil, &errResp{http.StatusUnprocessableEntity, "RMS envelope: " + err.Error()}
+			return signalPlan{}, &errResp{http.StatusUnprocessableEntity, "RMS envelope: " + err.Error()}
 		}
-		rms = newRMSWindow(n, fs)
+		p.rms = newRMSWindow(p.n, fs)
 	}
+	return p, nil
+}
 
-	// The raw channel comes from the cache when it is there, else streams
-	// from the file: only the picked samples are kept, whatever the length
-	// of the channel. A whole raw channel small enough (an eighth of the
-	// cache budget) is kept for the next requests. The Processed envelope
-	// needs its whole channel: it is computed once for all concurrent
-	// requests and cached.
-	rawKey := rec.version + "\x00" + strconv.Itoa(ch)
-	raw := source{f: f, ch: ch}
+// sources returns where plan p's samples come from: the raw channel (data
+// nil) or the Processed envelope (data) with its raw channel.
+//
+// The raw channel comes from the cache when it is there, else streams from
+// the file: only the picked samples are kept, whatever the length of the
+// channel. A whole raw channel small enough (an eighth of the cache budget)
+// is kept for the next requests. The Processed envelope needs its whole
+// channel: it is computed once for all concurrent requests and cached.
+func (h *Handler) sources(ctx context.Context, rec *recording, p signalPlan) (raw source, data *source, err error) {
+	f := rec.f
+	rawKey := rec.version + "\x00" + strconv.Itoa(p.ch)
+	raw = source{f: f, ch: p.ch}
 	if x, hit := h.Cache.Get(rawKey); hit {
 		raw = memSource(x)
 	}
-	var data *source
-	if processed {
-		env, err := h.processed(ctx, rec, ch, rawKey, raw)
+	if p.processed {
+		env, err := h.processed(ctx, rec, p.ch, rawKey, raw)
 		if err != nil {
-			return nil, err
+			return raw, nil, err
 		}
 		if !raw.inMem && env.raw != nil {
 			raw = memSource(env.raw)
 		}
 		d := memSource(env.proc)
-		data = &d
-	} else if !raw.inMem && lo == 0 && hi == n && h.Cache != nil && int64(n)*8*8 <= h.Cache.budget {
+		return raw, &d, nil
+	}
+	if !raw.inMem && p.lo == 0 && p.hi == p.n && h.Cache != nil && int64(p.n)*8*8 <= h.Cache.budget {
 		// A whole channel small enough is decoded in one pass and kept.
-		x, err := f.ReadAnalog(ch)
+		x, err := f.ReadAnalog(p.ch)
 		if err != nil {
 			if errors.Is(err, storage.ErrVersionGone) {
-				return nil, replaced(sess)
+				return raw, nil, replaced(rec.sess)
 			}
-			return nil, &errResp{http.StatusUnprocessableEntity, "decoding the channel: " + err.Error()}
+			return raw, nil, &errResp{http.StatusUnprocessableEntity, "decoding the channel: " + err.Error()}
 		}
 		h.Cache.Put(rawKey, x)
 		raw = memSource(x)
 	}
-	pts, err := reduce(ctx, n, lo, hi, q.k, q.maxPoints, raw, data, rms)
-	if err != nil {
-		var e *errResp
-		switch {
-		case errors.As(err, &e):
-			return nil, e
-		case ctx.Err() != nil:
-			return nil, ctx.Err()
-		case errors.Is(err, storage.ErrVersionGone):
-			return nil, replaced(sess)
-		}
-		return nil, &errResp{http.StatusUnprocessableEntity, "decoding the channel: " + err.Error()}
+	return raw, nil, nil
+}
+
+// reduceErr maps an error of reduce: an answer as it is, a cancelled
+// request as its context's error, a replaced object 409, anything else a
+// channel that cannot be decoded (422).
+func reduceErr(ctx context.Context, sess *store.Session, err error) error {
+	var e *errResp
+	switch {
+	case errors.As(err, &e):
+		return e
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, storage.ErrVersionGone):
+		return replaced(sess)
 	}
-	body := encode(name, rec.sess.ID, fs, f.Duration(), pts, q.k)
-	if gz {
-		var buf bytes.Buffer
-		zw := gzPool.Get().(*gzip.Writer)
-		zw.Reset(&buf)
-		zw.Write(body)
-		zw.Close()
-		gzPool.Put(zw)
-		body = buf.Bytes()
-	}
-	return body, nil
+	return &errResp{http.StatusUnprocessableEntity, "decoding the channel: " + err.Error()}
+}
+
+// gzipped returns body gzip-compressed.
+func gzipped(body []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzPool.Get().(*gzip.Writer)
+	zw.Reset(&buf)
+	zw.Write(body)
+	zw.Close()
+	gzPool.Put(zw)
+	return buf.Bytes()
 }
 
 // envelope is a decoded channel and its Processed envelope.
