@@ -250,38 +250,53 @@ func reduce(ctx context.Context, n, lo, hi, k, maxPoints int, raw source, data *
 			a = b
 			continue
 		}
-		if cap(sq) < len(xr) {
-			sq = make([]float64, len(xr))
-		}
-		sq = sq[:len(xr)]
-		for j, v := range xr {
-			sq[j] = v * v
-		}
-		h1, h2, addBelow := rms.h1, rms.h2, rms.addBelow
-		for b0 := a; b0 < b; b0 += rmsBlock {
-			b1 := min(b, b0+rmsBlock)
-			s := 0.0
-			for j := max(0, b0-h1); j <= min(n-1, b0+h2); j++ {
-				s += sq[j-ra]
-			}
-			for i := b0; i < b1; i++ {
-				if i == next {
-					v := s * rms.scale
-					p.add(i, xd[i-d0], math.Sqrt(math.Max(v, 0)))
-					next += k
-				}
-				enter, leave := i < addBelow, i >= h1
-				switch {
-				case enter && leave:
-					s += sq[i+1+h2-ra] - sq[i-h1-ra]
-				case enter:
-					s += sq[i+1+h2-ra]
-				case leave:
-					s -= sq[i-h1-ra]
-				}
-			}
-		}
+		sq = squares(sq, xr)
+		rms.addSegment(p, sq, xd, a, b, ra, d0, next, k)
 		a = b
 	}
 	return p.out, nil
+}
+
+// squares returns the squares of x, in buf when it is large enough.
+func squares(buf, x []float64) []float64 {
+	if cap(buf) < len(x) {
+		buf = make([]float64, len(x))
+	}
+	buf = buf[:len(x)]
+	for j, v := range x {
+		buf[j] = v * v
+	}
+	return buf
+}
+
+// addSegment adds to p the kept samples of segment [a, b) with their RMS
+// envelope: xd holds the sent samples from d0, the first kept one is next
+// and every k-th after it; sq holds the squared raw samples from ra (the
+// segment and the window's reach either side). The moving sum restarts at
+// every block of rmsBlock samples, as emg.RMSEnvelope's does.
+func (rms *rmsWindow) addSegment(p *picker, sq, xd []float64, a, b, ra, d0, next, k int) {
+	n, h1, h2, addBelow := rms.n, rms.h1, rms.h2, rms.addBelow
+	for b0 := a; b0 < b; b0 += rmsBlock {
+		b1 := min(b, b0+rmsBlock)
+		s := 0.0
+		for j := max(0, b0-h1); j <= min(n-1, b0+h2); j++ {
+			s += sq[j-ra]
+		}
+		for i := b0; i < b1; i++ {
+			if i == next {
+				v := s * rms.scale
+				p.add(i, xd[i-d0], math.Sqrt(math.Max(v, 0)))
+				next += k
+			}
+			enter, leave := i < addBelow, i >= h1
+			switch {
+			case enter && leave:
+				s += sq[i+1+h2-ra] - sq[i-h1-ra]
+			case enter:
+				s += sq[i+1+h2-ra]
+			case leave:
+				s -= sq[i-h1-ra]
+			}
+		}
+	}
 }
