@@ -29,8 +29,9 @@
 // rates, parameter sections at any block, LABELS2.. continuations, offsets
 // of -32768 without ANALOG:FORMAT) and reports what it did in
 // File.Warnings. Malformed input gives a *FormatError wrapping ErrNotC3D,
-// ErrTruncated, ErrCorrupt or ErrChannel; nothing is allocated beyond what
-// the file's size justifies.
+// ErrTruncated or ErrCorrupt, a channel or point out of range one wrapping
+// ErrChannel, and an error of the io.ReaderAt comes back wrapped; nothing is
+// allocated beyond what the file's size justifies.
 //
 // NewWriter writes files for every processor and storage format, with
 // continuation parameters for more than 255 channels and 32-bit frame

@@ -5,8 +5,10 @@ import (
 	"fmt"
 )
 
-// Sentinel errors. Every error returned while reading a file wraps one of
-// them (test with errors.Is) inside a *FormatError that says where and what.
+// Sentinel errors. Every error a malformed or short file causes wraps one
+// of them (test with errors.Is) inside a *FormatError that says where and
+// what; an error of the io.ReaderAt itself is returned wrapped (with the
+// section and offset read), not as a FormatError.
 var (
 	// ErrNotC3D: the bytes are not a C3D file (bad header or parameter section).
 	ErrNotC3D = errors.New("not a C3D file")
@@ -14,7 +16,8 @@ var (
 	ErrTruncated = errors.New("truncated C3D file")
 	// ErrCorrupt: a structure is present but its values are impossible.
 	ErrCorrupt = errors.New("corrupt C3D file")
-	// ErrUnsupported: a valid file uses a feature this package does not read.
+	// ErrUnsupported: a valid file uses a feature this package does not
+	// read. No reader returns it today: no feature of the format is refused.
 	ErrUnsupported = errors.New("unsupported C3D feature")
 	// ErrChannel: a channel or point index is out of range.
 	ErrChannel = errors.New("no such channel")

@@ -105,6 +105,10 @@ func (f *File) FrameBytes() int { return f.frameBytes }
 // Rules for files that break the format, each reported in Warnings:
 //   - The processor type comes from the parameter section (84 Intel,
 //     85 DEC, 86 MIPS); storage is float when the header scale is negative.
+//   - The parameter section starts at the block header byte 1 names,
+//     wherever that is, and is read for the blocks it declares, or up to
+//     the data section when that follows it (at most 255 blocks, and no
+//     further than the file).
 //   - The data section starts at header word 9, or POINT:DATA_START when the
 //     header says 0. Both are read unsigned.
 //   - Frames: TRIAL:ACTUAL_START_FIELD/ACTUAL_END_FIELD or POINT:LONG_FRAMES
@@ -127,8 +131,10 @@ func (f *File) FrameBytes() int { return f.frameBytes }
 //     cannot hold, so not reported); when word 3 holds more channels, the
 //     first ANALOG:USED are read; when fewer, word 3's channels are read.
 //     A word 3 that is not whole samples is ErrCorrupt.
-//   - ANALOG:SCALE or ANALOG:OFFSET with fewer values than channels: the
-//     rest use 1 and 0.
+//   - LABELS, DESCRIPTIONS, UNITS, SCALE and OFFSET of more than 255
+//     entries continue in NAME2, NAME3, ..., read in order up to the first
+//     one missing. ANALOG:SCALE or ANALOG:OFFSET with fewer values than
+//     channels: the rest use 1 and 0.
 //   - Analog offsets are read as uint16 when ANALOG:FORMAT is UNSIGNED.
 //     When ANALOG:FORMAT is absent, an offset stored as -32768 is read as
 //     +32768: no signed converter has its zero at the lowest code, while a
