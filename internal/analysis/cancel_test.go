@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"emgd/c3d"
@@ -114,17 +115,37 @@ func TestSampleBuffersKeepNoLongBuffer(t *testing.T) {
 	drain()
 	path := filepath.Join(t.TempDir(), "long.c3d")
 	writeSynthetic(t, path, 2, 1000, (maxPooledSamples+1000)/1000)
+	forced := func() uint32 {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.NumForcedGC
+	}
+	before := forced()
 	if _, err := AnalyzeFile(path, emg.Params{}, emg.Analyzer{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, longest := drain(); longest > maxPooledSamples {
 		t.Errorf("a buffer of %d samples kept in the shared pool after the analysis (limit %d)", longest, maxPooledSamples)
 	}
+	// ... and the memory they held is collected and returned at once,
+	if forced() == before {
+		t.Error("no collection at the end of an analysis of long channels")
+	}
+	// ... which a short file's analysis does not pay for.
+	short := filepath.Join(t.TempDir(), "short.c3d")
+	writeSynthetic(t, short, 2, 1000, 60)
+	before = forced()
+	if _, err := AnalyzeFile(short, emg.Params{}, emg.Analyzer{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := forced() - before; n != 0 {
+		t.Errorf("%d collections forced by the analysis of a short file", n)
+	}
 
 	// A short file's buffers go back to the shared pool for the next
 	// analysis (sync.Pool may drop any, so only the kind is checked).
-	short := b.get(1000)
-	b.put(short)
+	few := b.get(1000)
+	b.put(few)
 	if p, ok := sampleBufs.Get().(*[]float64); ok && cap(*p) > maxPooledSamples {
 		t.Errorf("a buffer of %d samples in the shared pool", cap(*p))
 	}

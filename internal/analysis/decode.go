@@ -77,29 +77,25 @@ func (b *sampleBuffers) put(x []float64) {
 	b.mu.Unlock()
 }
 
-// drop lets the long buffers go, at the end of the analysis. When they
-// came to more than collectAfterBytes it collects and returns the free
-// memory to the system: the collector lets the heap grow to twice what was
-// live at its last cycle, which ran while the long channels (and emg's
-// arrays of the same length) were live, and the freed spans of one
-// recording's lengths do not make room for another's; without it a server
-// running a 600 s 10 kHz file, then a 290 s 24-channel one, then a 600 s
-// 4-channel 10 kHz one peaked 60-160 MB above the largest alone.
+// drop lets the long buffers go, at the end of the analysis. When the
+// analysis allocated any, it collects and returns the free memory to the
+// system: the collector lets the heap grow to twice what was live at its
+// last cycle, which ran while the long channels (and emg's arrays of the
+// same length) were live, and the freed spans of one recording's lengths do
+// not make room for another's. Without it a server running a 600 s 10 kHz
+// file, then a 290 s 24-channel one, then a 600 s 4-channel 10 kHz one
+// peaked 60 MB above the last alone (455 MB against 396 MB; with it, 397
+// MB). It costs a long file about a tenth more CPU (a GHOSTLY file's
+// buffers are short and pooled: no cost).
 func (b *sampleBuffers) drop() {
 	b.mu.Lock()
 	b.long = nil
-	big := b.allocated > collectAfterBytes
+	big := b.allocated > 0
 	b.mu.Unlock()
 	if big {
 		debug.FreeOSMemory()
 	}
 }
-
-// collectAfterBytes is the memory of long sample buffers past which an
-// analysis ends by returning free memory to the system (tens of
-// milliseconds, against the seconds such an analysis takes; a GHOSTLY
-// file's buffers are far below it).
-const collectAfterBytes = 64 << 20
 
 // readChannels returns the scaled samples of channels chs in one pass over
 // the data section, decoded by package c3d into recycled slices.
