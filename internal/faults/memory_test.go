@@ -50,9 +50,11 @@ var legalShapes = []legalShape{{16, 600, 2000}, {2, 600, 10000}, {24, 290, 2000}
 // perWorkerBound is the stated bound on the peak RSS of a server running
 // one analysis job at a time on the defaults (README): about 470 MB live at
 // 6 M samples per channel (four channel buffers and four working arrays of
-// 8 bytes per sample, a spool of at most 64 MiB), plus Go's heap headroom and
-// the buffers pooled from the previous job.
-const perWorkerBound = 700 << 20
+// 8 bytes per sample, a spool of at most 64 MiB). No pool keeps a long
+// recording's arrays between jobs and such a job returns its memory at its
+// end, so the server stays near that live figure (397 MB measured); the
+// bound leaves room for Go's heap headroom only.
+const perWorkerBound = 500 << 20
 
 // writeShape writes a GHOSTLY-like recording of that shape (Intel float, no
 // points, 100 Hz frames) to path: noise with a 5 s contraction every 20 s on
