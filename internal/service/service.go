@@ -563,11 +563,19 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	}
 	defer cleanup()
 	read := time.Since(start)
-	res, err := analysis.AnalyzeContext(ctx, ra, size, path.Base(sess.ObjectKey), params, s.Config.Analyzer)
+	// The scores' weights: the parameters', else the patient's or the
+	// active scoring configuration's (scoring.go), recorded with the scores.
+	scoring, err := s.ScoringWeights(ctx, &params, sess.PatientCode, therapistOf(ra, size))
+	var res *emg.Result
+	if err == nil {
+		res, err = analysis.AnalyzeContext(ctx, ra, size, path.Base(sess.ObjectKey), params, s.Config.Analyzer)
+	} else if ctx.Err() == nil {
+		return err // the database: retried
+	}
 	if err != nil && ctx.Err() != nil {
 		// Stopped, not the file's fault: the job is retried (or gives up
 		// with this message on its last attempt).
-		return fmt.Errorf("the analysis was stopped before it finished (%w): the job ran out of time (--job-timeout) or the worker is stopping", err)
+		return fmt.Errorf("the analysis was stopped before it finished (%w): the job ran out of time (--job-timeout) or the worker is stopping", ctx.Err())
 	}
 	if err != nil {
 		return s.fail(ctx, sess, err)
@@ -576,7 +584,13 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	if err != nil {
 		return s.fail(ctx, sess, err)
 	}
-	scores, replacedScores, _ := jsonsafe.Marshal(res.PerformanceAnalysis)
+	var scores []byte
+	var replacedScores []string
+	if res.PerformanceAnalysis == nil {
+		scores = []byte("null")
+	} else {
+		scores, replacedScores, _ = jsonsafe.Marshal(StoredScores{Performance: res.PerformanceAnalysis, ScoringConfigID: nullableID(scoring.ConfigID)})
+	}
 	if r := append(replaced, replacedScores...); len(r) > 0 {
 		s.log().Warn("analytics not finite, stored as null", "session", sess.SessionCode, "fields", r)
 	}

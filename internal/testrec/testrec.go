@@ -24,6 +24,8 @@ type Options struct {
 	NoActivated bool
 	// GameScore sets SUBJECTS:GAME_SCORE when > 0.
 	GameScore float64
+	// TherapistID sets INFO:THERAPIST_ID when not "".
+	TherapistID string
 }
 
 // Ghostly returns the bytes of a recording.
@@ -52,6 +54,9 @@ func Ghostly(o Options) []byte {
 			c3d.NewStrings("PLAYER_NAME", "", "Default"),
 			c3d.NewFloats("GAME_SCORE", "", []float64{o.GameScore}),
 		}},
+	}
+	if o.TherapistID != "" {
+		groups[0].Params = append(groups[0].Params, c3d.NewStrings("THERAPIST_ID", "", o.TherapistID))
 	}
 	var buf bytes.Buffer
 	w, err := c3d.NewWriter(&buf, c3d.WriterConfig{Frames: frames, PointRate: 33, PointLabels: []string{"PlayerPosition"},
