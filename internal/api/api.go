@@ -184,7 +184,9 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	var first *WebhookResponse
 	results := make([]WebhookResponse, 0, len(events))
 	for _, ev := range events {
+		start := time.Now()
 		out, err := s.ingest(r.Context(), ev)
+		took := msSince(start)
 		if err != nil {
 			code := httperr.Status(err)
 			if code >= 500 {
@@ -194,22 +196,24 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 				writeError(w, code, err.Error())
 				return
 			}
-			results = append(results, WebhookResponse{Success: false, Error: err.Error(), Status: code})
+			results = append(results, WebhookResponse{Success: false, Error: err.Error(), Message: err.Error(), Status: code, ProcessingTimeMs: &took})
 			continue
 		}
 		var res WebhookResponse
 		if out.Ignored {
-			res = WebhookResponse{Success: true, Ignored: true, Message: out.Message}
+			// The old backend's answer to an event it ignores: "Ignored: ..."
+			res = WebhookResponse{Success: true, Ignored: true, Message: "Ignored: " + out.Message}
 		} else {
 			status := string(out.Session.Status)
 			if out.Created || status == string(store.StatusPending) {
 				status = "processing"
 			}
 			md, duplicate := out.Metadata, !out.Created
-			res = WebhookResponse{Success: true, SessionID: out.Session.ID, SessionCode: out.Session.SessionCode,
-				Metadata: &md, AnalyticsStatus: status, Duplicate: &duplicate}
+			id, code := out.Session.ID, out.Session.SessionCode
+			res = WebhookResponse{Success: true, Message: acceptedMessage, SessionID: &id, SessionCode: &code,
+				Metadata: &md, AnalyticsStatus: status, Duplicate: &duplicate, ProcessingTimeMs: &took}
 			if redact {
-				res = WebhookResponse{Success: true, Message: "accepted; session data needs the read token"}
+				res = WebhookResponse{Success: true, Message: acceptedMessage + "; session data needs the read token", ProcessingTimeMs: &took}
 			}
 		}
 		if first == nil {
@@ -218,7 +222,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 		results = append(results, res)
 	}
 	if first == nil { // every record failed
-		writeJSON(w, http.StatusMultiStatus, WebhookResponse{Success: false, Results: results})
+		writeJSON(w, http.StatusMultiStatus, WebhookResponse{Success: false, Message: "every record failed", Results: results})
 		return
 	}
 	answer := *first // a copy: first is itself among the results
@@ -229,6 +233,12 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, answer)
 }
+
+// acceptedMessage is the old backend's message for an accepted upload.
+const acceptedMessage = "C3D processing initiated"
+
+// msSince is the milliseconds since start, as the old processing_time_ms.
+func msSince(start time.Time) float64 { return float64(time.Since(start).Microseconds()) / 1000 }
 
 // ingest runs phase 1 for one notification; events other than object
 // creation are ignored.
@@ -266,7 +276,8 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, 200, StatusResponse{Success: true, SessionID: sess.ID, SessionCode: sess.SessionCode,
-		Status: sess.Status, Error: nullable(sess.Error), Timings: rawOrNull(sess.Timings), HasAnalysis: sess.HasAnalysis,
+		Status: sess.Status, Error: nullable(sess.Error), ErrorMessage: nullable(sess.Error), FilePath: sess.Bucket + "/" + sess.ObjectKey,
+		Timings: rawOrNull(sess.Timings), HasAnalysis: sess.HasAnalysis,
 		CreatedAt: sess.CreatedAt, UpdatedAt: sess.UpdatedAt, ProcessedAt: sess.ProcessedAt})
 }
 

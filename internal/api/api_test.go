@@ -123,6 +123,8 @@ func supabaseEvent(typ, bucket, key, etag string, size int64) []byte {
 	return b
 }
 
+var defaultConfig = store.DefaultScoringConfigID
+
 func TestWebhookToCompletedSession(t *testing.T) {
 	e := newEnv(t, api.Config{})
 	rec := testrec.Ghostly(testrec.Options{Seed: 1, GameScore: 24})
@@ -191,7 +193,9 @@ func TestWebhookToCompletedSession(t *testing.T) {
 	if !jsonEqual(t, wantJSON, gotJSON) {
 		t.Errorf("stored summary differs from emgd analyze:\n got %s\nwant %s", gotJSON, wantJSON)
 	}
-	scoresWant, _ := json.Marshal(want.PerformanceAnalysis)
+	// The same scores, with the scoring configuration they were weighted
+	// by: a fresh database's GHOSTLY-TRIAL-DEFAULT, emgd's defaults.
+	scoresWant, _ := json.Marshal(service.StoredScores{Performance: want.PerformanceAnalysis, ScoringConfigID: &defaultConfig})
 	scoresGot, _ := json.Marshal(an["scores"])
 	if !jsonEqual(t, scoresWant, scoresGot) {
 		t.Errorf("scores differ:\n got %s\nwant %s", scoresGot, scoresWant)
@@ -446,7 +450,7 @@ func TestHealthMetricsDocs(t *testing.T) {
 func TestWebhookAnswerRedactedWhenReadsProtected(t *testing.T) {
 	leaks := func(b map[string]any) bool {
 		for _, k := range []string{"session_id", "session_code", "metadata", "results"} {
-			if _, ok := b[k]; ok {
+			if b[k] != nil { // the old keys session_id and session_code are null
 				return true
 			}
 		}

@@ -11,7 +11,7 @@ import (
 func TestWebhookIgnoresDeletion(t *testing.T) {
 	e := newEnv(t, api.Config{})
 	code, body := e.do("POST", "/webhooks/storage/c3d-upload", supabaseEvent("DELETE", "c3d-examples", "P001/gone.c3d", "abc", 10))
-	if code != 200 || body["ignored"] != true || body["message"] != "event DELETE is not an object creation" {
+	if code != 200 || body["ignored"] != true || body["message"] != "Ignored: event DELETE is not an object creation" || body["session_code"] != nil {
 		t.Fatalf("%d %v", code, body)
 	}
 	if len(e.queue.jobs) != 0 {

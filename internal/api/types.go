@@ -23,35 +23,43 @@ type ProbeResponse struct {
 // carried several (status 200); or, when every record failed, success false
 // and the results (status 207). One record's result is either accepted
 // (session_id, session_code, metadata, analytics_status, duplicate),
-// ignored (ignored, message), accepted without session data when reads are
-// protected and the sender did not authenticate (message), or failed
+// ignored (ignored, message "Ignored: ..."), accepted without session data
+// when reads are protected and the sender did not authenticate, or failed
 // (success false, error, status).
+//
+// Beside emgd's own keys it keeps the old backend's WebhookResponse:
+// success, message ("C3D processing initiated" when accepted),
+// session_code and session_id (null when ignored, failed or withheld) and
+// processing_time_ms (phase 1's time; null when ignored).
 type WebhookResponse struct {
-	AnalyticsStatus string            `json:"analytics_status,omitempty" enum:"processing,completed,failed"`
-	Duplicate       *bool             `json:"duplicate,omitempty" doc:"the object already had this session"`
-	Error           string            `json:"error,omitempty"`
-	Ignored         bool              `json:"ignored,omitempty"`
-	Message         string            `json:"message,omitempty"`
-	Metadata        *map[string]any   `json:"metadata,omitempty" doc:"channel_names, channel_count, sampling_rate, duration_seconds, frame_count, samples_per_channel, file_size_bytes, bucket, object_key, etag, patient_code, recorded_at, game {name, level, score, player, version}"`
-	Results         []WebhookResponse `json:"results,omitempty" doc:"each record's result, when the notification carried several"`
-	SessionCode     string            `json:"session_code,omitempty"`
-	SessionID       string            `json:"session_id,omitempty"`
-	Status          int               `json:"status,omitempty" doc:"a failed record's HTTP status"`
-	Success         bool              `json:"success"`
+	AnalyticsStatus  string            `json:"analytics_status,omitempty" enum:"processing,completed,failed"`
+	Duplicate        *bool             `json:"duplicate,omitempty" doc:"the object already had this session"`
+	Error            string            `json:"error,omitempty"`
+	Ignored          bool              `json:"ignored,omitempty"`
+	Message          string            `json:"message"`
+	Metadata         *map[string]any   `json:"metadata,omitempty" doc:"channel_names, channel_count, sampling_rate, duration_seconds, frame_count, samples_per_channel, file_size_bytes, bucket, object_key, etag, patient_code, recorded_at, game {name, level, score, player, version}"`
+	ProcessingTimeMs *float64          `json:"processing_time_ms" doc:"milliseconds spent on this record (phase 1); null when ignored"`
+	Results          []WebhookResponse `json:"results,omitempty" doc:"each record's result, when the notification carried several"`
+	SessionCode      *string           `json:"session_code" doc:"null when the record was ignored, failed, or its session is withheld"`
+	SessionID        *string           `json:"session_id" doc:"null when the record was ignored, failed, or its session is withheld"`
+	Status           int               `json:"status,omitempty" doc:"a failed record's HTTP status"`
+	Success          bool              `json:"success"`
 }
 
 // StatusResponse is GET /webhooks/storage/status/{ref}.
 type StatusResponse struct {
-	CreatedAt   time.Time       `json:"created_at"`
-	Error       *string         `json:"error"`
-	HasAnalysis bool            `json:"has_analysis"`
-	ProcessedAt *time.Time      `json:"processed_at"`
-	SessionCode string          `json:"session_code"`
-	SessionID   string          `json:"session_id"`
-	Status      store.Status    `json:"status" enum:"pending,processing,completed,failed"`
-	Success     bool            `json:"success"`
-	Timings     json.RawMessage `json:"timings" doc:"phase timings in milliseconds (an object), or null"`
-	UpdatedAt   time.Time       `json:"updated_at"`
+	CreatedAt    time.Time       `json:"created_at"`
+	Error        *string         `json:"error"`
+	ErrorMessage *string         `json:"error_message" doc:"the old backend's name for error"`
+	FilePath     string          `json:"file_path" doc:"<bucket>/<object key>, as the old backend named the file"`
+	HasAnalysis  bool            `json:"has_analysis"`
+	ProcessedAt  *time.Time      `json:"processed_at"`
+	SessionCode  string          `json:"session_code"`
+	SessionID    string          `json:"session_id"`
+	Status       store.Status    `json:"status" enum:"pending,processing,completed,failed"`
+	Success      bool            `json:"success"`
+	Timings      json.RawMessage `json:"timings" doc:"phase timings in milliseconds (an object), or null"`
+	UpdatedAt    time.Time       `json:"updated_at"`
 }
 
 // Session is a session as the API shows it.
