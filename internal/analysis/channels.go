@@ -17,6 +17,10 @@ type Channels struct {
 	// the "<base> Raw" channel, else a channel named the base itself.
 	Raw    map[string]int
 	byName map[string]int
+	// byFold maps each key and label in lower case to its first channel,
+	// and rawFold each base in lower case to its raw channel: the names
+	// resolved when no name matches exactly.
+	byFold, rawFold map[string]int
 }
 
 // NewChannels resolves the channels of a file with these analog labels.
@@ -36,18 +40,44 @@ func NewChannels(labels []string) *Channels {
 			c.Raw[base] = i
 		}
 	}
+	c.byFold, c.rawFold = map[string]int{}, map[string]int{}
+	for i := range c.Keys { // the first channel wins, key or label
+		for _, n := range []string{c.Keys[i], labels[i]} {
+			if _, ok := c.byFold[strings.ToLower(n)]; !ok {
+				c.byFold[strings.ToLower(n)] = i
+			}
+		}
+	}
+	for base, i := range c.Raw {
+		f := strings.ToLower(base)
+		if j, ok := c.rawFold[f]; !ok || i < j {
+			c.rawFold[f] = i
+		}
+	}
 	return c
 }
 
 // Resolve returns the channel name denotes and whether name asks for its
 // Processed envelope; ok is false when no channel has that name. A channel
 // whose own key or label is "<base> Processed" wins over the envelope.
+// When no name matches exactly, names are matched ignoring case, in the
+// same order (as the old backend matched them: "ch1 raw" is "CH1 Raw"; of
+// several channels so matched, the first).
 func (c *Channels) Resolve(name string) (ch int, processed, ok bool) {
 	if ch, ok = c.byName[name]; ok {
 		return ch, false, true
 	}
 	if base, isProc := strings.CutSuffix(name, " Processed"); isProc {
 		if ch, ok = c.Raw[base]; ok {
+			return ch, true, true
+		}
+	}
+	fold := strings.ToLower(name)
+	if ch, ok = c.byFold[fold]; ok {
+		return ch, false, true
+	}
+	if base, isProc := strings.CutSuffix(fold, " processed"); isProc {
+		if ch, ok = c.rawFold[base]; ok {
 			return ch, true, true
 		}
 	}

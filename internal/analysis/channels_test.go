@@ -34,6 +34,15 @@ func TestChannels(t *testing.T) {
 		{"CH3 Processed", 0, false, false},
 		{"CH1", 0, false, false},
 		{"nonesuch", 0, false, false},
+		// No exact match: case is ignored, as the old backend did.
+		{"ch1 raw", 0, false, true},
+		{"CH1 ACTIVATED", 1, false, true},
+		{"ch2", 2, false, true},
+		{"ch2#6", 5, false, true},
+		{"ch1 processed", 0, true, true},
+		{"Ch2 PROCESSED", 2, true, true},
+		{"ch3 processed", 0, false, false},
+		{"ch1", 0, false, false},
 	} {
 		ch, processed, ok := c.Resolve(tc.name)
 		if ch != tc.ch || processed != tc.processed || ok != tc.ok {
@@ -43,6 +52,14 @@ func TestChannels(t *testing.T) {
 	wantNames := append(append([]string{}, wantKeys...), "CH1 Processed", "CH2 Processed", "analog_5 Processed", "CH2#6 Processed")
 	if got := c.Names(); !reflect.DeepEqual(got, wantNames) {
 		t.Errorf("names %q, want %q", got, wantNames)
+	}
+	// An exact match wins over one ignoring case, whatever their order;
+	// of several channels equal but for case, the first.
+	c = NewChannels([]string{"emg Raw", "EMG Raw", "Emg raw"})
+	for name, want := range map[string]int{"EMG Raw": 1, "emg Raw": 0, "Emg raw": 2, "EMG RAW": 0, "EMG Processed": 1, "eMG processed": 0} {
+		if ch, _, ok := c.Resolve(name); ch != want || !ok {
+			t.Errorf("Resolve(%q) = %d %v, want %d", name, ch, ok, want)
+		}
 	}
 	// A channel labelled "<base> Processed" is that channel, not an envelope.
 	c = NewChannels([]string{"CH1 Raw", "CH1 Processed"})
