@@ -338,8 +338,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("signal requests %v", reqs.matching("/signals/jit/"))
 	}
 	for _, u := range first {
-		if q := query(t, u); q.Get("max_points") == "" || q.Has("start_s") {
-			t.Errorf("whole-recording request %s", u)
+		if q := query(t, u); q.Get("max_points") == "" || q.Has("start_s") || q.Get("include_rms") != "false" {
+			t.Errorf("whole-recording request %s (the dashboard draws no RMS envelope: include_rms=false)", u)
 		}
 	}
 	shot("dashboard-session.png")

@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"emgd/c3d"
 	"emgd/emg"
@@ -329,7 +330,9 @@ type query struct {
 
 func parseQuery(r *http.Request, cap int) (query, error) {
 	q := r.URL.Query()
-	out := query{k: 1, maxPoints: cap, start: 0, end: math.Inf(1)}
+	// The RMS envelope is included unless include_rms=false, as the old
+	// backend's default was.
+	out := query{includeRMS: true, k: 1, maxPoints: cap, start: 0, end: math.Inf(1)}
 	if v := q.Get("include_rms"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -393,7 +396,7 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 		fail(w, e.code, e.msg)
 		return
 	}
-	etag := `"` + shortHash(sess.Bucket+"/"+sess.ObjectKey+"@"+ver, sess.ID, name, r.URL.Query().Encode()) + `"`
+	etag := `"` + shortHash(answerFormat, sess.Bucket+"/"+sess.ObjectKey+"@"+ver, sess.ID, name, r.URL.Query().Encode()) + `"`
 	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
 		w.Header().Set("ETag", etag)
 		w.WriteHeader(http.StatusNotModified)
@@ -620,7 +623,7 @@ func writeBody(w http.ResponseWriter, etag string, gz bool, body []byte) {
 	hd.Set("Content-Type", "application/json")
 	hd.Set("ETag", etag)
 	hd.Set("Cache-Control", "private, max-age=31536000, immutable")
-	hd.Set("Vary", "Accept-Encoding")
+	hd.Add("Vary", "Accept-Encoding") // beside CORS's Vary: Origin
 	if gz {
 		hd.Set("Content-Encoding", "gzip")
 	}
@@ -656,8 +659,24 @@ func appendNum(b []byte, v float64) []byte {
 	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
-// encode writes the answer, a SignalResponse. time_axis is each picked sample's index over the
-// sampling rate.
+// answerFormat is part of every ETag: a tag from a server that wrote the
+// answers otherwise (before generated_at and the RMS envelope by default)
+// is not taken for the current answer.
+const answerFormat = "2"
+
+// generatedAt is t as the old backend wrote generated_at (Python's
+// datetime.now(timezone.utc).isoformat(): microseconds unless 0, "+00:00").
+func generatedAt(t time.Time) string {
+	t = t.UTC()
+	if t.Nanosecond()/1000 == 0 {
+		return t.Format("2006-01-02T15:04:05") + "+00:00"
+	}
+	return t.Format("2006-01-02T15:04:05.000000") + "+00:00"
+}
+
+// encode writes the answer, a SignalResponse. time_axis is each picked
+// sample's index over the sampling rate; generated_at is now (an answer
+// served again from the cache keeps the time it was computed).
 func encode(name, sessionID string, fs, duration float64, pts points, k int) []byte {
 	per := 44
 	if pts.rms != nil {
@@ -668,6 +687,8 @@ func encode(name, sessionID string, fs, duration float64, pts points, k int) []b
 	b = strconv.AppendQuote(b, sessionID)
 	b = append(b, `,"channel_name":`...)
 	b = strconv.AppendQuote(b, name)
+	b = append(b, `,"generated_at":`...)
+	b = strconv.AppendQuote(b, generatedAt(time.Now()))
 	b = append(b, `,"sampling_rate":`...)
 	b = appendNum(b, fs)
 	b = append(b, `,"duration_seconds":`...)

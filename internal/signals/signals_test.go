@@ -61,6 +61,7 @@ type answer struct {
 	Success         bool       `json:"success"`
 	Error           string     `json:"error"`
 	ChannelName     string     `json:"channel_name"`
+	GeneratedAt     string     `json:"generated_at"`
 	SamplingRate    float64    `json:"sampling_rate"`
 	DurationSeconds float64    `json:"duration_seconds"`
 	TimeAxis        []float64  `json:"time_axis"`

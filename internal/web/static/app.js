@@ -357,7 +357,8 @@
   }
 
   function signalURL(chart) {
-    const q = new URLSearchParams({ max_points: String(maxPoints(chart.canvas)) });
+    // The dashboard draws no RMS envelope: it opts out of the old default.
+    const q = new URLSearchParams({ max_points: String(maxPoints(chart.canvas)), include_rms: 'false' });
     if (view.start > 0 || view.end < view.duration) {
       q.set('start_s', view.start.toFixed(3));
       q.set('end_s', view.end.toFixed(3));
