@@ -175,8 +175,8 @@ func TestAnalyseWithoutStoring(t *testing.T) {
 	if out["source_filename"] != name {
 		t.Errorf("source_filename %v", out["source_filename"])
 	}
-	if sig, _ := out["emg_signals"].(map[string]any); len(sig) != 0 {
-		t.Errorf("emg_signals without include_signals: %d channels", len(sig))
+	if sig, _ := out["emg_signals"].(map[string]any); len(sig) != 6 {
+		t.Errorf("emg_signals by default: %d channels, want 6", len(sig))
 	}
 	an, _ := out["analytics"].(map[string]any)
 	ch1, _ := an["CH1"].(map[string]any)
@@ -220,8 +220,12 @@ func TestIncludeSignals(t *testing.T) {
 			t.Errorf("include_signals=%s: %d, %d channels", v, code, len(sig))
 		}
 	}
-	for _, v := range []string{"true", "1", "on", "TRUE"} {
-		code, out := e.post("/upload", [][2]string{{"include_signals", v}}, name, rec())
+	for _, v := range []string{"true", "1", "on", "TRUE", "(default)"} {
+		fields := [][2]string{{"include_signals", v}}
+		if v == "(default)" {
+			fields = nil // the old backend always answered the signals
+		}
+		code, out := e.post("/upload", fields, name, rec())
 		if code != 200 {
 			t.Fatalf("%d %v", code, out["error"])
 		}
@@ -309,9 +313,22 @@ func TestFieldsReachTheAnalysis(t *testing.T) {
 		delete(perf, "weights")
 		return view(res.Analytics, perf)
 	}
+	perfKeys := map[string]bool{}
+	{
+		b, _ := json.Marshal(emg.Performance{LeftChannel: "x", RightChannel: "y"})
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		for k := range m {
+			perfKeys[k] = k != "weights"
+		}
+	}
 	answer := func(out map[string]any) string {
 		perf, _ := out["performance_analysis"].(map[string]any)
-		delete(perf, "weights")
+		for k := range perf {
+			if !perfKeys[k] {
+				delete(perf, k) // the old backend's further keys
+			}
+		}
 		return view(out["analytics"], perf)
 	}
 	defaults := direct(emg.Params{})
@@ -398,9 +415,9 @@ func TestErrors(t *testing.T) {
 		code   int
 		msg    string
 	}{
-		{"no file", [][2]string{{"store", "true"}}, "", nil, 400, "no file"},
+		{"no file", [][2]string{{"store", "true"}}, "", nil, 422, "file: Field required"},
 		{"no file name", nil, "\x00", f, 400, ""},
-		{"not .c3d", nil, "rec.txt", f, 422, ".c3d"},
+		{"not .c3d", nil, "rec.txt", f, 400, ".c3d"},
 		{"not a C3D", nil, "rec.c3d", []byte("this is not a C3D file at all, only some text"), 422, "not a readable C3D"},
 		{"empty file", nil, "rec.c3d", nil, 422, "not a readable C3D"},
 		{"too short to analyse", nil, "short.c3d", short, 422, "EMG analysis not possible"},
@@ -426,16 +443,13 @@ func TestErrors(t *testing.T) {
 			file   []byte
 			code   int
 			msg    string
-		}{field + " not a number", [][2]string{{field, "abc"}}, name, f, 400, field})
+		}{field + " not a number", [][2]string{{field, "abc"}}, name, f, 422, field + ": Input should be a valid"})
 	}
 	for field, v := range map[string]string{"threshold_factor": "1.5", "min_duration_ms": "-1", "smoothing_window": "0",
 		"session_mvc_value": "0", "session_mvc_threshold_percentage": "150", "contraction_duration_threshold": "-5",
-		"session_expected_contractions": "0", "session_expected_contractions_ch1": "0", "session_expected_contractions_ch2": "-2",
+		"session_expected_contractions": "-1", "session_expected_contractions_ch1": "-3", "session_expected_contractions_ch2": "-2",
 		"rpe": "11", "threshold_factor ": "NaN"} {
 		code := 422
-		if v == "NaN" {
-			code = 400
-		}
 		field = strings.TrimSpace(field)
 		cases = append(cases, struct {
 			what   string
@@ -474,7 +488,13 @@ func TestErrors(t *testing.T) {
 			if code != c.code || out["success"] != false || !strings.Contains(msg, c.msg) {
 				t.Errorf("%d %q, want %d with %q", code, msg, c.code, c.msg)
 			}
-			if out["detail"] != msg {
+			if list, isList := out["detail"].([]any); isList {
+				// FastAPI's 422: each refused field with its location.
+				d, _ := list[0].(map[string]any)
+				if loc, _ := d["loc"].([]any); len(loc) != 2 || loc[0] != "body" || !strings.Contains(msg, loc[1].(string)) {
+					t.Errorf("detail %v", out["detail"])
+				}
+			} else if out["detail"] != msg {
 				t.Errorf("detail %v", out["detail"])
 			}
 		})
@@ -484,13 +504,17 @@ func TestErrors(t *testing.T) {
 	if out["error_type"] != "emg_validation_failure" || out["c3d_metadata"] == nil || out["analytics"] == nil {
 		t.Errorf("analysis failure: %v", out)
 	}
-	// Not multipart.
+	// Not multipart: no file, as FastAPI answers; an empty body too.
 	code, out := e.send("/upload", strings.NewReader(`{"file":"x"}`), "application/json", -1)
-	if code != 415 || out["success"] != false {
+	if d, _ := out["detail"].([]any); code != 422 || out["success"] != false || len(d) != 1 {
 		t.Errorf("JSON body: %d %v", code, out)
 	}
+	code, out = e.send("/upload", strings.NewReader(``), "", 0)
+	if d, _ := out["detail"].([]any); code != 422 || len(d) != 1 {
+		t.Errorf("empty body: %d %v", code, out)
+	}
 	code, _ = e.send("/upload", strings.NewReader(`--x--`), "multipart/form-data", -1)
-	if code != 415 {
+	if code != 400 {
 		t.Errorf("multipart without boundary: %d", code)
 	}
 	code, _ = e.send("/upload", strings.NewReader("--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.c3d\"\r\n\r\nabc"), "multipart/form-data; boundary=b", -1)
@@ -696,6 +720,7 @@ func TestDeterministic(t *testing.T) {
 		delete(m, "file_id")
 		delete(m, "timestamp")
 		delete(m["c3d_parameters"].(map[string]any), "processed_at")
+		delete(m["performance_analysis"].(map[string]any), "session_id") // the scoring run's id
 	}
 	if !reflect.DeepEqual(a, b) {
 		t.Error("two analyses of one file differ")
@@ -738,7 +763,7 @@ func TestOpenAPI(t *testing.T) {
 			t.Errorf("field %s not documented", f)
 		}
 	}
-	for _, c := range []string{"200", "400", "401", "413", "415", "422", "503"} {
+	for _, c := range []string{"200", "400", "401", "413", "422", "503"} {
 		if _, ok := op.Responses[c]; !ok {
 			t.Errorf("answer %s not documented", c)
 		}

@@ -112,3 +112,15 @@ func TestControlsLabelled(t *testing.T) {
 		t.Error("no viewport meta for tablets")
 	}
 }
+
+// The dashboard's upload asks for no signals: the old backend's /upload
+// answers them by default, tens of MB the dashboard does not show.
+func TestUploadWithoutSignals(t *testing.T) {
+	b, err := fs.ReadFile(web.Static, "app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "fd.append('include_signals', 'false')") {
+		t.Error("app.js does not send include_signals=false with its upload")
+	}
+}

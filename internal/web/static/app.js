@@ -582,14 +582,20 @@
     $('#u-error').textContent = '';
   }
 
+  // fieldErrors sums up FastAPI's list of refused fields, if that is the detail.
+  function fieldErrors(body) {
+    if (!body || !Array.isArray(body.detail)) return '';
+    return body.detail.map((d) => (Array.isArray(d.loc) ? d.loc[d.loc.length - 1] + ': ' : '') + d.msg).join('; ');
+  }
+
   function uploadError(status, body) {
-    const msg = body && (body.error || body.detail);
+    const msg = body && (body.error || (typeof body.detail === 'string' ? body.detail : ''));
     switch (status) {
       case 0: return 'The upload failed: the server could not be reached.';
       case 401: return 'This server asks for an access token: enter it at the top of the page and press Use.';
       case 413: return 'The file is too large. ' + (msg || '');
       case 415: return 'The upload was not sent as a form (' + (msg || 'unsupported type') + ').';
-      case 422: return 'The file cannot be analysed: ' + (msg || 'not a readable C3D file');
+      case 422: return 'The file cannot be analysed: ' + (fieldErrors(body) || msg || 'not a readable C3D file');
       case 400: return 'The upload was refused: ' + (msg || 'bad request');
       case 503: return 'The server cannot store the file right now; try again in a moment. ' + (msg || '');
     }
@@ -611,6 +617,9 @@
     const fd = new FormData();
     fd.append('patient', patient);
     fd.append('store', 'true');
+    // The dashboard shows the stored session, not the upload's answer:
+    // no signals (tens of MB) in it.
+    fd.append('include_signals', 'false');
     fd.append('file', file, file.name);
     const bar = $('#u-progress');
     bar.hidden = false;
