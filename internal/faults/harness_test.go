@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"go/build"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -57,7 +57,7 @@ func emgdBinary(t *testing.T) string {
 		binPath = filepath.Join(binDir, "emgd")
 		goTool, err := exec.LookPath("go")
 		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+			goTool = filepath.Join(build.Default.GOROOT, "bin", "go")
 		}
 		cmd := exec.Command(goTool, "build", "-o", binPath, "./cmd/emgd")
 		cmd.Dir = root

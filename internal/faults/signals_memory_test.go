@@ -181,10 +181,10 @@ func coldSignalsRequests(t *testing.T, dataDir, channel string, seconds, rate fl
 
 	maxPoints := []int{1000, 2000, 5000, 10000, 20000, 50000}
 	type result struct {
-		code            int
-		points, rms     int
-		first, duration float64
-		err             error
+		code        int
+		points, rms int
+		duration    float64
+		err         error
 	}
 	results := make([]result, len(maxPoints))
 	var wg sync.WaitGroup

@@ -430,7 +430,7 @@ func testAtomicPut(t *testing.T, b storage.Backend, bucket string) {
 				}
 				rc, _, err := b.Get(c, bucket, "a.c3d")
 				if err != nil {
-					errs <- fmt.Errorf("Get during Put: %w", err)
+					errs <- fmt.Errorf("get during put: %w", err)
 					return
 				}
 				data, err := io.ReadAll(rc)
