@@ -34,6 +34,9 @@ type Config struct {
 	// ReadToken, when set, is required as "Authorization: Bearer" on the
 	// read API (sessions, status).
 	ReadToken string
+	// CORSOrigins are the browser origins allowed to call the API (cors.go);
+	// none by default.
+	CORSOrigins []string
 }
 
 // Server serves the API.
@@ -43,6 +46,7 @@ type Server struct {
 	log      *slog.Logger
 	registry *prometheus.Registry
 	mux      *apidoc.Mux
+	cors     *cors // nil without CORSOrigins
 }
 
 // New builds the server. reg is the registry /metrics serves (the service's
@@ -51,7 +55,7 @@ func New(svc *service.Service, cfg Config, reg *prometheus.Registry, log *slog.L
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{svc: svc, cfg: cfg, log: log, registry: reg, mux: apidoc.NewMux(info())}
+	s := &Server{svc: svc, cfg: cfg, log: log, registry: reg, mux: apidoc.NewMux(info()), cors: newCORS(cfg.CORSOrigins)}
 	// Every route is registered with its documentation (routes.go); the
 	// document is built on the first request for /openapi.json.
 	for _, r := range s.routes() {
@@ -69,10 +73,14 @@ func (s *Server) ReadGuard(h http.HandlerFunc) http.HandlerFunc { return s.read(
 // served but fails the API document).
 func (s *Server) Mux() *apidoc.Mux { return s.mux }
 
-// ServeHTTP routes the request, recording metrics by route pattern.
+// ServeHTTP routes the request, recording metrics by route pattern. With
+// CORS origins, preflights are answered here, before routing, and answers
+// to an allowed origin carry its headers (cors.go), whatever route
+// answers.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, code: 200}
+	corsPreflight := false
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.Error("handler panic", "route", r.Pattern, "panic", fmt.Sprint(v))
@@ -81,7 +89,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		route := r.Pattern
-		if route == "" {
+		switch {
+		case corsPreflight:
+			route = "CORS preflight"
+		case route == "":
 			route = "unmatched"
 		}
 		if m := s.svc.Metrics; m != nil {
@@ -89,6 +100,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			m.Latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 		}
 	}()
+	if s.cors != nil {
+		if preflight(r) {
+			corsPreflight = true
+			s.cors.answerPreflight(rec, r)
+			return
+		}
+		s.cors.annotate(rec, r)
+	}
 	s.mux.ServeHTTP(rec, r)
 }
 

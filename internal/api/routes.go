@@ -16,7 +16,9 @@ func info() apidoc.Info {
 		Title:   "emgd",
 		Version: "1",
 		Description: "EMG analytics for GHOSTLY rehabilitation recordings. Phase 1 answers the storage webhook with the recording's metadata; " +
-			"phase 2 computes the analytics in the background and stores only aggregates. This document is derived from the Go types the handlers answer.",
+			"phase 2 computes the analytics in the background and stores only aggregates. This document is derived from the Go types the handlers answer. " +
+			"With --cors-origins, CORS preflights (OPTIONS with Origin and Access-Control-Request-Method) are answered on every path before routing " +
+			"(200 \"OK\", or 400 \"Disallowed CORS origin\"): they are not routes of this document.",
 		Security: map[string]any{
 			apidoc.ReadToken: map[string]any{"type": "http", "scheme": "bearer",
 				"description": "The read token (--read-token), required by the read API when configured"},
