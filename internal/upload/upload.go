@@ -74,7 +74,8 @@ type Handler struct {
 	inMem int64 // bytes of bodies held in memory now
 }
 
-// Register adds POST /upload to mux, wrapped by guard (e.g. the read token).
+// Register adds POST /upload, and the old backend's POST /analysis/recalc
+// and POST /mvc/calibrate, to mux, wrapped by guard (e.g. the read token).
 // Its documentation (apidoc.Op) is in types.go.
 func (h *Handler) Register(mux apidoc.Router, guard func(http.HandlerFunc) http.HandlerFunc) {
 	if guard == nil {
@@ -86,6 +87,10 @@ func (h *Handler) Register(mux apidoc.Router, guard func(http.HandlerFunc) http.
 	}
 	h.sem = make(chan struct{}, n)
 	apidoc.HandleFunc(mux, route(), guard(h.ServeHTTP))
+	// The old backend's routes that work on an upload's answer: they share
+	// its limit and analysis turns.
+	apidoc.HandleFunc(mux, recalcRoute(), guard(h.recalc))
+	apidoc.HandleFunc(mux, mvcRoute(), guard(h.calibrate))
 }
 
 func (h *Handler) limit() int64 {

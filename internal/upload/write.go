@@ -12,12 +12,9 @@ import (
 	"emgd/internal/jsonsafe"
 )
 
-// writeAnswer writes the answer, gzip-compressed when the client accepts
-// it: everything but the signals is encoded at once (a few hundred kB at
-// most), emg_signals is streamed from a.file channel by channel (a.file
-// nil: {}). Once the status is written a failure can only cut the answer
-// short: the connection is aborted so that the client sees a broken
-// answer, never a truncated one that parses.
+// writeAnswer writes /upload's answer: everything but the signals is
+// encoded at once (a few hundred kB at most), emg_signals is streamed from
+// a.file channel by channel (a.file nil: {}).
 func (h *Handler) writeAnswer(w http.ResponseWriter, r *http.Request, a *analysed) error {
 	res := a.res
 	b, replaced, err := jsonsafe.Marshal(res)
@@ -31,11 +28,37 @@ func (h *Handler) writeAnswer(w http.ResponseWriter, r *http.Request, a *analyse
 	if err != nil {
 		return errorf(http.StatusUnprocessableEntity, "the result could not be encoded as JSON: %v", err)
 	}
-	head, tail, _ := bytes.Cut(b, []byte(signalsPlaceholder))
+	var fill func(*bufio.Writer) error
+	if a.file != nil {
+		fill = func(bw *bufio.Writer) error {
+			return writeSignals(r.Context(), bw, a.file, func() error {
+				_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(answerTimeout))
+				return nil
+			})
+		}
+	}
+	h.writeEncoded(w, r, b, fill)
+	return nil
+}
 
-	rc := http.NewResponseController(w)
-	extend := func() error { return rc.SetWriteDeadline(time.Now().Add(answerTimeout)) }
-	_ = extend()
+// writeStreamed writes v, whose signalMap fill streams (nil: {}).
+func (h *Handler) writeStreamed(w http.ResponseWriter, r *http.Request, v any, fill func(*bufio.Writer) error) error {
+	b, _, err := jsonsafe.Marshal(v)
+	if err != nil {
+		return err
+	}
+	h.writeEncoded(w, r, b, fill)
+	return nil
+}
+
+// writeEncoded writes b, an encoded answer, as 200, gzip-compressed when
+// the client accepts it, with fill's output in place of its signalMap's
+// placeholder (fill nil: {}). Once the status is written a failure can
+// only cut the answer short: the connection is aborted so that the client
+// sees a broken answer, never a truncated one that parses.
+func (h *Handler) writeEncoded(w http.ResponseWriter, r *http.Request, b []byte, fill func(*bufio.Writer) error) {
+	head, tail, _ := bytes.Cut(b, []byte(signalsPlaceholder))
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(answerTimeout))
 	w.Header().Add("Vary", "Accept-Encoding")
 	w.Header().Set("Content-Type", "application/json")
 	var out io.Writer = w
@@ -50,12 +73,12 @@ func (h *Handler) writeAnswer(w http.ResponseWriter, r *http.Request, a *analyse
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(out, 64<<10)
 	bw.Write(head)
-	if a.file != nil {
-		if err := writeSignals(r.Context(), bw, a.file, func() error { _ = extend(); return nil }); err != nil {
-			h.log().Warn("upload answer cut short", "file", res.SourceFilename, "error", err)
+	if fill != nil {
+		if err := fill(bw); err != nil {
+			h.log().Warn("answer cut short", "path", r.URL.Path, "error", err)
 			panic(http.ErrAbortHandler)
 		}
-	} else {
+	} else if len(tail) < len(b) {
 		bw.WriteString("{}")
 	}
 	bw.Write(tail)
@@ -68,7 +91,6 @@ func (h *Handler) writeAnswer(w http.ResponseWriter, r *http.Request, a *analyse
 			panic(http.ErrAbortHandler)
 		}
 	}
-	return nil
 }
 
 func acceptsGzip(r *http.Request) bool {
