@@ -330,8 +330,8 @@ func TestHostileInputLiveServer(t *testing.T) {
 		"../ file name, stored": {map[string]string{"store": "true", "patient_id": "P001"}, "../../../../outside-upload.c3d", good, 200},
 		"absolute file name":    {map[string]string{"store": "true", "patient_id": "P001"}, "/etc/passwd.c3d", good, 200},
 		"../ patient":           {map[string]string{"store": "true", "patient_id": "../../x"}, "a.c3d", good, 422},
-		"no file":               {map[string]string{"store": "true"}, "", nil, 400},
-		"not .c3d":              {nil, "notes.txt", good, 422},
+		"no file":               {map[string]string{"store": "true"}, "", nil, 422},
+		"not .c3d":              {nil, "notes.txt", good, 400},
 		"over the limit":        {nil, "big.c3d", bytes.Repeat([]byte{1}, 5<<20), 413},
 		"absurd threshold":      {map[string]string{"session_mvc_threshold_percentage": "1e400"}, "a.c3d", good, 0},
 		"negative contractions": {map[string]string{"session_expected_contractions": "-3"}, "a.c3d", good, 0},
@@ -349,7 +349,7 @@ func TestHostileInputLiveServer(t *testing.T) {
 			t.Logf("upload %-28s -> %d %v", name, code, out["error"])
 		}
 	}
-	if code, out := request(t, "POST", srv.base+"/upload", "application/json", []byte(`{}`)); code != 415 {
+	if code, out := request(t, "POST", srv.base+"/upload", "application/json", []byte(`{}`)); code != 422 {
 		t.Errorf("upload as JSON: %d %v", code, out)
 	}
 
