@@ -172,7 +172,9 @@ func TestOldFormValidation(t *testing.T) {
 		return out
 	}
 	perf := func(out map[string]any) any { return out["performance_analysis"].(map[string]any)["overall_score"] }
-	ch1 := func(out map[string]any) map[string]any { return out["analytics"].(map[string]any)["CH1"].(map[string]any) }
+	ch1 := func(out map[string]any) map[string]any {
+		return out["analytics"].(map[string]any)["CH1"].(map[string]any)
+	}
 	used := func(out map[string]any) map[string]any {
 		return out["metadata"].(map[string]any)["session_parameters_used"].(map[string]any)
 	}
