@@ -204,6 +204,17 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	mw.Close()
 	do("POST", "/upload", body.Bytes(), 200, "Content-Type", mw.FormDataContentType(), "Accept-Encoding", "gzip")
 	do("POST", "/upload", []byte("x"), 422, "Content-Type", "text/plain") // FastAPI: no file
+	// the old backend's routes on an upload's answer
+	do("POST", "/analysis/recalc", []byte(`{"existing":{"file_id":"f","timestamp":"t","source_filename":"a.c3d","metadata":{},"analytics":{},`+
+		`"available_channels":[],"emg_signals":{"CH1":{"sampling_rate":990,"time_axis":[0],"data":[0.5]}}},"session_params":{}}`), 200, "Content-Type", "application/json")
+	do("POST", "/analysis/recalc", []byte(`{}`), 422, "Content-Type", "application/json")
+	body.Reset()
+	mw = multipart.NewWriter(&body)
+	fw, _ = mw.CreateFormFile("file", "upload.c3d")
+	fw.Write(rec)
+	mw.Close()
+	do("POST", "/mvc/calibrate", body.Bytes(), 200, "Content-Type", mw.FormDataContentType())
+	do("POST", "/mvc/calibrate", []byte("x"), 400, "Content-Type", "text/plain")
 
 	// the old API
 	do("GET", "/health", nil, 200, "Authorization", "")
