@@ -210,3 +210,58 @@ func TestOldFormValidation(t *testing.T) {
 		t.Errorf("0 %% without an MVC: %v compliant (75 %%: %v), threshold %v, estimate %v", c["mvc_compliant_count"], b["mvc_compliant_count"], c["mvc75_threshold"], est)
 	}
 }
+
+// A recording whose game metadata holds NaN and infinity: the old backend
+// answered them as JSON's invalid NaN and Infinity (its frontend could not
+// parse the answer); emgd answers 200 in the old shape, those values null
+// and said in metadata.warnings.
+func TestSalvagedRecordingAnswersTheOldShape(t *testing.T) {
+	const rate, seconds = 990.0, 15
+	groups := []*c3d.Group{
+		{Name: "INFO", Params: []*c3d.Parameter{c3d.NewStrings("GAME_NAME", "", "Ghostly"), c3d.NewFloats("DURATION", "", []float64{math.Inf(1)})}},
+		{Name: "SUBJECTS", Params: []*c3d.Parameter{c3d.NewFloats("GAME_SCORE", "", []float64{math.NaN()})}},
+	}
+	var buf bytes.Buffer
+	w, err := c3d.NewWriter(&buf, c3d.WriterConfig{Frames: seconds * 33, PointRate: 33, PointLabels: []string{"P"},
+		AnalogLabels: []string{"CH1", "CH2"}, AnalogRate: rate, Groups: groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]float64, 60)
+	for f := 0; f < seconds*33; f++ {
+		for s := 0; s < 30; s++ {
+			i := f*30 + s
+			amp := 2e-5
+			if tm := float64(i) / rate; int(tm)%5 >= 2 && int(tm)%5 < 4 {
+				amp = 3e-4
+			}
+			frame[2*s], frame[2*s+1] = amp*math.Sin(float64(i)*1.3), amp*math.Cos(float64(i)*0.7)
+		}
+		if err := w.WriteFrame([]c3d.Point{{Valid: true}}, frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, api.Config{}, nil)
+	code, out := e.post("/upload", nil, "nan.c3d", buf.Bytes())
+	if code != 200 {
+		t.Fatalf("%d %v", code, out["error"])
+	}
+	var errs []string
+	checkOld("answer", "EMGAnalysisResult", out, &errs)
+	if len(errs) > 0 {
+		t.Errorf("not the old model: %v", errs)
+	}
+	md := out["metadata"].(map[string]any)
+	warnings, _ := md["warnings"].([]any)
+	if md["score"] != nil || md["duration"] != nil || len(warnings) == 0 {
+		t.Errorf("score %v, duration %v, warnings %v", md["score"], md["duration"], warnings)
+	}
+	// "CH1" is the raw channel of CH1: the frontend finds its plot as "CH1 Raw".
+	sig := out["emg_signals"].(map[string]any)
+	if sig["CH1 Raw"] == nil || sig["CH1 Processed"] == nil || !contains(out["available_channels"].([]any), "CH1 Raw") {
+		t.Errorf("available_channels %v", out["available_channels"])
+	}
+}

@@ -957,6 +957,14 @@ func TestDamagedFiles(t *testing.T) {
 			if code != 422 && code != 200 {
 				t.Errorf("first %d bytes, include_signals=%s: %d %v", n, signals, code, out["error"])
 			}
+			if code == 200 {
+				// What emgd salvages answers the old backend's shape.
+				var errs []string
+				checkOld("answer", "EMGAnalysisResult", out, &errs)
+				if len(errs) > 0 {
+					t.Errorf("first %d bytes: not the old model: %v", n, errs)
+				}
+			}
 		}
 	}
 	// Bytes flipped in the header and parameter section.
