@@ -152,7 +152,7 @@ func notAnalysable(f *c3d.File, file *received, o *options, res *emg.Result, err
 	he.extra = ErrorResponse{ErrorType: "emg_validation_failure", SourceFilename: file.name, Message: "EMG analysis not possible",
 		C3DMetadata: md,
 		ClinicalRequirements: &ClinicalRequirements{MinDurationSeconds: minS, MaxDurationSeconds: maxS, MinSamplesRequired: prof.MinSamples,
-			ActualSamples: md.SamplesPerChannel, Reason: "EMG analysis requires sufficient signal duration for therapeutic assessment"},
+			ActualSamples: md.FrameCount, Reason: "EMG analysis requires sufficient signal duration for therapeutic assessment"},
 		FileInfo: &FileInfo{Filename: file.name, ContainsMotionData: &motion, EMGChannels: &channels, FileType: "c3d",
 			ProcessingAttempted: true, FailureStage: "emg_validation"},
 		UserGuidance: &UserGuidance{PrimaryRecommendation: rec,

@@ -240,7 +240,7 @@ type ClinicalRequirements struct {
 	MinDurationSeconds float64 `json:"min_duration_seconds"`
 	MaxDurationSeconds float64 `json:"max_duration_seconds" doc:"0: no limit"`
 	MinSamplesRequired int     `json:"min_samples_required"`
-	ActualSamples      int     `json:"actual_samples"`
+	ActualSamples      int     `json:"actual_samples" doc:"the frame count, as the old backend answered"`
 	Reason             string  `json:"reason"`
 }
 
