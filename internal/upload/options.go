@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"emgd/emg"
 )
@@ -49,7 +50,8 @@ var formField = map[string]string{
 	"rpe": "rpe", "profile": "profile",
 }
 
-var patientRe = regexp.MustCompile(`^P\d{1,12}$`)
+// patientRe is built on first use (nothing at init).
+var patientRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^P\d{1,12}$`) })
 
 // parseOptions reads the form: emgd's params JSON, then the old backend's
 // processing and session fields over it (a value of the wrong type or out
@@ -310,12 +312,12 @@ func (o *options) identifiers(f *form) error {
 	o.userID, o.sessionID, o.patientID = str("user_id"), str("session_id"), str("patient_id")
 	o.patient = "P000"
 	if v, ok := f.get("patient"); ok && v != "" {
-		if !patientRe.MatchString(v) {
+		if !patientRe().MatchString(v) {
 			return unprocessable("patient", "must be a patient code such as P001 (P followed by digits), got %q", v)
 		}
 		o.patient = v
 	} else if o.patientID != nil {
-		if patientRe.MatchString(*o.patientID) {
+		if patientRe().MatchString(*o.patientID) {
 			o.patient = *o.patientID
 		} else if o.store {
 			return unprocessable("patient_id", "must be a patient code such as P001 (P followed by digits) to store the file, got %q", *o.patientID)

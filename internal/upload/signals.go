@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"sync"
 
 	"emgd/c3d"
 	"emgd/emg"
@@ -54,14 +55,15 @@ type signalMap map[string]signalJSON
 
 // signalsPlaceholder is what a signalMap encodes as: a string no answer
 // holds otherwise.
-var signalsPlaceholder = func() string {
+// (made on first use: nothing is built at init).
+var signalsPlaceholder = sync.OnceValue(func() string {
 	b := make([]byte, 12)
 	rand.Read(b)
 	return `"emgd-emg-signals-` + hex.EncodeToString(b) + `"`
-}()
+})
 
 // MarshalJSON writes the placeholder.
-func (signalMap) MarshalJSON() ([]byte, error) { return []byte(signalsPlaceholder), nil }
+func (signalMap) MarshalJSON() ([]byte, error) { return []byte(signalsPlaceholder()), nil }
 
 // writeSignals streams emg_signals: for each channel (one at a time: its
 // samples, RMS envelope and, for a base's raw channel, its Processed

@@ -6,20 +6,22 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 
 	"emgd/internal/api/httperr"
 	"emgd/internal/service"
 	"emgd/internal/store"
 )
 
-var safeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+// safeName is built on first use (nothing at init).
+var safeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) })
 
 // objectKey is <patient>/<sanitised file name>.
 func objectKey(patient, name string) (string, error) {
 	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 		name = name[i+1:]
 	}
-	name = safeName.ReplaceAllString(name, "_")
+	name = safeName().ReplaceAllString(name, "_")
 	name = strings.TrimLeft(name, "._-")
 	if len(name) > 200 {
 		name = name[len(name)-200:]

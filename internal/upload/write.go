@@ -57,7 +57,7 @@ func (h *Handler) writeStreamed(w http.ResponseWriter, r *http.Request, v any, f
 // only cut the answer short: the connection is aborted so that the client
 // sees a broken answer, never a truncated one that parses.
 func (h *Handler) writeEncoded(w http.ResponseWriter, r *http.Request, b []byte, fill func(*bufio.Writer) error) {
-	head, tail, _ := bytes.Cut(b, []byte(signalsPlaceholder))
+	head, tail, _ := bytes.Cut(b, []byte(signalsPlaceholder()))
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(answerTimeout))
 	w.Header().Add("Vary", "Accept-Encoding")
 	w.Header().Set("Content-Type", "application/json")
