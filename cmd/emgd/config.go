@@ -23,6 +23,7 @@ type serverConfig struct {
 	WebhookSecret string
 	WebhookToken  string
 	ReadToken     string
+	CORSOrigins   string
 	Workers       int
 	JobTimeout    time.Duration
 	RescueAfter   time.Duration
@@ -85,6 +86,7 @@ func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 		fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "require x-supabase-signature HMAC-SHA256 with this secret (EMGD_WEBHOOK_SECRET)")
 		fs.StringVar(&c.WebhookToken, "webhook-token", "", "require this token as Bearer or ?token= on the webhook (EMGD_WEBHOOK_TOKEN)")
 		fs.StringVar(&c.ReadToken, "read-token", "", "require this bearer token on the read API (EMGD_READ_TOKEN)")
+		fs.StringVar(&c.CORSOrigins, "cors-origins", "", "comma-separated browser origins allowed to call the API (CORS, e.g. https://dashboard.example); none by default (EMGD_CORS_ORIGINS)")
 		fs.Int64Var(&c.SignalCacheMB, "signal-cache-mb", 256, "memory for decoded signals kept between requests, in MB (EMGD_SIGNAL_CACHE_MB)")
 		fs.IntVar(&c.SignalDecodes, "signal-decodes", 2, "signals answers not in the cache computed at once, each holding up to about 3 x 8 bytes per sample of its channel (a Processed envelope); more requests wait for a turn (EMGD_SIGNAL_DECODES)")
 		fs.Int64Var(&c.UploadLimitMB, "upload-limit-mb", 256, "largest file POST /upload accepts, in MiB (EMGD_UPLOAD_LIMIT_MB)")

@@ -172,6 +172,7 @@ func serve(ctx context.Context, name string, cfg *serverConfig, log *slog.Logger
 		apiCfg := api.Config{
 			WebhookAuth: webhook.Auth{Secret: cfg.WebhookSecret, Token: cfg.WebhookToken},
 			ReadToken:   cfg.ReadToken,
+			CORSOrigins: strings.Split(cfg.CORSOrigins, ","), // blanks dropped
 		}
 		if apiCfg.WebhookRedacted() {
 			log.Warn("reads are protected but the webhook is not: its answers carry no session data; set --webhook-secret or --webhook-token")
