@@ -10,20 +10,16 @@ import (
 	"os/signal"
 	"syscall"
 
+	"emgd/internal/app"
 	"emgd/internal/legacy"
-	"emgd/internal/store"
 )
-
-// legacySchema is where emgd's tables go by default beside the old
-// backend's: the old backend has a table named analysis_results too.
-const legacySchema = "emgd"
 
 // cmdMigrateLegacy moves the old backend's analytics into emgd's tables and
 // drops its emg_signals time series; without --yes it only reports.
 func cmdMigrateLegacy(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("migrate legacy", "--database-url postgres://... [--to postgres://...] [--yes] [--json]", stderr)
 	from := fs.String("database-url", "", "the old backend's PostgreSQL database (its tables in the search path, normally public) (EMGD_LEGACY_DATABASE_URL)")
-	to := fs.String("to", "", "emgd's database; default the same database with search_path="+legacySchema+" (the schema is created)")
+	to := fs.String("to", "", "emgd's database; default the same database with search_path="+app.LegacySchema+" (the schema is created)")
 	yes := fs.Bool("yes", false, "make the changes; without it only report what would be done")
 	batch := fs.Int("batch", 100, "rows per statement")
 	bucket := fs.String("bucket", "c3d-examples", "bucket of old rows without bucket_name")
@@ -42,44 +38,7 @@ func cmdMigrateLegacy(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "emgd migrate legacy: %v\n", err)
 		return 1
 	}
-	src, err := legacy.Connect(ctx, *from)
-	if err != nil {
-		return fail(err)
-	}
-	defer src.Close()
-	target := *to
-	if target == "" {
-		u, err := url.Parse(*from)
-		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			return fail(fmt.Errorf("--database-url must be a postgres:// URL (or give --to)"))
-		}
-		q := u.Query()
-		q.Set("search_path", legacySchema)
-		u.RawQuery = q.Encode()
-		target = u.String()
-		if *yes {
-			if err := src.CreateSchema(ctx, legacySchema); err != nil {
-				return fail(err)
-			}
-		}
-	}
-	var st store.Store
-	if *yes {
-		if st, err = store.Open(ctx, target, "", store.Options{}); err != nil {
-			return fail(fmt.Errorf("emgd database: %w", err))
-		}
-	} else if s, err := store.Open(ctx, target, "", store.Options{NoMigrate: true}); err == nil {
-		// A dry run looks at emgd's tables only when they exist.
-		if ok, err := s.HasTables(ctx); err == nil && ok {
-			st = s
-		} else {
-			s.Close()
-		}
-	}
-	if st != nil {
-		defer st.Close()
-	}
-	rep, err := legacy.Migrate(ctx, src, st, legacy.Options{Apply: *yes, Batch: *batch, DefaultBucket: *bucket, Vacuum: *vacuumFull})
+	rep, target, err := app.MigrateLegacy(ctx, *from, *to, legacy.Options{Apply: *yes, Batch: *batch, DefaultBucket: *bucket, Vacuum: *vacuumFull})
 	if err != nil {
 		return fail(err)
 	}

@@ -28,7 +28,7 @@ func TestMemoryLimitFlags(t *testing.T) {
 	if err := parseEnv(fs, nil); err != nil || cfg.validate() != nil {
 		t.Fatal(err)
 	}
-	sc := cfg.serviceConfig(emg.Analyzer{Workers: 3})
+	sc := cfg.appConfig().ServiceConfig(emg.Analyzer{Workers: 3})
 	if sc.MaxObjectBytes != 7<<20 || sc.Analyzer.Workers != 3 || analysis.CurrentLimits().MaxSamplesPerChannel != 123456 {
 		t.Errorf("config %+v, limits %+v", sc, analysis.CurrentLimits())
 	}
@@ -41,7 +41,7 @@ func TestMemoryLimitFlags(t *testing.T) {
 	if err := def.validate(); err != nil {
 		t.Fatal(err)
 	}
-	def.serviceConfig(emg.Analyzer{})
+	def.appConfig().ServiceConfig(emg.Analyzer{})
 	if got := analysis.CurrentLimits().MaxSamplesPerChannel; got != analysis.DefaultMaxSamplesPerChannel {
 		t.Errorf("--max-samples-per-channel 0: %d, want the default", got)
 	}

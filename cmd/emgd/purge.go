@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"emgd/internal/jobs"
+	"emgd/internal/app"
 	"emgd/internal/service"
 )
 
@@ -34,19 +33,14 @@ func cmdPurge(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	svc, q, closeAll, err := maintenanceService(ctx, &cfg)
+	m, err := app.OpenMaintenance(ctx, cfg.appConfig())
 	if err != nil {
 		fmt.Fprintf(stderr, "emgd purge: %v\n", err)
 		return 1
 	}
-	defer closeAll()
-	before := time.Now().Add(-olderThan)
-	rep, err := svc.Purge(ctx, service.PurgeOptions{Before: before, DryRun: !*yes})
+	defer m.Close()
+	rep, err := m.Purge(ctx, service.PurgeOptions{Before: time.Now().Add(-olderThan), DryRun: !*yes})
 	if err != nil {
-		fmt.Fprintf(stderr, "emgd purge: %v\n", err)
-		return 1
-	}
-	if rep.JobsPruned, err = jobs.PruneFinished(ctx, q, before, !*yes); err != nil {
 		fmt.Fprintf(stderr, "emgd purge: %v\n", err)
 		return 1
 	}
@@ -84,25 +78,5 @@ func printPurge(w io.Writer, rep *service.PurgeReport) {
 		rep.Before.UTC().Format(time.RFC3339), rep.Sessions, rep.Analyses, rep.Files, rep.FileBytes, rep.JobsPruned, did, rep.Failed)
 	if rep.DryRun {
 		fmt.Fprintln(w, "dry run: nothing was deleted; run again with --yes to delete")
-	}
-}
-
-// retentionLoop purges sessions older than keep every interval (first at
-// start) until ctx ends. Finished job rows are left to River's cleaner.
-func retentionLoop(ctx context.Context, svc *service.Service, keep, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		rep, err := svc.Purge(ctx, service.PurgeOptions{Before: time.Now().Add(-keep)})
-		if err != nil && ctx.Err() == nil {
-			log.Warn("retention", "error", err)
-		} else if err == nil && (rep.Sessions > 0 || rep.Failed > 0) {
-			log.Info("retention removed old sessions", "sessions", rep.Sessions, "files", rep.Files, "bytes", rep.FileBytes, "failed", rep.Failed)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }

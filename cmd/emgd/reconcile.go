@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
-	"time"
 
-	"emgd/internal/jobs"
+	"emgd/internal/app"
 	"emgd/internal/service"
 )
 
@@ -24,7 +21,8 @@ func cmdReconcile(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("reconcile", "[--dry-run] [--json] [--prefix P] [flags]", stderr)
 	var cfg serverConfig
 	cfg.bind(fs, false)
-	buckets := fs.String("bucket", "", "comma-separated buckets to list; default the storage's bucket (EMGD_BUCKET)")
+	var buckets []string
+	fs.Var(listFlag{&buckets}, "bucket", "comma-separated buckets to list; default the storage's bucket (EMGD_BUCKET)")
 	prefix := fs.String("prefix", "", "only keys starting with this")
 	dryRun := fs.Bool("dry-run", false, "report what would be enqueued; change nothing")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -33,19 +31,13 @@ func cmdReconcile(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	svc, _, closeAll, err := maintenanceService(ctx, &cfg)
+	m, err := app.OpenMaintenance(ctx, cfg.appConfig())
 	if err != nil {
 		fmt.Fprintf(stderr, "emgd reconcile: %v\n", err)
 		return 1
 	}
-	defer closeAll()
-	opts := service.ReconcileOptions{Prefix: *prefix, DryRun: *dryRun}
-	for b := range strings.SplitSeq(*buckets, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			opts.Buckets = append(opts.Buckets, b)
-		}
-	}
-	rep, err := svc.Reconcile(ctx, opts)
+	defer m.Close()
+	rep, err := m.Reconcile(ctx, service.ReconcileOptions{Buckets: buckets, Prefix: *prefix, DryRun: *dryRun})
 	if err != nil {
 		fmt.Fprintf(stderr, "emgd reconcile: %v\n", err)
 		return 1
@@ -61,24 +53,6 @@ func cmdReconcile(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// maintenanceService opens storage, the database and an insert-only job
-// queue for the one-shot commands (reconcile, purge): a Service that can
-// create sessions and enqueue their analysis for the running workers.
-func maintenanceService(ctx context.Context, cfg *serverConfig) (*service.Service, jobs.Queue, func(), error) {
-	stg, st, err := backends(ctx, cfg)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	q, err := jobs.New(ctx, st, jobs.Config{}) // no workers: insert, list and delete only
-	if err != nil {
-		st.Close()
-		return nil, nil, nil, fmt.Errorf("job queue: %w", err)
-	}
-	svc := &service.Service{Store: st, Storage: stg, Queue: service.RiverQueue{Q: q},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	return svc, q, func() { st.Close() }, nil
 }
 
 func printReconcile(w io.Writer, rep *service.ReconcileReport) {
@@ -105,27 +79,4 @@ func printReconcile(w io.Writer, rep *service.ReconcileReport) {
 	}
 	fmt.Fprintf(w, "%d objects listed, %d .c3d, %d with a session, %d %s, %d failed; %d stranded sessions %s\n",
 		rep.Listed, rep.C3D, rep.Known, len(rep.Enqueued), verb, len(rep.Failed), len(rep.Stranded), strandedVerb)
-}
-
-// reconcileLoop runs Reconcile every interval until ctx ends.
-func reconcileLoop(ctx context.Context, svc *service.Service, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		rep, err := svc.Reconcile(ctx, service.ReconcileOptions{})
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("reconcile", "error", err)
-			}
-			continue
-		}
-		if len(rep.Enqueued) > 0 {
-			log.Info("reconcile enqueued objects without a session", "count", len(rep.Enqueued), "failed", len(rep.Failed))
-		}
-	}
 }
