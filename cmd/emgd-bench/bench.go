@@ -65,10 +65,13 @@ type benchRows struct {
 // webhooks about them from C concurrent senders, and reports latency,
 // throughput, errors, the sessions they became and the server's RSS.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "compare" {
+		return runCompare(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("emgd-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: emgd-bench --url URL [flags]")
+		fmt.Fprintln(stderr, "usage: emgd-bench --url URL [flags]\n       emgd-bench compare --emgd BIN --file C3D [flags]  (runs its own servers, SQLite and PostgreSQL side by side; see compare -h)")
 		fmt.Fprintln(stderr, "Loads a running emgd with concurrent webhooks and reports latency, throughput and the sessions they became.")
 		fs.PrintDefaults()
 	}
@@ -118,16 +121,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *prefix == "" {
 		*prefix = "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	}
-	type object struct{ key, etag string }
-	objects := make([]object, *m)
-	for i := range objects {
-		key := fmt.Sprintf("P%03d/%s/Ghostly_Emg_20250101_10-00-00-%04d.c3d", 100+i%50, *prefix, i)
-		info, err := stg.Put(ctx, *bucket, key, bytes.NewReader(data))
-		if err != nil {
-			fmt.Fprintf(stderr, "emgd-bench: store %s: %v\n", key, err)
-			return 1
-		}
-		objects[i] = object{key, info.ETag}
+	objects, err := putObjects(ctx, stg, *bucket, *prefix, data, *m, 50)
+	if err != nil {
+		fmt.Fprintf(stderr, "emgd-bench: %v\n", err)
+		return 1
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *c}}
 	target := strings.TrimRight(*base, "/") + "/webhooks/storage/c3d-upload"
@@ -135,60 +132,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		target += "?token=" + *token
 	}
 	rep := benchReport{Requests: *n, Concurrency: *c, Objects: *m, FileBytes: len(data), Codes: map[string]int{}}
-	lat := make([]time.Duration, *n)
-	sessionOf := make([]string, *n)
-	var next atomic.Int64
-	var mu sync.Mutex
 	stopRSS := make(chan struct{})
 	var peak atomic.Int64
 	go pollRSS(client, *base, stopRSS, &peak)
 	start := time.Now()
-	var wg sync.WaitGroup
-	for w := 0; w < *c; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= *n {
-					return
-				}
-				o := objects[i%len(objects)]
-				body, _ := json.Marshal(map[string]any{"type": "INSERT", "table": "objects", "schema": "storage",
-					"record": map[string]any{"bucket_id": *bucket, "name": o.key, "metadata": map[string]any{"eTag": o.etag, "size": len(data)}}})
-				t0 := time.Now()
-				resp, err := client.Post(target, "application/json", bytes.NewReader(body))
-				d := time.Since(t0)
-				code := "error"
-				var out struct {
-					SessionID string `json:"session_id"`
-				}
-				if err == nil {
-					code = strconv.Itoa(resp.StatusCode)
-					json.NewDecoder(resp.Body).Decode(&out)
-					resp.Body.Close()
-				}
-				mu.Lock()
-				lat[i] = d
-				rep.Codes[code]++
-				if code != "200" {
-					rep.Errors++
-				}
-				sessionOf[i] = out.SessionID
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	rep.Seconds = elapsed.Seconds()
-	rep.Throughput = float64(*n) / elapsed.Seconds()
-	slices.Sort(lat)
-	pct := func(p float64) float64 {
-		k := int(math.Ceil(p/100*float64(len(lat)))) - 1
-		return float64(lat[max(k, 0)].Microseconds()) / 1000
-	}
-	rep.LatencyMs = map[string]float64{"p50": pct(50), "p90": pct(90), "p99": pct(99), "max": pct(100)}
+	res := send(client, target, *bucket, len(data), objects, *n, *c)
+	rep.Codes, rep.Errors, rep.Seconds, rep.Throughput, rep.LatencyMs = res.codes, res.errors, res.seconds, res.throughput, res.latencyMs
+	sessionOf := res.sessionOf
 
 	// Sessions per object: every object must map to exactly one session.
 	perObject := map[string]map[string]bool{}
@@ -213,25 +163,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	rep.Sessions = len(ids)
 	if *wait > 0 {
-		deadline := time.Now().Add(*wait)
-		pending := maps(ids)
-		for len(pending) > 0 && time.Now().Before(deadline) {
-			for id := range pending {
-				st := sessionStatus(client, *base, id)
-				switch st {
-				case "completed":
-					rep.Completed++
-					delete(pending, id)
-				case "failed":
-					rep.Failed++
-					delete(pending, id)
-				}
-			}
-			if len(pending) > 0 {
-				time.Sleep(100 * time.Millisecond)
-			}
-		}
-		rep.Lost = len(pending) + (*m - len(perObject))
+		var pending int
+		rep.Completed, rep.Failed, pending = waitSessions(client, *base, ids, time.Now().Add(*wait))
+		rep.Lost = pending + (*m - len(perObject))
 		if done := rep.Completed + rep.Failed; done > 0 {
 			rep.AnalysedPerMin = float64(rep.Completed) / time.Since(start).Minutes()
 		}
@@ -273,16 +207,118 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// object is one stored object webhooks tell of.
+type object struct{ key, etag string }
+
+// putObjects stores m copies of data under fresh keys spread over patients
+// patients (P100, P101, ...), and returns their keys and etags.
+func putObjects(ctx context.Context, stg storage.Backend, bucket, prefix string, data []byte, m, patients int) ([]object, error) {
+	objects := make([]object, m)
+	for i := range objects {
+		key := fmt.Sprintf("P%03d/%s/Ghostly_Emg_20250101_10-00-00-%04d.c3d", 100+i%patients, prefix, i)
+		info, err := stg.Put(ctx, bucket, key, bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("store %s: %w", key, err)
+		}
+		objects[i] = object{key, info.ETag}
+	}
+	return objects, nil
+}
+
+// sendResult is what send measured.
+type sendResult struct {
+	codes      map[string]int
+	errors     int
+	seconds    float64
+	throughput float64
+	latencyMs  map[string]float64
+	sessionOf  []string // the session id each webhook was answered with
+}
+
+// send posts n webhooks, the i-th about objects[i%len(objects)], from c
+// concurrent senders, and measures them.
+func send(client *http.Client, target, bucket string, size int, objects []object, n, c int) sendResult {
+	res := sendResult{codes: map[string]int{}, sessionOf: make([]string, n)}
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var mu sync.Mutex
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				o := objects[i%len(objects)]
+				body, _ := json.Marshal(map[string]any{"type": "INSERT", "table": "objects", "schema": "storage",
+					"record": map[string]any{"bucket_id": bucket, "name": o.key, "metadata": map[string]any{"eTag": o.etag, "size": size}}})
+				t0 := time.Now()
+				resp, err := client.Post(target, "application/json", bytes.NewReader(body))
+				d := time.Since(t0)
+				code := "error"
+				var out struct {
+					SessionID string `json:"session_id"`
+				}
+				if err == nil {
+					code = strconv.Itoa(resp.StatusCode)
+					json.NewDecoder(resp.Body).Decode(&out)
+					resp.Body.Close()
+				}
+				mu.Lock()
+				lat[i] = d
+				res.codes[code]++
+				if code != "200" {
+					res.errors++
+				}
+				res.sessionOf[i] = out.SessionID
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	res.seconds = elapsed.Seconds()
+	res.throughput = float64(n) / elapsed.Seconds()
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		k := int(math.Ceil(p/100*float64(len(lat)))) - 1
+		return float64(lat[max(k, 0)].Microseconds()) / 1000
+	}
+	res.latencyMs = map[string]float64{"p50": pct(50), "p90": pct(90), "p99": pct(99), "max": pct(100)}
+	return res
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func maps(m map[string]bool) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k := range m {
-		out[k] = true
+// waitSessions polls the status of the sessions ids until each is completed
+// or failed, or until deadline, and counts them.
+func waitSessions(client *http.Client, base string, ids map[string]bool, deadline time.Time) (completed, failed, pending int) {
+	left := make(map[string]bool, len(ids))
+	for k := range ids {
+		left[k] = true
 	}
-	return out
+	for len(left) > 0 && time.Now().Before(deadline) {
+		for id := range left {
+			switch sessionStatus(client, base, id) {
+			case "completed":
+				completed++
+				delete(left, id)
+			case "failed":
+				failed++
+				delete(left, id)
+			}
+		}
+		if len(left) > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return completed, failed, len(left)
 }
 
 func sessionStatus(c *http.Client, base, id string) string {

@@ -9,51 +9,21 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"emgd/internal/store/storetest"
 	"emgd/internal/testenv"
 )
-
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // startEmgd builds cmd/emgd and runs `emgd serve` on folder storage and
 // SQLite in dataDir, and returns its address once /healthz answers. The
 // server is killed when the test ends.
 func startEmgd(t *testing.T, dataDir string) string {
 	t.Helper()
-	root, err := testenv.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "emgd")
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	build := exec.Command(goTool, "build", "-o", bin, "./cmd/emgd")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/emgd: %v\n%s", err, out)
-	}
+	bin := buildEmgd(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +68,26 @@ func startEmgd(t *testing.T, dataDir string) string {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+}
+
+// buildEmgd builds cmd/emgd into a temporary folder and returns its path.
+func buildEmgd(t *testing.T) string {
+	t.Helper()
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "emgd")
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	build := exec.Command(goTool, "build", "-o", bin, "./cmd/emgd")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/emgd: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // emgd-bench against a running server: 20 webhooks over 10 objects (each
@@ -164,6 +154,92 @@ func TestEmgdDoesNotLinkGenerator(t *testing.T) {
 	for _, p := range strings.Fields(string(out)) {
 		if p == "emgd/internal/testrec" {
 			t.Errorf("cmd/emgd links %s", p)
+		}
+	}
+}
+
+// emgd-bench compare runs its own servers on SQLite and on a fresh
+// PostgreSQL database per run, sends each the concurrent phase then the
+// single-sender phase, and reports both: every webhook answered, each a
+// session of its own, all analysed, the databases in alternating order.
+func TestBenchCompare(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: builds and runs emgd serve")
+	}
+	storetest.NewPostgresDatabase(t) // skips (or fails) without PostgreSQL
+	file := testenv.Testdata(t, "ghostly", "Ghostly_Emg_20230321_17-50-17-0881.c3d")
+	bin := buildEmgd(t)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"compare", "--emgd", bin, "--file", file, "--postgres-url", storetest.PostgresAdminURL(),
+		"-n", "12", "-c", "4", "--single", "3", "--patients", "5", "--runs", "2", "--wait", "90s",
+		"--work-dir", t.TempDir(), "--profile-dir", t.TempDir(), "--profile-seconds", "1", "--json"}, &stdout, &stderr)
+	var rep compareReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("exit %d: %v\n%s%s", code, err, stdout.String(), stderr.String())
+	}
+	if code != 0 {
+		t.Errorf("exit %d\n%s", code, stderr.String())
+	}
+	var order []string
+	for _, r := range rep.Runs {
+		order = append(order, r.Database)
+		if r.Concurrent.Requests != 12 || r.Concurrent.Senders != 4 || r.Concurrent.Codes["200"] != 12 ||
+			r.Single == nil || r.Single.Codes["200"] != 3 || r.Sessions != 15 || r.Duplicated != 0 ||
+			r.Completed != 15 || r.Lost != 0 || r.Failed != 0 {
+			t.Errorf("run %d on %s: %+v", r.Run, r.Database, r)
+		}
+		if r.Concurrent.LatencyMs["p99"] <= 0 || r.Concurrent.Throughput <= 0 || r.Single.LatencyMs["p99"] <= 0 {
+			t.Errorf("run %d on %s measured nothing: %+v", r.Run, r.Database, r)
+		}
+		if st, err := os.Stat(r.Profile); err != nil || st.Size() == 0 {
+			t.Errorf("run %d on %s: CPU profile %q: %v", r.Run, r.Database, r.Profile, err)
+		}
+	}
+	if want := []string{"sqlite", "postgres", "postgres", "sqlite"}; !slices.Equal(order, want) {
+		t.Errorf("runs in order %v, want %v", order, want)
+	}
+	for _, db := range []string{"sqlite", "postgres"} {
+		if m := rep.Medians[db]; m.P99 <= 0 || m.Throughput <= 0 || m.SingleP99 <= 0 {
+			t.Errorf("medians of %s: %+v", db, m)
+		}
+	}
+}
+
+// The table names both phases and gives one row per run and one per
+// database's medians.
+func TestCompareTable(t *testing.T) {
+	phase := func(p50, p99, tput float64) phaseReport {
+		return phaseReport{Throughput: tput, LatencyMs: map[string]float64{"p50": p50, "p99": p99}}
+	}
+	one := phase(1.5, 9, 100)
+	rep := &compareReport{
+		Runs:    []dbRun{{Database: "sqlite", Run: 1, Concurrent: phase(10, 50, 900), Single: &one, Sessions: 1200}},
+		Medians: map[string]medians{"sqlite": {P50: 10, P99: 50, Throughput: 900, SingleP50: 1.5, SingleP99: 9}},
+	}
+	var b bytes.Buffer
+	writeCompareTable(&b, rep, []string{"sqlite"}, 32, 1)
+	for _, want := range []string{"| database | run | 32 senders p50 / p99 ms |", "| sqlite | 1 | 10.0 / 50.0 | 900 | 1.5 / 9.0 | 0 | 1200 | 0 |",
+		"| sqlite | 10.0 / 50.0 | 900 | 1.5 / 9.0 |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// compare's bad flags stop it with status 2 and a message before it starts
+// anything.
+func TestCompareBadArguments(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"--emgd", "x"},
+		{"--emgd", "x", "--file", "f", "-n", "0"},
+		{"--emgd", "x", "--file", "f", "--runs", "0"},
+		{"--emgd", "x", "--file", "f", "--databases", "mysql"},
+		{"--emgd", "x", "--file", "f", "extra"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(append([]string{"compare"}, args...), &stdout, &stderr); code != 2 || stderr.Len() == 0 {
+			t.Errorf("emgd-bench compare %v: exit %d, stderr %q; want 2 and a message", args, code, stderr.String())
 		}
 	}
 }
