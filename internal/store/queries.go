@@ -212,36 +212,43 @@ var (
 // session code.
 const maxCodeAttempts = 200
 
-func (q *queries) CreateSession(ctx context.Context, n NewSession) (*Session, bool, error) {
+// newRow is a NewSession checked and converted for its INSERT.
+type newRow struct {
+	n                       NewSession
+	patient                 string
+	meta, recorded, timings any
+}
+
+func (q *queries) checkNew(n NewSession) (*newRow, error) {
 	if n.Bucket == "" || n.ObjectKey == "" || n.ETag == "" {
-		return nil, false, fmt.Errorf("%w: bucket, object key and etag are required", ErrInvalidInput)
+		return nil, fmt.Errorf("%w: bucket, object key and etag are required", ErrInvalidInput)
 	}
 	patient := n.PatientCode
 	if patient == "" {
 		patient = PatientCodeFromKey(n.ObjectKey)
 	}
 	if !patientRe.MatchString(patient) {
-		return nil, false, fmt.Errorf("%w: patient code %q is not P<digits>", ErrInvalidInput, patient)
+		return nil, fmt.Errorf("%w: patient code %q is not P<digits>", ErrInvalidInput, patient)
 	}
 	if n.SessionCode != "" {
 		m := codeRe.FindStringSubmatch(n.SessionCode)
 		if m == nil || m[1] != patient {
-			return nil, false, fmt.Errorf("%w: session code %q is not %sS<digits>", ErrInvalidInput, n.SessionCode, patient)
+			return nil, fmt.Errorf("%w: session code %q is not %sS<digits>", ErrInvalidInput, n.SessionCode, patient)
 		}
 	}
 	if n.FileSizeBytes != nil && *n.FileSizeBytes < 0 {
-		return nil, false, fmt.Errorf("%w: negative file size", ErrInvalidInput)
+		return nil, fmt.Errorf("%w: negative file size", ErrInvalidInput)
 	}
 	meta, err := checkJSON("metadata", n.Metadata, true)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if meta == nil {
 		meta = "{}"
 	}
 	timings, err := checkJSON("timings", n.Timings, true)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if timings == nil {
 		timings = "{}"
@@ -250,7 +257,48 @@ func (q *queries) CreateSession(ctx context.Context, n NewSession) (*Session, bo
 	if n.RecordedAt != nil {
 		recorded = q.d.wall(*n.RecordedAt)
 	}
+	return &newRow{n: n, patient: patient, meta: meta, recorded: recorded, timings: timings}, nil
+}
 
+// CreateSessions is CreateSession of each of ns in turn, in this
+// transaction. On PostgreSQL, when every code is to be allocated, the
+// patients' locks and all the inserts go to the server together, in one
+// round trip.
+func (q *queries) CreateSessions(ctx context.Context, ns []NewSession) ([]Created, error) {
+	rows := make([]*newRow, len(ns))
+	pipelined := q.d.name() == Postgres
+	for i, n := range ns {
+		r, err := q.checkNew(n)
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = r
+		pipelined = pipelined && n.SessionCode == ""
+	}
+	if b, ok := q.c.(batchConn); ok && pipelined && len(rows) > 1 {
+		return q.createPipelined(ctx, b, rows)
+	}
+	out := make([]Created, len(ns))
+	for i, n := range ns {
+		s, created, err := q.CreateSession(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Created{Session: s, Created: created}
+	}
+	return out, nil
+}
+
+func (q *queries) CreateSession(ctx context.Context, n NewSession) (*Session, bool, error) {
+	r, err := q.checkNew(n)
+	if err != nil {
+		return nil, false, err
+	}
+	patient, meta, recorded, timings := r.patient, r.meta, r.recorded, r.timings
+
+	if q.d.name() == Postgres && n.SessionCode == "" {
+		return q.createSessionLocked(ctx, n, patient, meta, recorded, timings)
+	}
 	if s, err := q.GetSessionByObject(ctx, n.Bucket, n.ObjectKey, n.ETag); err == nil {
 		return s, false, nil
 	} else if !errors.Is(err, ErrNotFound) {
@@ -312,6 +360,81 @@ func (q *queries) CreateSession(ctx context.Context, n NewSession) (*Session, bo
 		}
 		s, err := q.GetSession(ctx, id)
 		return s, err == nil, err
+	}
+	return nil, false, fmt.Errorf("store: no free session code for %s after %d attempts", patient, maxCodeAttempts)
+}
+
+// sessionCodeLockClass is the first key of the PostgreSQL advisory lock
+// that serialises the allocation of one patient's session codes (the second
+// is hashtext of the patient code); "EMGD" in ASCII.
+const sessionCodeLockClass = 0x454D4744
+
+const lockCodesSQL = `SELECT pg_advisory_xact_lock($1, hashtext($2))`
+
+// createSessionSQL creates a session with the next code of its patient
+// ($2), marks the older versions of its object superseded and returns the
+// new row, in one statement; nothing when the object version (or, from a
+// writer that does not take the patient's lock, the code) exists already.
+// It must run after the patient's lock is taken, in a later statement: a
+// statement reads the rows committed before it starts.
+const createSessionSQL = `WITH next AS (
+	SELECT COALESCE(MAX(CAST(SUBSTR(session_code, $13) AS INTEGER)), 0) + 1 AS n
+	FROM sessions WHERE patient_code = $2
+), ins AS (
+	INSERT INTO sessions
+	(id, session_code, patient_code, bucket, object_key, etag, file_size_bytes, status,
+	 metadata, recorded_at, timings, created_at, updated_at, storage_version)
+	VALUES ($1, (SELECT $2 || 'S' || lpad(n::text, greatest(3, length(n::text)), '0') FROM next),
+		$2, $3, $4, $5, $6, 'pending', $7, $8, $9, $12, $10, $11)
+	ON CONFLICT DO NOTHING
+	RETURNING id, session_code, patient_code, bucket, object_key, etag, file_size_bytes, file_sha256,
+		status, error, metadata, recorded_at, superseded_by, timings, created_at, updated_at,
+		processed_at, storage_version
+), superseded AS (
+	UPDATE sessions SET superseded_by = $1, updated_at = $10
+	WHERE bucket = $3 AND object_key = $4 AND id <> $1 AND superseded_by IS NULL
+		AND EXISTS (SELECT 1 FROM ins)
+)
+SELECT ins.*, false FROM ins`
+
+// createArgs are the arguments of createSessionSQL.
+func (q *queries) createArgs(id string, r *newRow) []any {
+	ts := q.d.ts(now())
+	createdAt := ts
+	if r.n.CreatedAt != nil {
+		createdAt = q.d.ts(r.n.CreatedAt.UTC().Truncate(time.Microsecond))
+	}
+	n := r.n
+	return []any{id, r.patient, n.Bucket, n.ObjectKey, n.ETag, n.FileSizeBytes, r.meta, r.recorded, r.timings, ts, n.StorageVersion, createdAt, len(r.patient) + 2}
+}
+
+// createSessionLocked is CreateSession with an allocated code on
+// PostgreSQL, in two round trips: it takes the patient's advisory lock
+// (held to the end of the transaction, so concurrent webhooks of one patient
+// take their codes one after the other instead of colliding on the unique
+// code and retrying), then runs createSessionSQL.
+func (q *queries) createSessionLocked(ctx context.Context, n NewSession, patient string, meta, recorded, timings any) (*Session, bool, error) {
+	if _, err := q.c.exec(ctx, lockCodesSQL, sessionCodeLockClass, patient); err != nil {
+		return nil, false, fmt.Errorf("store: lock session codes of %s: %w", patient, err)
+	}
+	id := uuid.Must(uuid.NewV7()).String()
+	r := &newRow{n: n, patient: patient, meta: meta, recorded: recorded, timings: timings}
+	for attempt := 0; attempt < maxCodeAttempts; attempt++ {
+		s, err := scanSession(q.c.queryRow(ctx, createSessionSQL, q.createArgs(id, r)...))
+		if err == nil {
+			return s, true, nil
+		}
+		if !isNoRows(err) {
+			return nil, false, fmt.Errorf("store: create session: %w", err)
+		}
+		// Nothing inserted: the object version has its session already, or
+		// a writer that takes no lock (an older emgd) took the code.
+		if s, err := q.GetSessionByObject(ctx, n.Bucket, n.ObjectKey, n.ETag); err == nil {
+			return s, false, nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, false, err
+		}
+		time.Sleep(time.Duration(rand.IntN(1+attempt)) * time.Millisecond)
 	}
 	return nil, false, fmt.Errorf("store: no free session code for %s after %d attempts", patient, maxCodeAttempts)
 }

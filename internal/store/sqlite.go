@@ -30,6 +30,12 @@ type Options struct {
 	MaxConns int
 	// NoMigrate skips applying migrations at open.
 	NoMigrate bool
+	// Trace, when set, is called with the text of every statement sent to
+	// PostgreSQL on the store's pool, River's included: each call is one
+	// round trip (a batch is one call, its statements joined by ";"). For
+	// tests and profiling; it must be safe for concurrent use. SQLite, in
+	// process, ignores it.
+	Trace func(sql string)
 }
 
 // OpenSQLite opens (creating it when needed) the SQLite database at path with

@@ -226,6 +226,18 @@ type Queries interface {
 // returns the driver's transaction under it, for internal/jobs).
 type Tx interface {
 	Queries
+	// CreateSessions is CreateSession of each of ns, in order, in this
+	// transaction (on PostgreSQL in one round trip for all of them, when
+	// every code is to be allocated). An error leaves the transaction to
+	// roll back.
+	CreateSessions(ctx context.Context, ns []NewSession) ([]Created, error)
+}
+
+// Created is one session of CreateSessions: Created tells whether the call
+// created it (false: it existed already).
+type Created struct {
+	Session *Session
+	Created bool
 }
 
 // Store is a database holding sessions and analysis results.

@@ -34,6 +34,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"NewETagSupersedes", testSupersede},
 		{"ConcurrentCreatesNeverCollide", testConcurrentCodes},
 		{"ConcurrentSameObject", testConcurrentSameObject},
+		{"CreateSessionsInOneTransaction", testCreateSessions},
+		{"ConcurrentCreateSessionsNeverCollide", testConcurrentCreateSessions},
 		{"StatusTransitions", testStatus},
 		{"InvalidStatus", testInvalidStatus},
 		{"UnknownIDs", testUnknown},
@@ -981,5 +983,124 @@ func testStorageVersion(t *testing.T, s store.Store) {
 	none := create(t, s, store.NewSession{ObjectKey: "P016/b.c3d"})
 	if g, err := s.GetSession(ctx(t), none.ID); err != nil || g.StorageVersion != "" {
 		t.Errorf("session without storage version reads %q (%v)", g.StorageVersion, err)
+	}
+}
+
+// CreateSessions is CreateSession of each in order, in the caller's
+// transaction: consecutive codes per patient, an object version already
+// stored (before or earlier in the same call) returned as it is, a new
+// version superseding the old.
+func testCreateSessions(t *testing.T, s store.Store) {
+	old := create(t, s, store.NewSession{ObjectKey: "P020/a.c3d", ETag: "v1"})
+	dup := create(t, s, store.NewSession{ObjectKey: "P020/b.c3d", ETag: "v1"})
+	ns := []store.NewSession{
+		{ObjectKey: "P020/a.c3d", ETag: "v2"}, // new version of old
+		{ObjectKey: "P021/a.c3d", ETag: "v1"},
+		{ObjectKey: "P020/b.c3d", ETag: "v1"}, // stored already
+		{ObjectKey: "P020/c.c3d", ETag: "v1"},
+		{ObjectKey: "P020/c.c3d", ETag: "v1"}, // same as the one before
+		{ObjectKey: "P021/b.c3d", ETag: "v1", Metadata: json.RawMessage(`{"k":1}`)},
+	}
+	for i := range ns {
+		ns[i].Bucket = "c3d-examples"
+	}
+	var made []store.Created
+	err := s.InTx(ctx(t), func(tx store.Tx) error {
+		var err error
+		made, err = tx.CreateSessions(ctx(t), ns)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(made) != len(ns) {
+		t.Fatalf("%d results for %d sessions", len(made), len(ns))
+	}
+	want := []struct {
+		code    string
+		created bool
+	}{{"P020S003", true}, {"P021S001", true}, {dup.SessionCode, false}, {"P020S004", true}, {"P020S004", false}, {"P021S002", true}}
+	for i, w := range want {
+		if m := made[i]; m.Session == nil || m.Session.SessionCode != w.code || m.Created != w.created {
+			t.Errorf("session %d (%s): %+v, want code %s created %v", i, ns[i].ObjectKey, m, w.code, w.created)
+		}
+	}
+	if made[2].Session.ID != dup.ID || made[4].Session.ID != made[3].Session.ID {
+		t.Errorf("an existing object version got a new session")
+	}
+	if g, err := s.GetSession(ctx(t), old.ID); err != nil || g.SupersededBy != made[0].Session.ID {
+		t.Errorf("old version: %+v, %v; want superseded by %s", g, err, made[0].Session.ID)
+	}
+	if g, err := s.GetSession(ctx(t), made[5].Session.ID); err != nil || g.Status != store.StatusPending || string(g.Metadata) != string(made[5].Session.Metadata) {
+		t.Errorf("created session read back: %+v, %v", g, err)
+	}
+	jsonEqual(t, "metadata", made[5].Session.Metadata, json.RawMessage(`{"k":1}`))
+	// Bad input fails the call (and the caller's transaction rolls back).
+	err = s.InTx(ctx(t), func(tx store.Tx) error {
+		_, err := tx.CreateSessions(ctx(t), []store.NewSession{{Bucket: "c3d-examples", ObjectKey: "P022/a.c3d", ETag: "e"}, {Bucket: "c3d-examples", ObjectKey: "P022/b.c3d"}})
+		return err
+	})
+	if !errors.Is(err, store.ErrInvalidInput) {
+		t.Errorf("a session without etag: %v, want ErrInvalidInput", err)
+	}
+	if _, err := s.GetSessionByObject(ctx(t), "c3d-examples", "P022/a.c3d", "e"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a session of a failed call was stored: %v", err)
+	}
+}
+
+// Transactions creating several sessions each, side by side, for the same
+// patients in different orders: every code once, consecutive per patient.
+func testConcurrentCreateSessions(t *testing.T, s store.Store) {
+	const workers, batches, each = 6, 3, 5
+	var mu sync.Mutex
+	codes := map[string]bool{}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for b := range batches {
+				var ns []store.NewSession
+				for i := range each {
+					patient := fmt.Sprintf("P%03d", 200+(w+i)%3) // orders differ between workers
+					ns = append(ns, store.NewSession{Bucket: "c3d-examples", ObjectKey: key(patient, (w*batches+b)*each+i), ETag: "e"})
+				}
+				var made []store.Created
+				err := s.InTx(ctx(t), func(tx store.Tx) error {
+					var err error
+					made, err = tx.CreateSessions(ctx(t), ns)
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for _, m := range made {
+					if codes[m.Session.SessionCode] || !m.Created {
+						t.Errorf("code %s given twice (created %v)", m.Session.SessionCode, m.Created)
+					}
+					codes[m.Session.SessionCode] = true
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	per := map[string][]string{}
+	for c := range codes {
+		per[c[:4]] = append(per[c[:4]], c)
+	}
+	n := 0
+	for p, cs := range per {
+		slices.Sort(cs)
+		n += len(cs)
+		for i, c := range cs {
+			if want := store.FormatSessionCode(p, i+1); c != want {
+				t.Errorf("patient %s: codes %v are not consecutive", p, cs)
+				break
+			}
+		}
+	}
+	if n != workers*batches*each {
+		t.Errorf("%d sessions, want %d", n, workers*batches*each)
 	}
 }
