@@ -159,6 +159,7 @@ type Service struct {
 	testHook func(AnalyzeArgs) // called at the start of each job (tests)
 
 	commits chan *commitReq // set by StartBatching
+	prio    priority        // phase-1 requests under way, to which analyses yield
 }
 
 func (s *Service) log() *slog.Logger {
@@ -195,6 +196,7 @@ func (s *Service) acceptsBucket(b string) bool {
 // Ingest is phase 1 for one event. Objects outside the watched buckets or
 // not named *.c3d are ignored (Outcome.Ignored), not errors.
 func (s *Service) Ingest(ctx context.Context, ev Event, opts ...IngestOption) (*Outcome, error) {
+	defer s.prio.begin()()
 	var o ingestOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -568,7 +570,7 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	scoring, err := s.ScoringWeights(ctx, &params, sess.PatientCode, therapistOf(ra, size))
 	var res *emg.Result
 	if err == nil {
-		res, err = analysis.AnalyzeContext(ctx, ra, size, path.Base(sess.ObjectKey), params, s.Config.Analyzer)
+		res, err = analysis.AnalyzeContext(yieldingContext{ctx, &s.prio}, ra, size, path.Base(sess.ObjectKey), params, s.Config.Analyzer) // yields to phase 1 (yield.go)
 	} else if ctx.Err() == nil {
 		return err // the database: retried
 	}
@@ -693,16 +695,20 @@ func (s *Service) spool(r io.Reader, size int64) (io.ReaderAt, int64, string, fu
 	}
 	limit = min(limit, maxObject)
 	h := sha256.New()
+	r = &yieldingReader{r: r, ctx: context.Background(), p: &s.prio} // bounded waits (yield.go)
 	tee := io.TeeReader(io.LimitReader(r, maxObject+1), h)
 	var head []byte
 	if size >= 0 && size <= limit {
-		b := bytes.NewBuffer(make([]byte, 0, size+1))
+		// Room for the announced size and the read that finds its end, so
+		// that the buffer never grows (doubling a 3 MB copy cost more CPU
+		// than the webhook beside it).
+		b := bytes.NewBuffer(spoolBuffer(size + bytes.MinRead))
 		n, err := io.Copy(b, io.LimitReader(tee, limit+1))
 		if err != nil {
 			return nil, 0, "", nil, err
 		}
 		if n <= limit {
-			return bytes.NewReader(b.Bytes()), n, hex.EncodeToString(h.Sum(nil)), func() {}, nil
+			return bytes.NewReader(b.Bytes()), n, hex.EncodeToString(h.Sum(nil)), func() { putSpoolBuffer(b.Bytes()) }, nil
 		}
 		head = b.Bytes() // larger than announced: continue on disk
 	}
