@@ -85,11 +85,10 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, ready chan<- string
 		return fmt.Errorf("job queue: %w", err)
 	}
 	svc.Queue = service.RiverQueue{Q: q}
-	if st.Dialect() == store.SQLite {
-		// One writer: webhooks waiting for it commit together. PostgreSQL
-		// runs their transactions side by side, which measured faster.
-		svc.StartBatching()
-	}
+	// Webhooks waiting for the database commit together: on SQLite one
+	// writer, on PostgreSQL one round trip for all their inserts and one
+	// commit (BENCHMARKS.md, "Phase 1 on SQLite and PostgreSQL").
+	svc.StartBatching()
 	reg.MustRegister(queueDepth(q))
 	if err := q.Start(ctx); err != nil {
 		return fmt.Errorf("job queue: %w", err)
