@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -134,14 +135,16 @@ func (pgDialect) classify(err error) errKind {
 	return errOther
 }
 
-var pgNameRe = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+// pgNameRe is compiled on first use: at init it would cost every command
+// about 50 kB (TestOwnPackagesInitLight).
+var pgNameRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`) })
 
 // CreatePostgresDatabase creates the empty database name (lower-case letters,
 // digits and _) on the PostgreSQL server of adminURL and returns the URL of
 // the new database (adminURL with its path replaced). It is for tools that
 // need a fresh database per run, such as emgd-bench.
 func CreatePostgresDatabase(ctx context.Context, adminURL, name string) (string, error) {
-	if !pgNameRe.MatchString(name) {
+	if !pgNameRe().MatchString(name) {
 		return "", fmt.Errorf("%w: database name %q", ErrInvalidInput, name)
 	}
 	u, err := url.Parse(adminURL)
@@ -163,7 +166,7 @@ func CreatePostgresDatabase(ctx context.Context, adminURL, name string) (string,
 // DropPostgresDatabase drops the database name on the server of adminURL,
 // closing its connections; a database that does not exist is no error.
 func DropPostgresDatabase(ctx context.Context, adminURL, name string) error {
-	if !pgNameRe.MatchString(name) {
+	if !pgNameRe().MatchString(name) {
 		return fmt.Errorf("%w: database name %q", ErrInvalidInput, name)
 	}
 	c, err := pgx.Connect(ctx, adminURL)
