@@ -74,6 +74,7 @@ func check(pkg string, fset *token.FileSet, f *ast.File) []string {
 		if matches(path, riverPrefix) && !within(pkg, module+"/internal/jobs") {
 			out = append(out, pos.String()+": "+pkg+" imports "+path+" (River stays in internal/jobs)")
 		}
+		out = append(out, direction(pkg, path, pos.String())...)
 		if path == module+"/internal/store" {
 			storeName = "store"
 			if imp.Name != nil {
@@ -186,6 +187,17 @@ func TestCheckFindsViolations(t *testing.T) {
 		{"emgd/internal/legacy", `package legacy; import "github.com/jackc/pgx/v5/pgxpool"; var _ *pgxpool.Pool`, 0},
 		{"emgd/internal/service", `package service; import "emgd/internal/store"; var _ store.Store`, 0},
 		{"emgd/internal/storex", `package storex; import _ "database/sql"`, 1},
+		// Dependencies flow inward.
+		{"emgd/emg", `package emg; import _ "emgd/c3d"`, 1},
+		{"emgd/c3d", `package c3d; import _ "golang.org/x/sync/errgroup"`, 1},
+		{"emgd/emg", `package emg; import _ "math"; import _ "context"`, 0},
+		{"emgd/internal/service", `package service; import _ "net/http"; import _ "emgd/internal/webhook"`, 2},
+		{"emgd/internal/analysis", `package analysis; import _ "emgd/internal/api/httperr"`, 1},
+		{"emgd/internal/service", `package service; import _ "emgd/internal/app"`, 1},
+		{"emgd/internal/api", `package api; import _ "emgd/internal/app"`, 1},
+		{"emgd/internal/app", `package app; import _ "emgd/cmd/emgd"`, 1},
+		{"emgd/cmd/emgd", `package main; import _ "emgd/internal/app"`, 0},
+		{"emgd/internal/storage", `package storage; import _ "net/http"`, 0},
 	}
 	for _, c := range cases {
 		fset := token.NewFileSet()
@@ -197,4 +209,42 @@ func TestCheckFindsViolations(t *testing.T) {
 			t.Errorf("%s: %q: %d violations %q, want %d", c.pkg, c.src, len(got), got, c.want)
 		}
 	}
+}
+
+// transport lists what a package that knows no transport may not import.
+var transport = []string{
+	"net/http",
+	module + "/internal/webhook",
+	module + "/internal/api",
+	module + "/internal/apidoc",
+	module + "/internal/signals",
+	module + "/internal/upload",
+	module + "/internal/oldapi",
+	module + "/internal/web",
+}
+
+// direction checks that dependencies flow inward (cmd -> internal/app ->
+// internal -> emg, c3d): c3d and emg import only the standard library,
+// internal/analysis and internal/service know no transport, only cmd/emgd
+// imports internal/app, and nothing imports a command.
+func direction(pkg, path, pos string) []string {
+	var out []string
+	std := !strings.Contains(strings.SplitN(path, "/", 2)[0], ".") && !matches(path, module)
+	switch {
+	case within(pkg, module+"/c3d", module+"/emg") && !std:
+		out = append(out, pos+": "+pkg+" imports "+path+" (c3d and emg use the standard library only)")
+	case within(pkg, module+"/internal/service", module+"/internal/analysis", module+"/internal/store", module+"/internal/jobs"):
+		for _, t := range transport {
+			if matches(path, t) {
+				out = append(out, pos+": "+pkg+" imports "+path+" (the pipeline, the analysis, the store and the queue know no transport)")
+			}
+		}
+	}
+	if matches(path, module+"/internal/app") && !within(pkg, module+"/cmd/emgd", module+"/internal/app") {
+		out = append(out, pos+": "+pkg+" imports "+path+" (only cmd/emgd imports the wiring)")
+	}
+	if matches(path, module+"/cmd") {
+		out = append(out, pos+": "+pkg+" imports "+path+" (nothing imports a command)")
+	}
+	return out
 }
