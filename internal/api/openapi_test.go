@@ -237,7 +237,7 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	do("GET", "/scoring/configurations", nil, 401, "Authorization", "")
 
 	// the dashboard
-	for _, p := range []string{"/", "/ui/app.js", "/ui/style.css"} {
+	for _, p := range []string{"/", "/ui/app.js", "/ui/style.css", "/favicon.ico"} {
 		resp, err := http.Get(e.srv.URL + p)
 		if err != nil {
 			t.Fatal(err)
