@@ -105,8 +105,7 @@ type pixels struct {
 // The dashboard in a real browser: upload a recording through the page,
 // wait for its analysis, open it, see the charts drawn and zoom them.
 func TestDashboardInBrowser(t *testing.T) {
-	exe := chromium()
-	if exe == "" {
+	if chromium() == "" {
 		testenv.Require(t, "Chromium not installed (apt-get install chromium)")
 	}
 	dir := t.TempDir()
@@ -117,96 +116,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := os.WriteFile(sample, sampleBytes, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	artifacts := artifactDir(t)
-
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancelCtx()
-	// Start the browser on a context without a deadline (a deadline on the
-	// first run would bound the browser's life); each step gets its own.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting %s: %v", exe, err)
-	}
-
-	reqs := &requestLog{}
-	var jsErrs []string
-	var errMu sync.Mutex
-	requests := chromedp.Events(ctx, network.RequestWillBeSent)
-	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
-	go func() {
-		for ev, err := range requests {
-			if err != nil {
-				return
-			}
-			reqs.add(ev.Request.URL)
-		}
-	}()
-	go func() {
-		for ev, err := range exceptions {
-			if err != nil {
-				return
-			}
-			errMu.Lock()
-			jsErrs = append(jsErrs, ev.ExceptionDetails.Text+" "+describeException(ev.ExceptionDetails))
-			errMu.Unlock()
-		}
-	}()
-	shot := func(name string) {
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Errorf("screenshot: %v", err)
-			return
-		}
-		p := filepath.Join(artifacts, name)
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s (%d bytes)", p, len(png))
-	}
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			shot("failed.png")
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	poll := func(expr string, timeout time.Duration) chromedp.Action[chromedp.Void] {
-		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout))
-	}
-	count := func(sel string) int {
-		t.Helper()
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, sel)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	b := openBrowser(t, 1280, 800)
+	ctx, reqs, shot, do, text, poll, count := b.ctx, b.reqs, b.shot, b.do, b.text, b.poll, b.count
 
 	// The token is asked for, then kept for the tab's session.
 	do("open the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(css("#notice")))
@@ -411,10 +322,143 @@ func TestDashboardInBrowser(t *testing.T) {
 			shot("dashboard-tablet.png")
 		}
 	}
-	errMu.Lock()
-	defer errMu.Unlock()
-	if len(jsErrs) > 0 {
-		t.Errorf("JavaScript errors: %v", jsErrs)
+	b.checkNoErrors()
+}
+
+// browser is a headless Chromium on a page of the dashboard, with the
+// helpers the tests use.
+type browser struct {
+	t         *testing.T
+	ctx       context.Context
+	reqs      *requestLog
+	artifacts string
+
+	mu     sync.Mutex
+	jsErrs []string
+}
+
+// openBrowser starts Chromium (skipped, or failed under
+// EMGD_REQUIRE_SERVICES, without it) with a window of w x h; it stops with
+// the test.
+func openBrowser(t *testing.T, w, h int) *browser {
+	t.Helper()
+	exe := chromium()
+	if exe == "" {
+		testenv.Require(t, "Chromium not installed (apt-get install chromium)")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(w, h),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(cancelCtx)
+	// Start the browser on a context without a deadline (a deadline on the
+	// first run would bound the browser's life); each step gets its own.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting %s: %v", exe, err)
+	}
+	b := &browser{t: t, ctx: ctx, reqs: &requestLog{}, artifacts: artifactDir(t)}
+	requests := chromedp.Events(ctx, network.RequestWillBeSent)
+	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
+	go func() {
+		for ev, err := range requests {
+			if err != nil {
+				return
+			}
+			b.reqs.add(ev.Request.URL)
+		}
+	}()
+	go func() {
+		for ev, err := range exceptions {
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.jsErrs = append(b.jsErrs, ev.ExceptionDetails.Text+" "+describeException(ev.ExceptionDetails))
+			b.mu.Unlock()
+		}
+	}()
+	return b
+}
+
+// shot saves a screenshot of the whole page as name in the artifacts.
+func (b *browser) shot(name string) {
+	t := b.t
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Errorf("screenshot: %v", err)
+		return
+	}
+	p := filepath.Join(b.artifacts, name)
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", p, len(png))
+}
+
+// do runs a step's actions within a minute, or fails the test with a
+// screenshot.
+func (b *browser) do(step string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		b.shot("failed.png")
+		b.t.Fatalf("%s: %v", step, err)
+	}
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func (b *browser) poll(expr string, timeout time.Duration) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout))
+}
+
+func (b *browser) count(sel string) int {
+	b.t.Helper()
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, sel)))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return n
+}
+
+// eval evaluates a JavaScript expression to a T, failing the test on error.
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+// checkNoErrors fails the test if the page threw.
+func (b *browser) checkNoErrors() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.jsErrs) > 0 {
+		b.t.Errorf("JavaScript errors: %v", b.jsErrs)
 	}
 }
 

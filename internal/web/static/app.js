@@ -62,26 +62,90 @@
     return err.message;
   }
 
+  // Polls (the list, a session being analysed) run only while the tab is
+  // visible: a poll due while it is hidden waits, and runs as soon as the
+  // tab is shown again.
+  let parked = [];
+
   function later(fn, ms) {
-    const id = setTimeout(fn, ms);
+    const gen = routeGen;
+    const id = setTimeout(() => {
+      timers = timers.filter((t) => t !== id);
+      if (gen !== routeGen) return;
+      if (document.visibilityState === 'hidden') parked.push(fn);
+      else fn();
+    }, ms);
     timers.push(id);
   }
 
   function clearTimers() {
     timers.forEach(clearTimeout);
     timers = [];
+    parked = [];
   }
 
-  function num(v, digits) {
+  function resumeParked() {
+    if (document.visibilityState === 'hidden') return;
+    const fns = parked;
+    parked = [];
+    fns.forEach((fn) => fn());
+  }
+
+  // num prints a measured value with three significant digits (0.0123,
+  // 0.500, 12.3, 320), very small or large ones in exponent form: a value
+  // of 0.01-1 keeps its digits instead of printing as 0.0.
+  function num(v) {
     if (v == null || typeof v !== 'number' || !isFinite(v)) return '–';
+    if (v === 0) return '0';
     const a = Math.abs(v);
-    if (a !== 0 && (a < 0.01 || a >= 1e6)) return v.toExponential(2);
-    return v.toFixed(digits == null ? 1 : digits);
+    if (a < 1e-4 || a >= 1e6) return v.toExponential(2);
+    const decimals = Math.max(0, Math.min(6, 2 - Math.floor(Math.log10(a))));
+    return v.toFixed(decimals);
   }
 
-  function when(s) {
+  // count prints a count (an integer) as it is, anything else as num.
+  function count(v) {
+    return Number.isInteger(v) ? String(v) : num(v);
+  }
+
+  // seconds prints a time in seconds with the decimals that tell apart the
+  // ends of a window span seconds wide.
+  function seconds(v, span) {
+    if (v == null || !isFinite(v)) return '–';
+    const d = span > 0 ? Math.max(1, Math.min(4, 2 - Math.floor(Math.log10(span)))) : 2;
+    return v.toFixed(d);
+  }
+
+  // deviceTime is the recording's time as the tablet's clock read it (no
+  // zone is recorded): shown as is, labelled as the device's local time.
+  function deviceTime(s) {
     if (!s) return '–';
     return String(s).replace('T', ' ').replace(/:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?$/, '');
+  }
+
+  const pad = (n) => String(n).padStart(2, '0');
+  let zoneName = null;
+
+  // viewerZone names the viewer's time zone (Europe/Brussels, UTC).
+  function viewerZone() {
+    if (zoneName == null) {
+      try { zoneName = Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { zoneName = ''; }
+      if (!zoneName) {
+        const off = -new Date().getTimezoneOffset();
+        zoneName = 'UTC' + (off >= 0 ? '+' : '-') + pad(Math.floor(Math.abs(off) / 60)) + ':' + pad(Math.abs(off) % 60);
+      }
+    }
+    return zoneName;
+  }
+
+  // serverTime is a time the server recorded (UTC) in the viewer's zone,
+  // the zone named.
+  function serverTime(s) {
+    if (!s) return null;
+    const d = new Date(s);
+    if (isNaN(d.getTime())) return String(s);
+    return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' + pad(d.getHours()) + ':' + pad(d.getMinutes()) +
+      ' (' + viewerZone() + ')';
   }
 
   function statusBadge(s) {
@@ -104,18 +168,20 @@
       showSession(decodeURIComponent(m[1]), routeGen);
     } else if (h.startsWith('#/upload')) {
       $('#view-upload').hidden = false;
+      const p = new URLSearchParams(h.split('?')[1] || '').get('patient');
+      if (p && /^P\d+$/i.test(p)) $('#u-patient').value = p.toUpperCase();
       $('#nav-upload').setAttribute('aria-current', 'page');
       document.title = 'Upload: emgd';
     } else {
       $('#view-list').hidden = false;
       $('#nav-sessions').setAttribute('aria-current', 'page');
-      showList(routeGen);
+      showList(routeGen, true);
     }
   }
 
   // ---------- session list ----------
 
-  const list = { patient: '', status: '', shown: 50, cursor: null };
+  const list = { patient: '', status: '', shown: 50, cursor: null, failed: false };
 
   function listQuery(limit, cursor) {
     const q = new URLSearchParams({ limit: String(Math.min(500, limit)) });
@@ -139,35 +205,76 @@
     return el('tr', { 'data-id': s.id, 'data-code': s.session_code, 'data-status': s.status },
       el('td', {}, el('a', { href: '#/session/' + encodeURIComponent(s.id), class: 'code' }, s.session_code)),
       el('td', { text: s.patient_code }),
-      el('td', { text: when(s.recorded_at) }),
+      el('td', { text: deviceTime(s.recorded_at) }),
       el('td', { class: 'status-cell' }, statusBadge(s.status), s.superseded_by ? el('span', { class: 'muted', text: ' (replaced)' }) : null),
       el('td', { text: contractionsCell(ov) }),
-      el('td', { class: 'num', text: ov ? num(ov.overall_score, 1) : '–' }));
+      el('td', { class: 'num', text: ov ? num(ov.overall_score) : '–' }));
   }
 
-  async function showList(gen) {
-    document.title = 'Sessions: emgd';
-    $('#f-patient').value = list.patient;
-    $('#f-status').value = list.status;
+  // rowKey is what a row shows: a refresh replaces a row only when it
+  // changed.
+  function rowKey(s) {
+    return JSON.stringify([s.session_code, s.patient_code, s.recorded_at, s.status, s.superseded_by || null, s.overview || null]);
+  }
+
+  // updateRows makes the table show sessions, in order, keeping the rows
+  // (and the focus, the selection) of sessions that did not change.
+  function updateRows(tbody, sessions) {
+    const old = new Map();
+    for (const tr of tbody.rows) old.set(tr.dataset.id, tr);
+    const rows = sessions.map((s) => {
+      const key = rowKey(s);
+      const tr = old.get(s.id);
+      if (tr && tr.dataset.key === key) return tr;
+      const nr = sessionRow(s);
+      nr.dataset.key = key;
+      if (tr) tr.replaceWith(nr);
+      return nr;
+    });
+    rows.forEach((tr, i) => {
+      if (tbody.rows[i] !== tr) tbody.insertBefore(tr, tbody.rows[i] || null);
+    });
+    while (tbody.rows.length > rows.length) tbody.lastElementChild.remove();
+  }
+
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
+  // How often the list is refreshed: often while a session is being
+  // analysed, and so that a new session appears within 10 s.
+  const LIST_BUSY_MS = 3000, LIST_IDLE_MS = 8000;
+
+  // showList shows the list (first, when the view is entered) and keeps
+  // it current: only rows that changed are replaced, the filter form is
+  // left alone (what is being typed in it, and the focus, stay), and no
+  // request is made while the tab is hidden.
+  async function showList(gen, first) {
+    if (first) {
+      document.title = 'Sessions: emgd';
+      $('#f-patient').value = list.patient;
+      $('#f-status').value = list.status;
+    }
     const state = $('#list-state');
+    let busy = 0;
     try {
       const page = await api(listQuery(list.shown));
       if (gen !== routeGen) return;
-      const tbody = $('#sessions tbody');
-      tbody.replaceChildren(...page.sessions.map(sessionRow));
+      updateRows($('#sessions tbody'), page.sessions);
       list.cursor = page.next_cursor;
       $('#more').hidden = !page.next_cursor;
-      const busy = page.sessions.filter((s) => s.status === 'pending' || s.status === 'processing').length;
-      state.textContent = page.sessions.length === 0
+      busy = page.sessions.filter((s) => s.status === 'pending' || s.status === 'processing').length;
+      setText(state, page.sessions.length === 0
         ? 'No sessions' + (list.patient || list.status ? ' match the filter.' : ' yet: upload a recording.')
-        : page.sessions.length + ' session' + (page.sessions.length === 1 ? '' : 's') + (busy ? ', ' + busy + ' being analysed' : '') + '.';
+        : page.sessions.length + ' session' + (page.sessions.length === 1 ? '' : 's') + (busy ? ', ' + busy + ' being analysed' : '') + '.');
+      if (list.failed) { list.failed = false; notice(''); }
     } catch (err) {
       if (gen !== routeGen) return;
       notice(explain(err));
+      list.failed = true;
       if (err.status === 401) return;
     }
-    // Statuses change while workers run: keep the list current.
-    later(() => { if (gen === routeGen) showList(gen); }, 3000);
+    later(() => showList(gen, false), busy ? LIST_BUSY_MS : LIST_IDLE_MS);
   }
 
   // clearList empties the table while a new filter loads, so that no row
@@ -182,7 +289,7 @@
     if (!list.cursor) return;
     try {
       const page = await api(listQuery(50, list.cursor));
-      $('#sessions tbody').append(...page.sessions.map(sessionRow));
+      $('#sessions tbody').append(...page.sessions.map((s) => { const tr = sessionRow(s); tr.dataset.key = rowKey(s); return tr; }));
       list.shown += page.sessions.length;
       list.cursor = page.next_cursor;
       $('#more').hidden = !page.next_cursor;
@@ -222,20 +329,21 @@
     const st = $('#s-status');
     st.replaceChildren(statusBadge(sess.status));
     st.dataset.status = sess.status;
-    $('#s-error').textContent = sess.error || '';
+    showFailure(sess);
+    showReplaced(sess, gen);
     const md = sess.metadata || {};
     const game = md.game || {};
     metaList($('#s-meta'), [
       ['Patient', sess.patient_code],
-      ['Recorded', when(sess.recorded_at)],
+      ['Recorded (device\'s local time)', sess.recorded_at ? deviceTime(sess.recorded_at) : null],
       ['File', sess.object_key],
       ['Size', sess.file_size_bytes != null ? (sess.file_size_bytes / 1048576).toFixed(2) + ' MiB' : null],
-      ['Duration', md.duration_seconds != null ? num(md.duration_seconds, 1) + ' s' : null],
-      ['Sampling rate', md.sampling_rate != null ? md.sampling_rate + ' Hz' : null],
+      ['Duration', md.duration_seconds != null ? num(md.duration_seconds) + ' s' : null],
+      ['Sampling rate', md.sampling_rate != null ? num(md.sampling_rate) + ' Hz' : null],
       ['Channels', (md.channel_names || []).join(', ')],
       ['Game', [game.name, game.level != null ? 'level ' + game.level : null, game.score != null ? 'score ' + game.score : null].filter(Boolean).join(', ')],
-      ['Uploaded', when(sess.created_at)],
-      ['Analysed', when(sess.processed_at)],
+      ['Uploaded', serverTime(sess.created_at)],
+      ['Analysed', serverTime(sess.processed_at)],
       ['Processing version', sess.analysis ? sess.analysis.processing_version : null],
     ]);
     const a = sess.analysis;
@@ -251,9 +359,106 @@
     ]);
     renderAnalytics(a ? a.analytics_summary.analytics : null);
     if (sess.status === 'pending' || sess.status === 'processing') {
-      later(() => { if (gen === routeGen) showSession(id, gen); }, 1500);
+      later(() => showSession(id, gen), 1500);
     }
     if (first) setupCharts(gen);
+  }
+
+  // failureOf explains a failed analysis in the clinic's words: what
+  // failed, and what can be done about it.
+  function failureOf(error) {
+    const e = String(error || '').toLowerCase();
+    const reupload = 'Upload the recording again from the tablet (or with Upload, above), then review the new session.';
+    const recalc = 'Press Recalculate to analyse the same file again; if it fails again, upload the recording again.';
+    if (/not a readable c3d|no analog channels|too short/.test(e)) {
+      return ['The file is not a recording emgd can read: it is damaged, incomplete or not a C3D recording.', reupload];
+    }
+    if (/object not found|not found in storage|no such file/.test(e)) {
+      return ['The recording\'s file is no longer in storage, so it could not be analysed.', reupload];
+    }
+    if (/object changed|newer version/.test(e)) {
+      return ['The file was replaced by a newer upload after this session was created; the newer upload has its own session.', 'Open the newer session from the session list.'];
+    }
+    if (/too large|over the limit|over the configured limits/.test(e)) {
+      return ['The recording is larger than this server is set to analyse.', 'Ask the administrator to raise the limit, then press Recalculate.'];
+    }
+    if (/\bnan\b|not finite|non-finite|infinite|invalid sample/.test(e)) {
+      return ['The recording contains invalid samples (values that are not numbers), so its signals could not be analysed.', reupload];
+    }
+    if (/sampling rate|analog:rate|\brate\b/.test(e)) {
+      return ['The recording does not say at what rate its signals were sampled, so they could not be analysed.', reupload];
+    }
+    if (/parameter/.test(e)) {
+      return ['The analysis settings used for this session were refused.', 'Check the patient\'s settings, then press Recalculate.'];
+    }
+    if (/interrupted|stopped before|ran out of time|timeout|rescued|lost|gave up|cancelled|canceled|stopped/.test(e)) {
+      return ['The analysis was interrupted before it finished (the server restarted, stopped or ran out of time).', recalc];
+    }
+    return ['The analysis could not be completed.', recalc + ' If it still fails, send the technical details below to your emgd administrator.'];
+  }
+
+  // showFailure shows a failed session's readable explanation, the actions
+  // (recalculate, upload again) and the raw error folded away.
+  function showFailure(sess) {
+    const box = $('#s-failure');
+    const failed = sess.status === 'failed';
+    box.hidden = !failed;
+    if (!failed) return;
+    const [what, todo] = failureOf(sess.error);
+    setText($('#s-fail-what'), what);
+    setText($('#s-fail-todo'), todo);
+    setText($('#s-error'), sess.error || 'No error was recorded.');
+    $('#s-reupload').setAttribute('href', '#/upload?patient=' + encodeURIComponent(sess.patient_code || ''));
+    $('#s-recalc').disabled = false;
+  }
+
+  async function recalc() {
+    const id = view.id;
+    const gen = routeGen;
+    const state = $('#s-recalc-state');
+    $('#s-recalc').disabled = true;
+    state.textContent = 'Starting the analysis again…';
+    let r, body = null;
+    try {
+      r = await fetch('/sessions/' + encodeURIComponent(id) + '/recalc', {
+        method: 'POST', headers: Object.assign({ 'Content-Type': 'application/json' }, authHeaders()), body: '{}' });
+      try { body = await r.json(); } catch (e) { /* not JSON */ }
+    } catch (e) {
+      r = null;
+    }
+    if (gen !== routeGen) return;
+    if (r && r.ok) {
+      state.textContent = 'The analysis is running again; this page updates when it ends.';
+      view.sess = null;
+      later(() => showSession(id, gen), 500);
+      return;
+    }
+    $('#s-recalc').disabled = false;
+    state.textContent = 'Recalculation refused: ' + (!r ? 'the server cannot be reached.' : r.status === 401
+      ? 'an access token is needed (top of the page).' : ((body && body.error) || r.status + ' ' + r.statusText));
+  }
+
+  // showReplaced says, on the page of a session whose file was uploaded
+  // again, that a newer session exists, and links to it.
+  async function showReplaced(sess, gen) {
+    const box = $('#s-replaced');
+    if (!sess.superseded_by) {
+      box.hidden = true;
+      box.replaceChildren();
+      return;
+    }
+    if (box.dataset.newer === sess.superseded_by && !box.hidden) return;
+    box.dataset.newer = sess.superseded_by;
+    const link = el('a', { id: 's-newer', href: '#/session/' + encodeURIComponent(sess.superseded_by) }, 'the newer session');
+    box.replaceChildren(el('strong', { text: 'Replaced. ' }),
+      'This file was uploaded again; the newer version is analysed in ', link,
+      '. The figures below are those of this older version.');
+    box.hidden = false;
+    try {
+      const newer = await api('/sessions/' + encodeURIComponent(sess.superseded_by));
+      if (gen !== routeGen) return;
+      link.textContent = 'session ' + newer.session_code;
+    } catch (err) { /* the link still works */ }
   }
 
   function analyticsOf(base) {
@@ -283,7 +488,7 @@
     for (const [label, k] of rows) {
       body.append(el('tr', {}, el('th', { scope: 'row', text: label }), ...bases.map((b) => {
         const v = an[b][k];
-        return el('td', { class: 'num', text: Number.isInteger(v) ? String(v) : num(v, 1) });
+        return el('td', { class: 'num', text: count(v) });
       })));
     }
     for (const b of bases) {
@@ -387,7 +592,8 @@
   function updateRange() {
     const whole = view.start <= 0 && view.end >= view.duration;
     $('#z-range').textContent = view.duration
-      ? (whole ? 'Whole recording, ' : 'Showing ') + num(view.start, 2) + '–' + num(view.end, 2) + ' s of ' + num(view.duration, 1) + ' s'
+      ? (whole ? 'Whole recording, ' : 'Showing ') + seconds(view.start, view.end - view.start) + '–' + seconds(view.end, view.end - view.start) +
+        ' s of ' + num(view.duration) + ' s'
       : '';
   }
 
@@ -431,21 +637,52 @@
     return view.start + Math.max(0, Math.min(1, x / w)) * (view.end - view.start);
   }
 
+  // attachZoom: a horizontal drag (mouse, pen or finger) selects the span
+  // to zoom into; two fingers pinch the time axis. The canvas's
+  // touch-action is pan-y: a vertical swipe scrolls the page (the browser
+  // then cancels the pointer, and nothing is zoomed).
   function attachZoom(chart) {
     const c = chart.canvas;
     let startX = null;
+    const down = new Map();
+    let pinch = null;
+    const spread = () => { const xs = [...down.values()]; return Math.abs(xs[0] - xs[1]); };
     c.addEventListener('pointerdown', (e) => {
-      if (e.button !== 0) return;
-      startX = e.clientX;
-      c.setPointerCapture(e.pointerId);
+      if (e.pointerType === 'mouse' && e.button !== 0) return;
+      down.set(e.pointerId, e.clientX);
+      try { c.setPointerCapture(e.pointerId); } catch (err) { /* released already */ }
       chart.sel = null;
+      if (down.size === 2) {
+        startX = null;
+        const xs = [...down.values()];
+        pinch = { d0: Math.max(1, spread()), centre: timeAt(chart, (xs[0] + xs[1]) / 2), factor: 1 };
+        draw(chart);
+      } else if (down.size === 1) {
+        startX = e.clientX;
+      }
     });
     c.addEventListener('pointermove', (e) => {
+      if (!down.has(e.pointerId)) return;
+      down.set(e.pointerId, e.clientX);
+      if (pinch && down.size === 2) {
+        pinch.factor = pinch.d0 / Math.max(1, spread());
+        return;
+      }
       if (startX == null) return;
       chart.sel = [timeAt(chart, startX), timeAt(chart, e.clientX)];
       draw(chart);
     });
     const finish = (e) => {
+      if (!down.has(e.pointerId)) return;
+      down.delete(e.pointerId);
+      if (pinch) {
+        if (down.size === 0) {
+          const p = pinch;
+          pinch = null;
+          if (Math.abs(p.factor - 1) > 0.05) zoom(Math.max(0.05, Math.min(20, p.factor)), p.centre);
+        }
+        return;
+      }
       if (startX == null) return;
       const dx = Math.abs(e.clientX - startX);
       const a = timeAt(chart, startX), b = timeAt(chart, e.clientX);
@@ -455,7 +692,13 @@
       else draw(chart);
     };
     c.addEventListener('pointerup', finish);
-    c.addEventListener('pointercancel', () => { startX = null; chart.sel = null; draw(chart); });
+    c.addEventListener('pointercancel', (e) => {
+      down.delete(e.pointerId);
+      if (down.size === 0) pinch = null;
+      startX = null;
+      chart.sel = null;
+      draw(chart);
+    });
     c.addEventListener('dblclick', () => setWindow(0, view.duration));
     c.addEventListener('keydown', (e) => {
       const keys = { '+': () => zoom(0.5), '=': () => zoom(0.5), '-': () => zoom(2), '_': () => zoom(2),
@@ -473,6 +716,24 @@
     const out = [];
     for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(v);
     return out;
+  }
+
+  // hatch is the diagonal-line pattern of not-good contractions.
+  let hatchTile = null;
+  function hatch(g) {
+    if (!hatchTile) {
+      hatchTile = document.createElement('canvas');
+      hatchTile.width = hatchTile.height = 8;
+      const h = hatchTile.getContext('2d');
+      h.strokeStyle = 'rgba(180,64,28,0.34)';
+      h.lineWidth = 2;
+      h.beginPath();
+      h.moveTo(-2, 10); h.lineTo(10, -2);
+      h.moveTo(-2, 2); h.lineTo(2, -2);
+      h.moveTo(6, 10); h.lineTo(10, 6);
+      h.stroke();
+    }
+    return g.createPattern(hatchTile, 'repeat');
   }
 
   function draw(chart) {
@@ -506,15 +767,38 @@
     const m = (hi - lo) * 0.05; lo -= m; hi += m;
     const Y = (v) => PAD.t + (1 - (v - lo) / (hi - lo)) * H;
 
-    // contraction spans
+    // contraction spans: good ones solid and outlined, not-good ones
+    // hatched with a dashed edge (told apart without colour).
     if (an && an.contractions) {
+      let good = 0, bad = 0;
       for (const k of an.contractions) {
         const a = k.start_time_ms / 1000, b = k.end_time_ms / 1000;
         if (b < t0 || a > t1) continue;
-        g.fillStyle = k.is_good ? 'rgba(34,139,34,0.18)' : 'rgba(220,80,30,0.16)';
         const xa = Math.max(PAD.l, X(a)), xb = Math.min(PAD.l + W, X(b));
-        g.fillRect(xa, PAD.t, Math.max(1, xb - xa), H);
+        const w = Math.max(1, xb - xa);
+        g.save();
+        if (k.is_good) {
+          good++;
+          g.fillStyle = 'rgba(30,123,52,0.20)';
+          g.fillRect(xa, PAD.t, w, H);
+          g.strokeStyle = 'rgba(30,123,52,0.75)';
+          g.lineWidth = 1.5;
+          g.strokeRect(xa + 0.75, PAD.t + 0.75, Math.max(0, w - 1.5), H - 1.5);
+        } else {
+          bad++;
+          g.fillStyle = 'rgba(180,64,28,0.10)';
+          g.fillRect(xa, PAD.t, w, H);
+          g.fillStyle = hatch(g);
+          g.fillRect(xa, PAD.t, w, H);
+          g.strokeStyle = 'rgba(180,64,28,0.7)';
+          g.lineWidth = 1;
+          g.setLineDash([4, 3]);
+          g.strokeRect(xa + 0.5, PAD.t + 0.5, Math.max(0, w - 1), H - 1);
+        }
+        g.restore();
       }
+      c.dataset.good = String(good);
+      c.dataset.bad = String(bad);
     }
     // axes and grid
     g.strokeStyle = '#ddd';
@@ -569,8 +853,8 @@
     g.restore();
     chart.drawn++;
     c.dataset.drawn = String(chart.drawn);
-    c.setAttribute('aria-label', chart.name + ', ' + num(t0, 2) + ' to ' + num(t1, 2) + ' s, ' + d.data.length + ' points' +
-      (an && an.contractions ? ', ' + an.contractions.length + ' contractions shaded' : ''));
+    c.setAttribute('aria-label', chart.name + ', ' + seconds(t0, t1 - t0) + ' to ' + seconds(t1, t1 - t0) + ' s, ' + d.data.length + ' points' +
+      (an && an.contractions ? ', ' + an.contractions.length + ' contractions shaded (good solid and outlined, not good hatched)' : ''));
   }
 
   // ---------- upload ----------
@@ -699,6 +983,8 @@
       route();
     });
     $('#more').addEventListener('click', loadMore);
+    $('#s-recalc').addEventListener('click', recalc);
+    document.addEventListener('visibilitychange', resumeParked);
     $('#c-base').addEventListener('change', (e) => { view.base = e.target.value; buildCharts(); fetchCharts(); });
     $('#z-in').addEventListener('click', () => zoom(0.5));
     $('#z-out').addEventListener('click', () => zoom(2));
