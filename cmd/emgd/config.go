@@ -101,9 +101,29 @@ func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 	fs.IntVar(&c.MaxSamplesPerChannel, "max-samples-per-channel", d.MaxSamplesPerChannel, "most samples per analog channel a recording may have to be analysed (more: the session fails at once); an analysis job holds about 32 bytes per sample of a channel for each of max(2, --analysis-parallelism) channels at once: about 450 MB at the default (EMGD_MAX_SAMPLES_PER_CHANNEL)")
 	fs.Int64Var(&c.MaxObjectMB, "max-object-mb", d.MaxObjectMB, "largest object, in MiB, an analysis job reads; bounds its temporary file (EMGD_MAX_OBJECT_MB)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty (EMGD_PPROF_ADDR)")
-	fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, "debug, info, warn or error (EMGD_LOG_LEVEL)")
+	c.LogLevel = d.LogLevel
+	fs.Var(levelFlag{&c.LogLevel}, "log-level", "debug, info, warn or error (EMGD_LOG_LEVEL)")
 	fs.BoolVar(&c.LogJSON, "log-json", d.LogJSON, "log JSON lines (EMGD_LOG_JSON=1)")
 }
 
 // validate checks the settings (app.Config.Validate).
 func (c *serverConfig) validate() error { return c.appConfig().Validate() }
+
+// levelFlag is a log level: debug, info, warn or error (any case).
+type levelFlag struct{ s *string }
+
+func (f levelFlag) String() string {
+	if f.s == nil {
+		return ""
+	}
+	return *f.s
+}
+
+func (f levelFlag) Set(v string) error {
+	switch strings.ToLower(v) {
+	case "debug", "info", "warn", "error":
+		*f.s = strings.ToLower(v)
+		return nil
+	}
+	return fmt.Errorf("want debug, info, warn or error")
+}

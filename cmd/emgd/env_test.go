@@ -24,6 +24,7 @@ func TestBadEnvironmentFailsLoudly(t *testing.T) {
 		{"EMGD_SWEEP_INTERVAL", "20", "--sweep-interval"},
 		{"EMGD_SIGNAL_CACHE_MB", "1e3", "--signal-cache-mb"},
 		{"EMGD_LOG_JSON", "yes", "--log-json"},
+		{"EMGD_LOG_LEVEL", "verbose", "--log-level"},
 		{"EMGD_MAX_OBJECT_MB", "99999999999999999999", "--max-object-mb"},
 	} {
 		t.Run(tc.env, func(t *testing.T) {
