@@ -220,6 +220,8 @@ type Queries interface {
 	FailUnfinished(ctx context.Context, id string, updatedAt time.Time, msg string) (bool, error)
 	// ScoringConfigs: the scoring weights (scoring.go).
 	ScoringConfigs
+	// Review: patients and their sessions with analyses (review.go).
+	Review
 }
 
 // Tx is a database transaction with the store's operations (NativeTx

@@ -58,6 +58,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ScoringConfigLifecycle", testScoringLifecycle},
 		{"ScoringCustomConfigs", testScoringCustom},
 		{"ScoringDefaultSaved", testScoringDefaultSaved},
+		{"PatientsCountCurrentSessions", testPatients},
+		{"PatientSessionsWithCurrentAnalysis", testPatientSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
