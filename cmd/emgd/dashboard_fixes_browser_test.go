@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -128,6 +129,31 @@ func touchDrag(x0, y0, x1, y1 float64) chromedp.Action[chromedp.Void] {
 		}
 		for i := 1; i <= 10; i++ {
 			time.Sleep(16 * time.Millisecond) // a frame
+			if _, err := cdp.Call(ctx, tg, input.DispatchTouchEvent, input.DispatchTouchEventParams{Type: input.DispatchTouchEventTypeTouchMove, TouchPoints: at(float64(i) / 10)}); err != nil {
+				return err
+			}
+		}
+		_, err := cdp.Call(ctx, tg, input.DispatchTouchEvent, input.DispatchTouchEventParams{Type: input.DispatchTouchEventTypeTouchEnd, TouchPoints: []*input.TouchPoint{}})
+		return err
+	})
+}
+
+// touchPinch puts two fingers at x-from and x+from and spreads them to
+// x-to and x+to in ten steps.
+func touchPinch(x, y, from, to float64) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		one := 1.0
+		at := func(f float64) []*input.TouchPoint {
+			d := from + (to-from)*f
+			id0, id1 := 0.0, 1.0
+			return []*input.TouchPoint{{X: x - d, Y: y, RadiusX: &one, RadiusY: &one, Force: &one, ID: &id0},
+				{X: x + d, Y: y, RadiusX: &one, RadiusY: &one, Force: &one, ID: &id1}}
+		}
+		if _, err := cdp.Call(ctx, tg, input.DispatchTouchEvent, input.DispatchTouchEventParams{Type: input.DispatchTouchEventTypeTouchStart, TouchPoints: at(0)}); err != nil {
+			return err
+		}
+		for i := 1; i <= 10; i++ {
+			time.Sleep(16 * time.Millisecond)
 			if _, err := cdp.Call(ctx, tg, input.DispatchTouchEvent, input.DispatchTouchEventParams{Type: input.DispatchTouchEventTypeTouchMove, TouchPoints: at(float64(i) / 10)}); err != nil {
 				return err
 			}
@@ -313,6 +339,19 @@ document.dispatchEvent(new Event('visibilitychange'))`), chromedp.Sleep(1500*tim
 			if r := b.text("#z-range"); !strings.Contains(r, "5.00–10.00 s") {
 				t.Errorf("after a horizontal drag over a quarter of the chart: %q, want 5.00–10.00 s", r)
 			}
+			// Two fingers spreading apart zoom in around them.
+			b.do("whole recording", chromedp.Click(css("#z-reset")), b.poll(`document.querySelector('#z-range').textContent.startsWith('Whole')`, 10*time.Second))
+			b.do("pinch on the chart", touchPinch((box[0]+64+box[0]+box[2]-12)/2, y, 40, 160),
+				b.poll(`document.querySelector('#z-range').textContent.startsWith('Showing')`, 10*time.Second))
+			m := regexp.MustCompile(`Showing ([0-9.]+)–([0-9.]+) s`).FindStringSubmatch(b.text("#z-range"))
+			if m == nil {
+				t.Fatalf("after a pinch: %q", b.text("#z-range"))
+			}
+			a, _ := strconv.ParseFloat(m[1], 64)
+			z, _ := strconv.ParseFloat(m[2], 64)
+			if span := z - a; span < 4 || span > 6 || a < 6 || z > 14 {
+				t.Errorf("a pinch spreading 80 px to 320 px at the middle showed %v-%v s, want about 5 s around 10 s", a, z)
+			}
 			b.shot("dashboard-session-" + size.name + ".png")
 
 			// The failed session: a message, what to do, details folded.
@@ -334,6 +373,15 @@ document.dispatchEvent(new Event('visibilitychange'))`), chromedp.Sleep(1500*tim
 				t.Error("no Recalculate button")
 			}
 			b.shot("dashboard-failed-" + size.name + ".png")
+			// Recalculate: analysed again (and, the file being what it is,
+			// failed again, still explained).
+			b.reqs.reset()
+			b.do("recalculate", chromedp.Click(css("#s-recalc")),
+				b.poll(`document.querySelector('#s-recalc-state').textContent.includes('running again')`, 10*time.Second),
+				b.poll(`document.querySelector('#s-status').dataset.status === 'failed' && !document.querySelector('#s-failure').hidden`, 30*time.Second))
+			if len(b.reqs.matching("/sessions/"+failed["id"].(string)+"/recalc")) != 1 {
+				t.Errorf("recalc requests %v", b.reqs.matching("/recalc"))
+			}
 			b.do("re-upload", chromedp.Click(css("#s-reupload")), chromedp.WaitVisible(css("#u-file")))
 			if v, _ := chromedp.Run(b.ctx, chromedp.Value(css("#u-patient"))); v != "P031" {
 				t.Errorf("the upload form's patient is %q, want P031", v)
@@ -343,6 +391,11 @@ document.dispatchEvent(new Event('visibilitychange'))`), chromedp.Sleep(1500*tim
 			b.do("open the replaced session", chromedp.Navigate(srv.base+"/#/session/P032S001"), chromedp.WaitVisible(css("#s-replaced")),
 				b.poll(`document.querySelector('#s-newer').textContent === 'session P032S002'`, 10*time.Second))
 			b.shot("dashboard-replaced-" + size.name + ".png")
+			// Its file was replaced: no signals, and no window of the
+			// previous session's recording left in the chart tools.
+			if r := b.text("#z-range"); r != "" {
+				t.Errorf("chart range %q on a session without signals", r)
+			}
 			b.do("follow the link", chromedp.Click(css("#s-newer")), b.poll(`document.querySelector('#s-title').textContent === 'Session P032S002'`, 10*time.Second))
 			if !eval[bool](b, `document.querySelector('#s-replaced').hidden`) {
 				t.Error("the newer session is shown as replaced")

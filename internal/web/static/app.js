@@ -502,6 +502,9 @@
     if (view.sess.status !== 'completed' && view.sess.status !== 'failed') {
       list.replaceChildren(el('p', { class: 'muted', text: 'Charts appear when the analysis is done.' }));
       sel.replaceChildren();
+      view.charts = [];
+      view.duration = 0;
+      updateRange();
       return;
     }
     let info;
@@ -510,6 +513,10 @@
     } catch (err) {
       if (gen !== routeGen) return;
       list.replaceChildren(el('p', { class: 'error-text', text: 'Signals unavailable: ' + explain(err) }));
+      sel.replaceChildren();
+      view.charts = [];
+      view.duration = 0;
+      updateRange();
       return;
     }
     if (gen !== routeGen) return;
