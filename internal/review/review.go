@@ -1,0 +1,282 @@
+// Package review is the read-only patient review: the patient list, a
+// patient's trends over a date range with weekly adherence, CSV exports
+// and printable HTML reports of a session or of a patient's range.
+//
+// Everything is read from the stored sessions and their current analyses
+// (store.Review); nothing is recomputed from the recordings. Patient
+// settings (muscle names, sessions per week, the settings version) come
+// from a SettingsSource, NoSettings until versioned settings exist.
+package review
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"sync"
+	"time"
+
+	"emgd/internal/apidoc"
+	"emgd/internal/store"
+)
+
+// Store is what the review reads of emgd's database.
+type Store interface {
+	store.Review
+	FindSession(ctx context.Context, ref string) (*store.Session, error)
+	CurrentAnalysis(ctx context.Context, sessionID string) (*store.AnalysisResult, error)
+}
+
+// Deps are the package's dependencies.
+type Deps struct {
+	Store Store // required
+	// Settings gives patients' settings (NoSettings when nil).
+	Settings SettingsSource
+	Log      *slog.Logger
+	// Guard, when set, wraps every route (for instance the read API's
+	// bearer-token check).
+	Guard func(http.HandlerFunc) http.HandlerFunc
+}
+
+type handler struct {
+	st  Store
+	set SettingsSource
+	log *slog.Logger
+}
+
+// Register adds the review's routes to mux, each documented (routes.go).
+func Register(mux apidoc.Router, d Deps) {
+	h := &handler{st: d.Store, set: d.Settings, log: d.Log}
+	if h.set == nil {
+		h.set = NoSettings{}
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	guard := d.Guard
+	if guard == nil {
+		guard = func(f http.HandlerFunc) http.HandlerFunc { return f }
+	}
+	for _, r := range routes() {
+		apidoc.HandleFunc(mux, r.op, guard(r.h(h)))
+	}
+}
+
+// PatientsResponse is GET /patients.
+type PatientsResponse struct {
+	Patients []Patient `json:"patients"`
+}
+
+// Patient is one patient of the list.
+type Patient struct {
+	PatientCode     string  `json:"patient_code"`
+	Sessions        int     `json:"sessions" doc:"current sessions (a re-uploaded recording counts once)"`
+	Completed       int     `json:"completed"`
+	Failed          int     `json:"failed"`
+	LastRecordedAt  *string `json:"last_recorded_at" doc:"the newest recording's wall clock, no zone"`
+	SettingsVersion int     `json:"settings_version"`
+}
+
+// patientCodeRe is built on first use (nothing at init).
+var patientCodeRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^P\d{1,12}$`) })
+
+// requestError is a request's own mistake (400) or an unknown patient or
+// session (404), with its message.
+type requestError struct {
+	code int
+	msg  string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+func badRequest(format string, a ...any) error {
+	return &requestError{http.StatusBadRequest, fmt.Sprintf(format, a...)}
+}
+
+func notFound(format string, a ...any) error {
+	return &requestError{http.StatusNotFound, fmt.Sprintf(format, a...)}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"success":false,"error":"response encoding failed"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}
+
+// fail answers err in emgd's error shape: its own status for a
+// requestError, 503 for the database.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var re *requestError
+	switch {
+	case errors.As(err, &re):
+		writeJSON(w, re.code, apidoc.ErrorResponse{Success: false, Error: re.msg})
+	case errors.Is(err, context.Canceled):
+	default:
+		h.log.Error("review", "path", r.URL.Path, "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, apidoc.ErrorResponse{Success: false, Error: "database unavailable"})
+	}
+}
+
+// dateRange is a request's from/to (recording dates, inclusive).
+type dateRange struct {
+	From, To time.Time // zero: unbounded
+}
+
+// maxRangeDays bounds a range (its weeks are listed one by one).
+const maxRangeDays = 3660
+
+func parseRange(r *http.Request) (dateRange, error) {
+	var dr dateRange
+	q := r.URL.Query()
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &dr.From}, {"to", &dr.To}} {
+		v := q.Get(f.name)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			return dr, badRequest("%s: %q is not a date (YYYY-MM-DD)", f.name, v)
+		}
+		*f.dst = t
+	}
+	if !dr.From.IsZero() && !dr.To.IsZero() {
+		if dr.To.Before(dr.From) {
+			return dr, badRequest("from (%s) is after to (%s)", dr.From.Format(time.DateOnly), dr.To.Format(time.DateOnly))
+		}
+		if dr.To.Sub(dr.From) > maxRangeDays*24*time.Hour {
+			return dr, badRequest("the range is longer than %d days", maxRangeDays)
+		}
+	}
+	return dr, nil
+}
+
+func (dr dateRange) storeRange(code string) store.PatientRange {
+	pr := store.PatientRange{PatientCode: code, RecordedFrom: dr.From}
+	if !dr.To.IsZero() {
+		pr.RecordedBefore = dr.To.AddDate(0, 0, 1)
+	}
+	return pr
+}
+
+// patient checks the path's patient code and that the patient exists (a
+// session or settings name it), and returns its settings.
+func (h *handler) patient(r *http.Request) (string, Settings, error) {
+	code := r.PathValue("code")
+	if !patientCodeRe().MatchString(code) {
+		return "", Settings{}, badRequest("patient code %q is not P followed by digits", code)
+	}
+	set, err := h.set.Settings(r.Context(), code)
+	if err != nil {
+		return "", Settings{}, err
+	}
+	if set.Version == 0 {
+		ps, err := h.st.Patients(r.Context(), store.PatientOptions{PatientCode: code})
+		if err != nil {
+			return "", Settings{}, err
+		}
+		if len(ps) == 0 {
+			return "", Settings{}, notFound("no patient %s", code)
+		}
+	}
+	return code, set, nil
+}
+
+func (h *handler) patients(w http.ResponseWriter, r *http.Request) {
+	ps, err := h.st.Patients(r.Context(), store.PatientOptions{})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	versions, err := h.set.Versions(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := PatientsResponse{Patients: []Patient{}}
+	seen := map[string]bool{}
+	for _, p := range ps {
+		var last *string
+		if p.LastRecordedAt != nil {
+			s := p.LastRecordedAt.Format(store.RecordedAtLayout)
+			last = &s
+		}
+		seen[p.PatientCode] = true
+		out.Patients = append(out.Patients, Patient{PatientCode: p.PatientCode, Sessions: p.Sessions, Completed: p.Completed,
+			Failed: p.Failed, LastRecordedAt: last, SettingsVersion: versions[p.PatientCode]})
+	}
+	for code, v := range versions {
+		if !seen[code] {
+			out.Patients = append(out.Patients, Patient{PatientCode: code, SettingsVersion: v})
+		}
+	}
+	sortPatients(out.Patients)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// eachSession calls fn with each decoded session of the patient's range.
+func (h *handler) eachSession(ctx context.Context, code string, dr dateRange, fn func(*sessionData) error) error {
+	return h.st.PatientSessions(ctx, dr.storeRange(code), func(sa store.SessionAnalysis) error { return fn(decode(sa)) })
+}
+
+func (h *handler) trendsOf(ctx context.Context, code string, set Settings, dr dateRange) (*TrendsResponse, []*sessionData, error) {
+	out := &TrendsResponse{PatientCode: code, Sessions: []TrendSession{}}
+	var days []time.Time
+	var all []*sessionData
+	err := h.eachSession(ctx, code, dr, func(d *sessionData) error {
+		out.Sessions = append(out.Sessions, trendSession(d, set))
+		days = append(days, d.day())
+		all = append(all, d)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	out.Weeks = weeks(days, dr.From, dr.To, set.SessionsPerWeek)
+	return out, all, nil
+}
+
+func (h *handler) trends(w http.ResponseWriter, r *http.Request) {
+	code, set, err := h.patient(r)
+	if err == nil {
+		var dr dateRange
+		if dr, err = parseRange(r); err == nil {
+			var out *TrendsResponse
+			if out, _, err = h.trendsOf(r.Context(), code, set, dr); err == nil {
+				writeJSON(w, http.StatusOK, out)
+				return
+			}
+		}
+	}
+	h.fail(w, r, err)
+}
+
+// session finds the path's session (id or code) and its current analysis.
+func (h *handler) session(r *http.Request) (*sessionData, error) {
+	ref := r.PathValue("id")
+	s, err := h.st.FindSession(r.Context(), ref)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidInput) {
+		return nil, notFound("no session %q", ref)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sa := store.SessionAnalysis{Session: *s}
+	a, err := h.st.CurrentAnalysis(r.Context(), s.ID)
+	switch {
+	case err == nil:
+		sa.Analysis = a
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	return decode(sa), nil
+}
