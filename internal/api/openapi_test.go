@@ -19,6 +19,7 @@ import (
 	"emgd/internal/apidoc"
 	"emgd/internal/apidoc/apidoctest"
 	"emgd/internal/oldapi"
+	"emgd/internal/review"
 	"emgd/internal/service"
 	"emgd/internal/signals"
 	"emgd/internal/storage"
@@ -54,6 +55,7 @@ func fullServer(t *testing.T, cfg api.Config) (*env, *api.Server, *apidoctest.Ch
 	(&signals.Handler{Store: st, Storage: fs, Cache: signals.NewCache(16 << 20)}).Register(a.Mux(), a.ReadGuard)
 	(&upload.Handler{Svc: svc}).Register(a.Mux(), a.ReadGuard)
 	oldapi.Register(a.Mux(), oldapi.Deps{Store: st, Guard: a.ReadGuard})
+	review.Register(a.Mux(), review.Deps{Store: st, Guard: a.ReadGuard})
 	web.Register(a.Mux())
 	check := apidoctest.New(t, a.Mux())
 	srv := httptest.NewServer(check.Wrap(a))
@@ -91,7 +93,8 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 	for _, want := range []string{"POST /webhooks/storage/c3d-upload", "GET /webhooks/storage/status/{ref}", "GET /sessions",
 		"GET /sessions/{id}", "POST /sessions/{id}/recalc", "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json",
 		"GET /docs", "GET /signals/jit/{session_id}/channels", "GET /signals/jit/{session_id}/{channel...}", "POST /upload",
-		"GET /health", "GET /scoring/configurations", "GET /{$}", "GET /ui/{file...}"} {
+		"GET /health", "GET /scoring/configurations", "GET /{$}", "GET /ui/{file...}", "GET /patients", "GET /patients/{code}/trends",
+		"GET /sessions/{id}/export.csv", "GET /patients/{code}/export.csv", "GET /sessions/{id}/report", "GET /patients/{code}/report"} {
 		if !slices.Contains(patterns, want) {
 			t.Errorf("%s is not registered", want)
 		}
@@ -235,6 +238,20 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	do("DELETE", "/scoring/configurations/"+cid, nil, 400)
 	do("GET", "/scoring/adherence/P004", nil, 200)
 	do("GET", "/scoring/configurations", nil, 401, "Authorization", "")
+
+	// the review
+	do("GET", "/patients", nil, 200)
+	do("GET", "/patients", nil, 401, "Authorization", "")
+	do("GET", "/patients/P004/trends?from=2023-03-01&to=2023-03-31", nil, 200)
+	do("GET", "/patients/P004/trends?from=2023-03-31&to=2023-03-01", nil, 400)
+	do("GET", "/patients/P404/trends", nil, 404)
+	do("GET", "/sessions/"+id+"/export.csv", nil, 200)
+	do("GET", "/sessions/nope/export.csv", nil, 404)
+	do("GET", "/patients/P004/export.csv?from=2023-03-21", nil, 200)
+	do("GET", "/patients/x/export.csv", nil, 400)
+	do("GET", "/sessions/"+id+"/report", nil, 200)
+	do("GET", "/patients/P004/report", nil, 200)
+	do("GET", "/patients/P004/report?to=never", nil, 400)
 
 	// the dashboard
 	for _, p := range []string{"/", "/ui/app.js", "/ui/style.css", "/favicon.ico"} {
