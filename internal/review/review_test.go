@@ -638,3 +638,50 @@ func TestBadRequests(t *testing.T) {
 		}
 	}
 }
+
+// fakeStore lists n sessions without analysis for any patient.
+type fakeStore struct {
+	store.Store
+	n       int
+	atCall  int
+	written func() int
+	seen    int // bytes written when call atCall ran
+}
+
+func (f *fakeStore) Patients(_ context.Context, o store.PatientOptions) ([]store.PatientSummary, error) {
+	return []store.PatientSummary{{PatientCode: o.PatientCode, Sessions: f.n}}, nil
+}
+
+func (f *fakeStore) PatientSessions(_ context.Context, r store.PatientRange, fn func(store.SessionAnalysis) error) error {
+	for i := range f.n {
+		if i == f.atCall {
+			f.seen = f.written()
+		}
+		s := store.Session{ID: strconv.Itoa(i), SessionCode: r.PatientCode + "S" + strconv.Itoa(i), PatientCode: r.PatientCode, Status: store.StatusPending}
+		if err := fn(store.SessionAnalysis{Session: s}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// The patient export is written while the database is read: rows reach
+// the client before the last session is read (one row per session without
+// an analysis).
+func TestPatientExportStreams(t *testing.T) {
+	rec := httptest.NewRecorder()
+	f := &fakeStore{n: 100, atCall: 90, written: func() int { return rec.Body.Len() }}
+	mux := http.NewServeMux()
+	review.Register(mux, review.Deps{Store: f})
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/patients/P001/export.csv", nil))
+	rows, err := csv.NewReader(bytes.NewReader(rec.Body.Bytes())).ReadAll()
+	if err != nil || rec.Code != 200 || len(rows) != 101 {
+		t.Fatalf("%d, %d rows, %v", rec.Code, len(rows), err)
+	}
+	if !rec.Flushed || f.seen == 0 {
+		t.Errorf("nothing written before the 90th session was read (flushed %v, %d bytes)", rec.Flushed, f.seen)
+	}
+	if n := bytes.Count(rec.Body.Bytes()[:f.seen], []byte("\n")); n < 65 {
+		t.Errorf("%d lines written before the 90th session was read, want at least 65", n)
+	}
+}
