@@ -43,9 +43,14 @@ type ReconcileReport struct {
 	// Enqueued are the objects given a session and an analysis job (in a
 	// dry run: the objects that would be).
 	Enqueued []ReconcileItem `json:"enqueued"`
-	// Failed are objects phase 1 refused (such as a file that is not a
-	// readable C3D) or could not reach; they are tried again next time.
+	// Failed are objects phase 1 could not reach or take (storage or
+	// database errors, a key it cannot use); they are tried again next time.
 	Failed []ReconcileItem `json:"failed"`
+	// Rejected are object versions phase 1 refused (not a readable C3D
+	// file), with the reason: recorded as rejected sessions (the first time
+	// this run, or before) and not tried again until a new version of the
+	// object is written. They are counted in Known when recorded before.
+	Rejected []ReconcileItem `json:"rejected"`
 	// Stranded are sessions left pending or processing with no job that
 	// could still run, as Sweep finds them (in every bucket, whatever the
 	// prefix): failed with a message saying what happened (in a dry run:
@@ -71,7 +76,7 @@ func (s *Service) Reconcile(ctx context.Context, o ReconcileOptions) (*Reconcile
 	if len(buckets) == 0 {
 		buckets = []string{s.Storage.DefaultBucket()}
 	}
-	rep := &ReconcileReport{DryRun: o.DryRun, Enqueued: []ReconcileItem{}, Failed: []ReconcileItem{}, Stranded: []StrandedSession{}}
+	rep := &ReconcileReport{DryRun: o.DryRun, Enqueued: []ReconcileItem{}, Failed: []ReconcileItem{}, Rejected: []ReconcileItem{}, Stranded: []StrandedSession{}}
 	if _, ok := s.Queue.(analyzeJobLister); ok {
 		sw, err := s.Sweep(ctx, SweepOptions{DryRun: o.DryRun})
 		if err != nil {
@@ -109,7 +114,7 @@ func (s *Service) Reconcile(ctx context.Context, o ReconcileOptions) (*Reconcile
 	}
 	if len(rep.Enqueued) > 0 || len(rep.Failed) > 0 || len(rep.Stranded) > 0 {
 		s.log().Info("reconciled storage", "dry_run", o.DryRun, "listed", rep.Listed, "known", rep.Known,
-			"enqueued", len(rep.Enqueued), "failed", len(rep.Failed), "stranded", len(rep.Stranded))
+			"enqueued", len(rep.Enqueued), "failed", len(rep.Failed), "rejected", len(rep.Rejected), "stranded", len(rep.Stranded))
 	}
 	return rep, nil
 }
@@ -132,20 +137,29 @@ func (s *Service) reconcileObjects(ctx context.Context, bucket string, objects [
 		return fmt.Errorf("%w: database: %v", ErrUnavailable, err)
 	}
 	for _, info := range objects {
-		if hasSession(sessions[info.Key], info) {
+		item := ReconcileItem{Bucket: bucket, Key: info.Key, ETag: info.ETag, Size: info.Size}
+		if sess := versionSession(sessions[info.Key], info); sess != nil {
 			rep.Known++
+			if sess.Status == store.StatusRejected {
+				// Final for this version: reported, not tried again.
+				item.SessionID, item.SessionCode, item.Error = sess.ID, sess.SessionCode, sess.Error
+				rep.Rejected = append(rep.Rejected, item)
+			}
 			continue
 		}
-		item := ReconcileItem{Bucket: bucket, Key: info.Key, ETag: info.ETag, Size: info.Size}
 		if o.DryRun {
 			rep.Enqueued = append(rep.Enqueued, item)
 			continue
 		}
 		out, err := s.Ingest(ctx, Event{
 			Bucket: bucket, Key: info.Key, RawKey: info.Key, ETag: info.ETag, Size: info.Size})
+		rejected, isRejected := RejectedSession(err)
 		switch {
 		case errors.Is(err, ErrUnavailable) && ctx.Err() != nil:
 			return ctx.Err()
+		case isRejected:
+			item.SessionID, item.SessionCode, item.Error = rejected.ID, rejected.SessionCode, rejected.Error
+			rep.Rejected = append(rep.Rejected, item)
 		case err != nil:
 			item.Error = err.Error()
 			rep.Failed = append(rep.Failed, item)
@@ -164,24 +178,27 @@ func (s *Service) reconcileObjects(ctx context.Context, bucket string, objects [
 	return nil
 }
 
-// hasSession reports whether one of the sessions of an object's key is of
-// the listed version: same etag, same recorded storage version, or created
-// after the object was last written.
-func hasSession(sessions []store.Session, info storage.ObjectInfo) bool {
-	for _, sess := range sessions {
-		if sess.ETag == info.ETag {
-			return true
+// versionSession returns the session (possibly a rejected recording) of
+// the sessions of an object's key that is of the listed version: same
+// etag, same recorded storage version, or created after the object was
+// last written; nil when none is.
+func versionSession(sessions []store.Session, info storage.ObjectInfo) *store.Session {
+	for i := range sessions {
+		if sessions[i].ETag == info.ETag {
+			return &sessions[i]
 		}
 	}
-	for _, sess := range sessions {
+	for i := range sessions {
 		// Phase 1 recorded the storage's own version it read: an exact
 		// match, whatever the clocks of the storage and the database say.
-		if info.Version != "" && sess.StorageVersion == info.Version {
-			return true
-		}
-		if !sess.CreatedAt.Before(info.ModTime) {
-			return true
+		if info.Version != "" && sessions[i].StorageVersion == info.Version {
+			return &sessions[i]
 		}
 	}
-	return false
+	for i := len(sessions) - 1; i >= 0; i-- { // oldest first: the newest
+		if !sessions[i].CreatedAt.Before(info.ModTime) {
+			return &sessions[i]
+		}
+	}
+	return nil
 }

@@ -14,7 +14,8 @@ import (
 
 // Reconcile gives a session to every .c3d object whose event was lost, leaves
 // alone objects that have one (also when the event's etag was in another
-// form), reports unreadable files without stopping, and changes nothing in a
+// form), records unreadable files as rejected and reports them without
+// stopping (not trying them again), and changes nothing in a
 // dry run; a second run finds nothing to do.
 func TestReconcile(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, st store.Store) {
@@ -53,7 +54,8 @@ func TestReconcile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Known != 2 || len(rep.Enqueued) != 2 || len(rep.Failed) != 1 || rep.Failed[0].Key != "P004/broken.c3d" {
+		if rep.Known != 2 || len(rep.Enqueued) != 2 || len(rep.Failed) != 0 || len(rep.Rejected) != 1 || rep.Rejected[0].Key != "P004/broken.c3d" ||
+			rep.Rejected[0].SessionCode != "P004R001" || rep.Rejected[0].Error == "" {
 			t.Fatalf("run: %+v", rep)
 		}
 		for _, it := range rep.Enqueued {
@@ -67,7 +69,7 @@ func TestReconcile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Known != 4 || len(rep.Enqueued) != 0 || len(rep.Failed) != 1 {
+		if rep.Known != 5 || len(rep.Enqueued) != 0 || len(rep.Failed) != 0 || len(rep.Rejected) != 1 {
 			t.Fatalf("second run: %+v", rep)
 		}
 

@@ -237,6 +237,9 @@ func (s *Service) ingest(ctx context.Context, ev Event, o ingestOptions) (*Outco
 	// A known object version answers at once, without touching storage.
 	if etag != "" {
 		if sess, err := s.Store.GetSessionByObject(ctx, ev.Bucket, key, etag); err == nil {
+			if sess.Status == store.StatusRejected {
+				return nil, rejectedError(sess)
+			}
 			return s.existing(sess), nil
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("%w: database: %v", ErrUnavailable, err)
@@ -294,7 +297,8 @@ func (s *Service) create(ctx context.Context, ev Event, key string, obj storage.
 	if err != nil {
 		var fe *c3d.FormatError
 		if errors.As(err, &fe) {
-			return nil, fmt.Errorf("%w: %v", ErrInvalidFile, err)
+			return nil, s.reject(ctx, store.NewSession{Bucket: ev.Bucket, ObjectKey: key, ETag: etag,
+				FileSizeBytes: &size, StorageVersion: info.Version}, err.Error())
 		}
 		return nil, storageErr(err)
 	}
@@ -338,6 +342,9 @@ func (s *Service) create(ctx context.Context, ev Event, key string, obj storage.
 		return nil, fmt.Errorf("%w: database: %v", ErrUnavailable, err)
 	}
 	if !out.Created {
+		if out.Session.Status == store.StatusRejected {
+			return nil, rejectedError(out.Session)
+		}
 		return s.existing(out.Session), nil
 	}
 	md["patient_code"] = out.Session.PatientCode
@@ -395,6 +402,9 @@ func (s *Service) Reanalyze(ctx context.Context, ref string, params emg.Params) 
 	sess, err := s.FindSession(ctx, ref)
 	if err != nil {
 		return nil, err
+	}
+	if sess.Status == store.StatusRejected {
+		return nil, kindf(ErrInvalidFile, nil, "session %s is a rejected recording (%s): it cannot be analysed; upload the recording again", sess.SessionCode, sess.Error)
 	}
 	if sess.StorageVersion != "" {
 		// A storage that cannot answer now leaves the check to phase 2.

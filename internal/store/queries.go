@@ -311,7 +311,7 @@ func (q *queries) CreateSession(ctx context.Context, n NewSession) (*Session, bo
 		if code == "" {
 			var last int64
 			err := q.c.queryRow(ctx, `SELECT COALESCE(MAX(CAST(SUBSTR(session_code, $2) AS INTEGER)), 0)
-				FROM sessions WHERE patient_code = $1`, patient, len(patient)+2).Scan(&last)
+				FROM sessions WHERE patient_code = $1 AND status <> 'rejected'`, patient, len(patient)+2).Scan(&last)
 			if err != nil {
 				return nil, false, fmt.Errorf("store: next session code: %w", err)
 			}
@@ -379,7 +379,7 @@ const lockCodesSQL = `SELECT pg_advisory_xact_lock($1, hashtext($2))`
 // statement reads the rows committed before it starts.
 const createSessionSQL = `WITH next AS (
 	SELECT COALESCE(MAX(CAST(SUBSTR(session_code, $13) AS INTEGER)), 0) + 1 AS n
-	FROM sessions WHERE patient_code = $2
+	FROM sessions WHERE patient_code = $2 AND status <> 'rejected'
 ), ins AS (
 	INSERT INTO sessions
 	(id, session_code, patient_code, bucket, object_key, etag, file_size_bytes, status,
@@ -471,7 +471,7 @@ func (q *queries) SetStatus(ctx context.Context, id string, u StatusUpdate) (*Se
 		}
 	}
 	var errText, processed, sha any
-	if u.Status == StatusFailed {
+	if u.Status == StatusFailed || u.Status == StatusRejected {
 		msg := u.Error
 		if msg == "" {
 			msg = "processing failed"
@@ -479,7 +479,7 @@ func (q *queries) SetStatus(ctx context.Context, id string, u StatusUpdate) (*Se
 		errText = msg
 	}
 	t := now()
-	if u.Status == StatusCompleted || u.Status == StatusFailed {
+	if u.Status == StatusCompleted || u.Status == StatusFailed || u.Status == StatusRejected {
 		processed = q.d.ts(t)
 	}
 	if u.FileSHA256 != "" {

@@ -28,8 +28,8 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrInvalidInput: a required field is missing or a value is malformed.
 	ErrInvalidInput = errors.New("store: invalid input")
-	// ErrInvalidStatus: a status other than pending, processing, completed
-	// or failed. It wraps ErrInvalidInput.
+	// ErrInvalidStatus: a status other than pending, processing, completed,
+	// failed or rejected. It wraps ErrInvalidInput.
 	ErrInvalidStatus = fmt.Errorf("%w: invalid status", ErrInvalidInput)
 	// ErrTimeSeries: a JSON value holds an array of more than
 	// MaxJSONArrayNumbers numbers. Time series never go to the database.
@@ -54,12 +54,21 @@ const (
 	StatusProcessing Status = "processing"
 	StatusCompleted  Status = "completed"
 	StatusFailed     Status = "failed"
+	// StatusRejected: phase 1 refused the object version (not a readable
+	// C3D file); Error holds why. Final for that version: it has no job,
+	// is never analysed, and is not counted among its patient's sessions.
+	// Its code is <patient>R<nnn>, a sequence of its own (RejectObject).
+	StatusRejected Status = "rejected"
 )
 
-// Valid reports whether s is one of the four states.
+// Statuses are the states in their order of life, for listings and
+// messages.
+var Statuses = []Status{StatusPending, StatusProcessing, StatusCompleted, StatusFailed, StatusRejected}
+
+// Valid reports whether s is one of the five states.
 func (s Status) Valid() bool {
 	switch s {
-	case StatusPending, StatusProcessing, StatusCompleted, StatusFailed:
+	case StatusPending, StatusProcessing, StatusCompleted, StatusFailed, StatusRejected:
 		return true
 	}
 	return false
@@ -218,6 +227,8 @@ type Queries interface {
 	// pending or processing and unchanged since read (UpdatedAt equal to
 	// updatedAt), and reports whether it did; safe to race.
 	FailUnfinished(ctx context.Context, id string, updatedAt time.Time, msg string) (bool, error)
+	// RejectObject records an object version phase 1 refused (rejected.go).
+	RejectObject(ctx context.Context, n NewSession, reason string) (s *Session, created bool, err error)
 	// ScoringConfigs: the scoring weights (scoring.go).
 	ScoringConfigs
 	// Review: patients and their sessions with analyses (review.go).

@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ScoringDefaultSaved", testScoringDefaultSaved},
 		{"PatientsCountCurrentSessions", testPatients},
 		{"PatientSessionsWithCurrentAnalysis", testPatientSessions},
+		{"RejectedRecordings", testRejected},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
