@@ -312,7 +312,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 		opts.Limit = n
 	}
 	if opts.Status != "" && !opts.Status.Valid() {
-		writeError(w, http.StatusBadRequest, "status must be pending, processing, completed or failed")
+		writeError(w, http.StatusBadRequest, "status must be pending, processing, completed, failed or rejected")
 		return
 	}
 	page, err := s.svc.Store.ListSessions(r.Context(), opts)

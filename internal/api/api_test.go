@@ -50,12 +50,18 @@ type env struct {
 
 func newEnv(t *testing.T, cfg api.Config) *env {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "emgd.db"), store.Options{})
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emgd.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newEnvOn(t, cfg, st)
+}
+
+// newEnvOn is newEnv on the given store.
+func newEnvOn(t *testing.T, cfg api.Config, st store.Store) *env {
+	t.Helper()
+	dir := t.TempDir()
 	fs, err := storage.OpenFolder(filepath.Join(dir, "storage"), "c3d-examples")
 	if err != nil {
 		t.Fatal(err)
@@ -262,9 +268,19 @@ func TestWebhookIgnoresAndRejects(t *testing.T) {
 			}
 		})
 	}
+	// The unreadable .c3d objects are recorded as rejected, without jobs;
+	// nothing else is left behind.
 	page, err := e.store.ListSessions(context.Background(), store.ListOptions{})
-	if err != nil || len(page.Sessions) != 0 {
+	if err != nil || len(page.Sessions) != 2 {
 		t.Errorf("sessions left behind by refused events: %v %v", page, err)
+	}
+	for _, s := range page.Sessions {
+		if s.Status != store.StatusRejected || s.Error == "" {
+			t.Errorf("%s: status %s, error %q", s.ObjectKey, s.Status, s.Error)
+		}
+	}
+	if len(e.queue.jobs) != 0 {
+		t.Errorf("%d jobs queued for refused events", len(e.queue.jobs))
 	}
 	// Oversized body and wrong content type.
 	code, _ := e.do("POST", "/webhooks/storage/c3d-upload", bytes.Repeat([]byte(" "), api.MaxWebhookBody+10))

@@ -86,7 +86,8 @@ func (s *Server) routes() []struct {
 			Summary: "Sessions, newest first, a page at a time",
 			Params: []apidoc.Param{
 				{Name: "patient", In: "query", Description: "a patient code", Type: ""},
-				{Name: "status", In: "query", Description: "pending, processing, completed or failed", Type: ""},
+				{Name: "status", In: "query", Description: "pending, processing, completed, failed or rejected (recordings phase 1 refused, each with its reason in error; listed with every status when none is given)", Type: "",
+					Enum: []string{"pending", "processing", "completed", "failed", "rejected"}},
 				{Name: "limit", In: "query", Description: "1 to 500", Type: 0},
 				{Name: "cursor", In: "query", Description: "next_cursor of the previous page", Type: ""}},
 			Responses: []apidoc.Response{jsonAnswer(http.StatusOK, "A page of sessions", SessionListResponse{}),
@@ -106,7 +107,7 @@ func (s *Server) routes() []struct {
 				errAnswer(http.StatusBadRequest, "Not JSON, or unknown fields"), errAnswer(http.StatusNotFound, "No such session"),
 				errAnswer(http.StatusConflict, "The object changed after this session was created"),
 				errAnswer(http.StatusRequestEntityTooLarge, "Parameters over 1 MiB"),
-				errAnswer(http.StatusUnprocessableEntity, "A parameter out of range"), unauthorized, unavailable, otherError},
+				errAnswer(http.StatusUnprocessableEntity, "A parameter out of range, or a rejected recording (never analysed)"), unauthorized, unavailable, otherError},
 			Security: readers},
 			s.read(s.recalc)},
 		{apidoc.Op{Method: "GET", Path: "/healthz", Tags: []string{"operations"}, Summary: "Liveness",

@@ -56,7 +56,7 @@ type StatusResponse struct {
 	ProcessedAt  *time.Time      `json:"processed_at"`
 	SessionCode  string          `json:"session_code"`
 	SessionID    string          `json:"session_id"`
-	Status       store.Status    `json:"status" enum:"pending,processing,completed,failed"`
+	Status       store.Status    `json:"status" enum:"pending,processing,completed,failed,rejected"`
 	Success      bool            `json:"success"`
 	Timings      json.RawMessage `json:"timings" doc:"phase timings in milliseconds (an object), or null"`
 	UpdatedAt    time.Time       `json:"updated_at"`
@@ -78,8 +78,8 @@ type Session struct {
 	PatientCode   string          `json:"patient_code"`
 	ProcessedAt   *time.Time      `json:"processed_at"`
 	RecordedAt    *string         `json:"recorded_at" doc:"the device's local time, without a zone (2006-01-02T15:04:05)"`
-	SessionCode   string          `json:"session_code"`
-	Status        store.Status    `json:"status" enum:"pending,processing,completed,failed"`
+	SessionCode   string          `json:"session_code" doc:"<patient>S<nnn>; a rejected recording's is <patient>R<nnn>, a sequence of its own"`
+	Status        store.Status    `json:"status" enum:"pending,processing,completed,failed,rejected" doc:"rejected: phase 1 refused the recording (error says why); it has no analysis and does not count among the patient's sessions"`
 	SupersededBy  *string         `json:"superseded_by" doc:"the session of the newer version of the object"`
 	Timings       json.RawMessage `json:"timings" doc:"phase timings in milliseconds (an object), or null"`
 	UpdatedAt     time.Time       `json:"updated_at"`

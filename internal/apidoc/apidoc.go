@@ -61,6 +61,8 @@ type Param struct {
 	Required    bool // path parameters always are
 	// Type is a value of the parameter's Go type (e.g. "", 0, true).
 	Type any
+	// Enum, when set, lists the values the parameter accepts.
+	Enum []string
 }
 
 // Body is a request body.
@@ -297,7 +299,15 @@ func (g *gen) operation(op Op) (map[string]any, []string) {
 		if t == nil {
 			t = ""
 		}
-		po := map[string]any{"name": p.Name, "in": p.In, "required": p.Required || p.In == "path", "schema": g.schemaOf(t)}
+		schema := g.schemaOf(t)
+		if len(p.Enum) > 0 {
+			vals := make([]any, len(p.Enum))
+			for i, v := range p.Enum {
+				vals[i] = v
+			}
+			schema = withKey(schema, "enum", vals)
+		}
+		po := map[string]any{"name": p.Name, "in": p.In, "required": p.Required || p.In == "path", "schema": schema}
 		if p.Description != "" {
 			po["description"] = p.Description
 		}
