@@ -56,7 +56,8 @@ func TestRejectedRecording(t *testing.T) {
 		}
 		rej := rows[0]
 		if rej.Status != store.StatusRejected || rej.Error == "" || !strings.Contains(reason, rej.Error) ||
-			rej.SessionCode != "P006R001" || rej.PatientCode != "P006" || rej.ETag != ev.ETag {
+			rej.SessionCode != "P006R001" || rej.PatientCode != "P006" || rej.ETag != ev.ETag ||
+			rej.RecordedAt == nil || rej.RecordedAt.Format(store.RecordedAtLayout) != "2026-11-30T10:00:00" {
 			t.Fatalf("rejected row %+v (answered %q)", rej, reason)
 		}
 		if n := countAnalyzeJobs(t, st); n != 0 {

@@ -297,8 +297,11 @@ func (s *Service) create(ctx context.Context, ev Event, key string, obj storage.
 	if err != nil {
 		var fe *c3d.FormatError
 		if errors.As(err, &fe) {
-			return nil, s.reject(ctx, store.NewSession{Bucket: ev.Bucket, ObjectKey: key, ETag: etag,
-				FileSizeBytes: &size, StorageVersion: info.Version}, err.Error())
+			ns := store.NewSession{Bucket: ev.Bucket, ObjectKey: key, ETag: etag, FileSizeBytes: &size, StorageVersion: info.Version}
+			if t, ok := RecordedAt(key, ""); ok { // from the file name, for the clinic to tell which one
+				ns.RecordedAt = &t
+			}
+			return nil, s.reject(ctx, ns, err.Error())
 		}
 		return nil, storageErr(err)
 	}
