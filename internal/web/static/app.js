@@ -206,7 +206,10 @@
       el('td', {}, el('a', { href: '#/session/' + encodeURIComponent(s.id), class: 'code' }, s.session_code)),
       el('td', { text: s.patient_code }),
       el('td', { text: deviceTime(s.recorded_at) }),
-      el('td', { class: 'status-cell' }, statusBadge(s.status), s.superseded_by ? el('span', { class: 'muted', text: ' (replaced)' }) : null),
+      el('td', { class: 'status-cell' }, statusBadge(s.status), s.superseded_by ? el('span', { class: 'muted', text: ' (replaced)' }) : null,
+        // A rejected upload (refused on arrival, never analysed, not
+        // counted among the patient's sessions) shows why.
+        s.status === 'rejected' ? el('span', { class: 'reject-reason', text: 'Not counted: ' + (s.error || 'the file could not be read') }) : null),
       el('td', { text: contractionsCell(ov) }),
       el('td', { class: 'num', text: ov ? num(ov.overall_score) : '–' }));
   }
@@ -214,7 +217,8 @@
   // rowKey is what a row shows: a refresh replaces a row only when it
   // changed.
   function rowKey(s) {
-    return JSON.stringify([s.session_code, s.patient_code, s.recorded_at, s.status, s.superseded_by || null, s.overview || null]);
+    return JSON.stringify([s.session_code, s.patient_code, s.recorded_at, s.status, s.superseded_by || null, s.overview || null,
+      s.status === 'rejected' ? s.error : null]);
   }
 
   // updateRows makes the table show sessions, in order, keeping the rows
@@ -343,7 +347,7 @@
       ['Channels', (md.channel_names || []).join(', ')],
       ['Game', [game.name, game.level != null ? 'level ' + game.level : null, game.score != null ? 'score ' + game.score : null].filter(Boolean).join(', ')],
       ['Uploaded', serverTime(sess.created_at)],
-      ['Analysed', serverTime(sess.processed_at)],
+      [sess.status === 'rejected' ? 'Rejected' : 'Analysed', serverTime(sess.processed_at)],
       ['Processing version', sess.analysis ? sess.analysis.processing_version : null],
     ]);
     const a = sess.analysis;
@@ -402,14 +406,21 @@
   function showFailure(sess) {
     const box = $('#s-failure');
     const failed = sess.status === 'failed';
-    box.hidden = !failed;
-    if (!failed) return;
-    const [what, todo] = failureOf(sess.error);
+    const rejected = sess.status === 'rejected';
+    box.hidden = !failed && !rejected;
+    if (!failed && !rejected) return;
+    const [what, todo] = rejected
+      ? ['This upload was rejected when it arrived: the file is not a recording emgd can read (damaged, incomplete or not a C3D recording). It was not analysed and does not count among the patient\'s sessions. Reason: ' + (sess.error || 'not recorded') + '.',
+        'Upload the recording again from the tablet (or with Upload, above); a readable upload of the same file replaces this one.']
+      : failureOf(sess.error);
+    setText($('#s-fail-title'), rejected ? 'This upload was rejected' : 'The analysis of this recording failed');
     setText($('#s-fail-what'), what);
     setText($('#s-fail-todo'), todo);
     setText($('#s-error'), sess.error || 'No error was recorded.');
     $('#s-reupload').setAttribute('href', '#/upload?patient=' + encodeURIComponent(sess.patient_code || ''));
-    $('#s-recalc').disabled = false;
+    // A rejected upload is final: recalculating it cannot help.
+    $('#s-recalc').hidden = rejected;
+    $('#s-recalc').disabled = rejected;
   }
 
   async function recalc() {
@@ -500,7 +511,8 @@
     const list = $('#chart-list');
     const sel = $('#c-base');
     if (view.sess.status !== 'completed' && view.sess.status !== 'failed') {
-      list.replaceChildren(el('p', { class: 'muted', text: 'Charts appear when the analysis is done.' }));
+      list.replaceChildren(el('p', { class: 'muted', text: view.sess.status === 'rejected'
+        ? 'A rejected upload has no signals to show.' : 'Charts appear when the analysis is done.' }));
       sel.replaceChildren();
       view.charts = [];
       view.duration = 0;
