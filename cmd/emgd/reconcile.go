@@ -70,6 +70,9 @@ func printReconcile(w io.Writer, rep *service.ReconcileReport) {
 	for _, it := range rep.Failed {
 		fmt.Fprintf(w, "failed %s/%s: %s\n", it.Bucket, it.Key, it.Error)
 	}
+	for _, it := range rep.Rejected {
+		fmt.Fprintf(w, "rejected %s/%s as %s (not tried again until a new version is written): %s\n", it.Bucket, it.Key, it.SessionCode, it.Error)
+	}
 	strandedVerb := "failed"
 	if rep.DryRun {
 		strandedVerb = "would fail"
@@ -77,6 +80,6 @@ func printReconcile(w io.Writer, rep *service.ReconcileReport) {
 	for _, s := range rep.Stranded {
 		fmt.Fprintf(w, "%s stranded session %s (%s, job %s): %s\n", strandedVerb, s.SessionCode, s.Status, s.JobState, s.Error)
 	}
-	fmt.Fprintf(w, "%d objects listed, %d .c3d, %d with a session, %d %s, %d failed; %d stranded sessions %s\n",
-		rep.Listed, rep.C3D, rep.Known, len(rep.Enqueued), verb, len(rep.Failed), len(rep.Stranded), strandedVerb)
+	fmt.Fprintf(w, "%d objects listed, %d .c3d, %d with a session, %d %s, %d failed, %d rejected; %d stranded sessions %s\n",
+		rep.Listed, rep.C3D, rep.Known, len(rep.Enqueued), verb, len(rep.Failed), len(rep.Rejected), len(rep.Stranded), strandedVerb)
 }
