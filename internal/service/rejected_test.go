@@ -3,6 +3,8 @@ package service_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +133,50 @@ func TestRejectedRecording(t *testing.T) {
 		rep, err := p.svc.Reconcile(ctx, service.ReconcileOptions{})
 		if err != nil || rep.Known != 1 || len(rep.Rejected) != 0 || len(rep.Enqueued) != 0 {
 			t.Errorf("reconcile after the new version: %+v, %v", rep, err)
+		}
+	})
+}
+
+// Retention treats a rejected recording like any other session: an old one
+// is purged with its file, a young one is kept.
+func TestPurgeRejectedRecording(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		p := newIdlePipeline(t, st)
+		longAgo := time.Now().Add(-400 * 24 * time.Hour)
+		reject := func(key string, fileTime time.Time) *store.Session {
+			t.Helper()
+			ev := p.upload(t, key, []byte("not a C3D file"))
+			if !fileTime.IsZero() {
+				path := filepath.Join(p.fs.Dir(), "c3d-examples", filepath.FromSlash(key))
+				if err := os.Chtimes(path, fileTime, fileTime); err != nil {
+					t.Fatal(err)
+				}
+				info, _ := p.fs.Stat(ctx, "c3d-examples", key)
+				ev.ETag = info.ETag
+			}
+			_, err := p.svc.Ingest(ctx, ev)
+			sess, ok := service.RejectedSession(err)
+			if !ok {
+				t.Fatalf("Ingest(%s) = %v, want a rejected recording", key, err)
+			}
+			return sess
+		}
+		old := reject("P010/old.c3d", longAgo)
+		young := reject("P010/young.c3d", time.Time{})
+		backdate(t, st, old.ID, longAgo)
+		rep, err := p.svc.Purge(ctx, service.PurgeOptions{Before: time.Now().Add(-365 * 24 * time.Hour)})
+		if err != nil || rep.Sessions != 1 || rep.Files != 1 || rep.Failed != 0 {
+			t.Fatalf("purge: %+v, %v", rep, err)
+		}
+		if _, err := st.GetSession(ctx, old.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("old rejected recording: %v", err)
+		}
+		if _, err := p.fs.Stat(ctx, "c3d-examples", "P010/old.c3d"); err == nil {
+			t.Error("the old rejected file is still stored")
+		}
+		if g, err := st.GetSession(ctx, young.ID); err != nil || g.Status != store.StatusRejected {
+			t.Errorf("young rejected recording: %+v, %v", g, err)
 		}
 	})
 }
