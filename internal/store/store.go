@@ -233,6 +233,8 @@ type Queries interface {
 	ScoringConfigs
 	// Review: patients and their sessions with analyses (review.go).
 	Review
+	// Settings: versioned patient settings (settings.go).
+	Settings
 }
 
 // Tx is a database transaction with the store's operations (NativeTx

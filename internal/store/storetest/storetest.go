@@ -61,6 +61,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"PatientsCountCurrentSessions", testPatients},
 		{"PatientSessionsWithCurrentAnalysis", testPatientSessions},
 		{"RejectedRecordings", testRejected},
+		{"SettingsVersions", testSettingsVersions},
+		{"SettingsConcurrentSaves", testSettingsConcurrentSaves},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
