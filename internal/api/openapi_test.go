@@ -55,7 +55,7 @@ func fullServer(t *testing.T, cfg api.Config) (*env, *api.Server, *apidoctest.Ch
 	(&signals.Handler{Store: st, Storage: fs, Cache: signals.NewCache(16 << 20)}).Register(a.Mux(), a.ReadGuard)
 	(&upload.Handler{Svc: svc}).Register(a.Mux(), a.ReadGuard)
 	oldapi.Register(a.Mux(), oldapi.Deps{Store: st, Guard: a.ReadGuard})
-	review.Register(a.Mux(), review.Deps{Store: st, Guard: a.ReadGuard})
+	review.Register(a.Mux(), review.Deps{Store: st, PatientSettings: st, Guard: a.ReadGuard})
 	web.Register(a.Mux())
 	check := apidoctest.New(t, a.Mux())
 	srv := httptest.NewServer(check.Wrap(a))
@@ -94,7 +94,8 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 		"GET /sessions/{id}", "POST /sessions/{id}/recalc", "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json",
 		"GET /docs", "GET /signals/jit/{session_id}/channels", "GET /signals/jit/{session_id}/{channel...}", "POST /upload",
 		"GET /health", "GET /scoring/configurations", "GET /{$}", "GET /ui/{file...}", "GET /patients", "GET /patients/{code}/trends",
-		"GET /sessions/{id}/export.csv", "GET /patients/{code}/export.csv", "GET /sessions/{id}/report", "GET /patients/{code}/report"} {
+		"GET /sessions/{id}/export.csv", "GET /patients/{code}/export.csv", "GET /sessions/{id}/report", "GET /patients/{code}/report",
+		"GET /patients/{code}", "PUT /patients/{code}/settings", "GET /patients/{code}/settings/history"} {
 		if !slices.Contains(patterns, want) {
 			t.Errorf("%s is not registered", want)
 		}
@@ -252,6 +253,11 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	do("GET", "/sessions/"+id+"/report", nil, 200)
 	do("GET", "/patients/P004/report", nil, 200)
 	do("GET", "/patients/P004/report?to=never", nil, 400)
+	do("GET", "/patients/P004", nil, 200)
+	do("GET", "/patients/P404", nil, 404)
+	do("PUT", "/patients/P004/settings", []byte(`{"mvc":{"CH1":0.0002},"threshold_pct":60,"muscle_names":{"CH1":"Left quadriceps"},"sessions_per_week":4}`), 200, "Content-Type", "application/json")
+	do("PUT", "/patients/P004/settings", []byte(`{"threshold_pct":150}`), 422, "Content-Type", "application/json")
+	do("GET", "/patients/P004/settings/history", nil, 200)
 
 	// the dashboard
 	for _, p := range []string{"/", "/ui/app.js", "/ui/style.css", "/favicon.ico"} {

@@ -5,7 +5,8 @@
 // Everything is read from the stored sessions and their current analyses
 // (store.Review); nothing is recomputed from the recordings. Patient
 // settings (muscle names, sessions per week, the settings version) come
-// from a SettingsSource, NoSettings until versioned settings exist.
+// from a SettingsSource: the store's versioned settings (StoreSettings),
+// which the settings routes (settings.go) read and write.
 package review
 
 import (
@@ -33,7 +34,11 @@ type Store interface {
 // Deps are the package's dependencies.
 type Deps struct {
 	Store Store // required
-	// Settings gives patients' settings (NoSettings when nil).
+	// PatientSettings are the versioned settings the settings routes read
+	// and write (nil: those routes answer 501).
+	PatientSettings store.Settings
+	// Settings gives patients' settings to the review (when nil:
+	// StoreSettings over PatientSettings, or NoSettings without them).
 	Settings SettingsSource
 	Log      *slog.Logger
 	// Guard, when set, wraps every route (for instance the read API's
@@ -44,14 +49,18 @@ type Deps struct {
 type handler struct {
 	st  Store
 	set SettingsSource
+	ps  store.Settings // nil: the store keeps no settings
 	log *slog.Logger
 }
 
 // Register adds the review's routes to mux, each documented (routes.go).
 func Register(mux apidoc.Router, d Deps) {
-	h := &handler{st: d.Store, set: d.Settings, log: d.Log}
+	h := &handler{st: d.Store, set: d.Settings, ps: d.PatientSettings, log: d.Log}
 	if h.set == nil {
 		h.set = NoSettings{}
+		if h.ps != nil {
+			h.set = StoreSettings{Store: h.ps}
+		}
 	}
 	if h.log == nil {
 		h.log = slog.Default()

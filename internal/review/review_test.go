@@ -102,7 +102,7 @@ func newEnv(t *testing.T, st store.Store, set review.SettingsSource) *env {
 			h(w, r)
 		}
 	}
-	review.Register(mux, review.Deps{Store: st, Settings: set, Guard: guard})
+	review.Register(mux, review.Deps{Store: st, PatientSettings: st, Settings: set, Guard: guard})
 	e.srv = httptest.NewServer(apidoctest.New(t, mux).Wrap(mux))
 	t.Cleanup(e.srv.Close)
 	return e

@@ -72,6 +72,7 @@ func routes() []route {
 			Responses:   []apidoc.Response{htmlAnswer("The report"), badPatient, noPatient}},
 			func(h *handler) http.HandlerFunc { return h.patientReport }},
 	}
+	rs = append(rs, settingsRoutes(tags, guarded, code, badPatient, noPatient)...)
 	for i := range rs {
 		rs[i].op.Responses = append(rs[i].op.Responses, common...)
 	}
