@@ -532,13 +532,19 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	if err != nil {
 		return err
 	}
+	// The patient's settings current when the session was created, under
+	// the explicit parameters (settings.go).
+	rawParams, settingsVersion, err := s.effectiveParams(ctx, sess, args.Params)
+	if err != nil {
+		return err // the database: retried
+	}
 	var params emg.Params
-	if len(args.Params) > 0 {
-		if params, err = emg.ReadParams(bytes.NewReader(args.Params)); err != nil {
+	if len(rawParams) > 0 {
+		if params, err = emg.ReadParams(bytes.NewReader(rawParams)); err != nil {
 			return s.fail(ctx, sess, fmt.Errorf("parameters: %w", err))
 		}
 	}
-	if sess.Status == store.StatusCompleted && s.analysedWith(ctx, sess.ID, args.Params, params) {
+	if sess.Status == store.StatusCompleted && s.analysedWith(ctx, sess.ID, rawParams, params) {
 		// The job ran to the end before, but its process died before the
 		// queue recorded it as done, and it was rescued: nothing to redo,
 		// and the session must not go back to processing.
@@ -595,7 +601,9 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	if err != nil {
 		return s.fail(ctx, sess, err)
 	}
-	summary, replaced, err := jsonsafe.Marshal(Summary(res))
+	stored := Summary(res)
+	stored.SettingsVersion = settingsVersion
+	summary, replaced, err := jsonsafe.Marshal(stored)
 	if err != nil {
 		return s.fail(ctx, sess, err)
 	}
@@ -609,7 +617,7 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	if r := append(replaced, replacedScores...); len(r) > 0 {
 		s.log().Warn("analytics not finite, stored as null", "session", sess.SessionCode, "fields", r)
 	}
-	paramsJSON := args.Params
+	paramsJSON := rawParams // exactly the parameters used
 	if len(paramsJSON) == 0 {
 		paramsJSON = json.RawMessage("{}")
 	}

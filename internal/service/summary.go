@@ -15,6 +15,9 @@ type StoredSummary struct {
 	Analytics         map[string]*StoredChannel `json:"analytics"`
 	AvailableChannels []string                  `json:"available_channels"`
 	ProcessingVersion string                    `json:"processing_version"`
+	// SettingsVersion is the patient's settings version the analysis
+	// used (absent: none).
+	SettingsVersion int `json:"settings_version,omitempty"`
 }
 
 // StoredChannel is a channel's analytics with compact contractions.
