@@ -30,25 +30,14 @@ const signalsGrowthLimit = 400 << 20
 // regression does not take the shared machine down with it.
 const signalsRSSGuard = 3 << 30
 
-// sigStatusKB returns a field of /proc/PID/status in kB (VmHWM, VmRSS).
+// sigStatusKB is procStatusKB, failing the test on error.
 func sigStatusKB(t *testing.T, pid int, field string) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	n, err := procStatusKB(pid, field)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				t.Fatalf("%s %q: %v", field, v, err)
-			}
-			return n
-		}
-	}
-	t.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
+	return n
 }
 
 func sigMB(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
