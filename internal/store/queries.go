@@ -701,6 +701,9 @@ func (q *queries) ListSessions(ctx context.Context, o ListOptions) (*SessionPage
 	if o.PatientCode != "" {
 		where = append(where, "s.patient_code = "+arg(o.PatientCode))
 	}
+	if c := o.Scope.where("s.patient_code", arg); c != "" {
+		where = append(where, c)
+	}
 	if o.Status != "" {
 		if !o.Status.Valid() {
 			return nil, fmt.Errorf("%w %q", ErrInvalidStatus, o.Status)

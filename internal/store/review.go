@@ -23,6 +23,8 @@ type PatientSummary struct {
 
 // PatientOptions filters Patients.
 type PatientOptions struct {
+	// Scope, when restricted, keeps only its patients.
+	Scope
 	// PatientCode, when set, keeps only that patient.
 	PatientCode string
 }
@@ -64,10 +66,16 @@ const currentSession = `s.superseded_by IS NULL AND s.status <> 'rejected'`
 
 func (q *queries) Patients(ctx context.Context, o PatientOptions) ([]PatientSummary, error) {
 	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
 	where := currentSession
 	if o.PatientCode != "" {
-		args = append(args, o.PatientCode)
-		where += ` AND s.patient_code = $1`
+		where += ` AND s.patient_code = ` + arg(o.PatientCode)
+	}
+	if c := o.Scope.where("s.patient_code", arg); c != "" {
+		where += ` AND ` + c
 	}
 	rs, err := q.c.query(ctx, `SELECT s.patient_code, COUNT(*),
 		SUM(CASE WHEN s.status = 'completed' THEN 1 ELSE 0 END),

@@ -162,8 +162,34 @@ type AnalysisResult struct {
 	CreatedAt         time.Time
 }
 
+// Scope restricts a listing to some patients (a therapist's): with
+// Restricted set, only rows of the patients in Patients are listed, and
+// none when it is empty. The zero Scope lists every patient.
+type Scope struct {
+	Patients   []string
+	Restricted bool
+}
+
+// where returns the SQL condition of sc on the patient code column col,
+// adding its values with arg; "" when sc is not restricted.
+func (sc Scope) where(col string, arg func(any) string) string {
+	if !sc.Restricted {
+		return ""
+	}
+	if len(sc.Patients) == 0 {
+		return "1 = 0"
+	}
+	ph := make([]string, len(sc.Patients))
+	for i, p := range sc.Patients {
+		ph[i] = arg(p)
+	}
+	return col + " IN (" + strings.Join(ph, ", ") + ")"
+}
+
 // ListOptions filters and pages ListSessions.
 type ListOptions struct {
+	// Scope, when restricted, keeps only its patients' sessions.
+	Scope
 	PatientCode string
 	Status      Status // "" for any
 	Bucket      string // "" for any

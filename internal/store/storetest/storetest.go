@@ -63,6 +63,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RejectedRecordings", testRejected},
 		{"SettingsVersions", testSettingsVersions},
 		{"SettingsConcurrentSaves", testSettingsConcurrentSaves},
+		{"ScopeRestrictsListings", testScope},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
