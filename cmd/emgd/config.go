@@ -69,6 +69,20 @@ func (f listFlag) Set(s string) error {
 	return nil
 }
 
+// addFlag is a listFlag that adds to the list each time it is given.
+type addFlag listFlag
+
+func (f addFlag) String() string { return listFlag(f).String() }
+
+func (f addFlag) Set(s string) error {
+	before := *f.l
+	if err := listFlag(f).Set(s); err != nil {
+		return err
+	}
+	*f.l = append(before, *f.l...)
+	return nil
+}
+
 // bind registers the flags of the server commands on fs.
 func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 	d := app.Defaults()
@@ -78,6 +92,10 @@ func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 		fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "require x-supabase-signature HMAC-SHA256 with this secret (EMGD_WEBHOOK_SECRET)")
 		fs.StringVar(&c.WebhookToken, "webhook-token", "", "require this token as Bearer or ?token= on the webhook (EMGD_WEBHOOK_TOKEN)")
 		fs.StringVar(&c.ReadToken, "read-token", "", "require this bearer token on the read API (EMGD_READ_TOKEN)")
+		fs.StringVar(&c.JWTSecret, "jwt-secret", "", "accept JWTs (Authorization: Bearer) signed HS256 with this secret, e.g. Supabase's JWT secret, at least 32 bytes; prefer the variable, a flag shows in the process list (EMGD_JWT_SECRET)")
+		fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "the iss an HS256 JWT must carry, e.g. https://REF.supabase.co/auth/v1; any when empty (EMGD_JWT_ISSUER)")
+		fs.StringVar(&c.JWTAudience, "jwt-audience", d.JWTAudience, "the aud every JWT, HS256 or OIDC, must carry (EMGD_JWT_AUDIENCE)")
+		fs.Var(addFlag{&c.OIDCIssuers}, "oidc-issuer", "accept JWTs of this OpenID Connect issuer URL (https), checked against the keys its discovery document publishes; repeatable or comma-separated (EMGD_OIDC_ISSUER)")
 		fs.Var(listFlag{&c.CORSOrigins}, "cors-origins", "comma-separated browser origins allowed to call the API (CORS, e.g. https://dashboard.example); none by default (EMGD_CORS_ORIGINS)")
 		fs.Int64Var(&c.SignalCacheMB, "signal-cache-mb", d.SignalCacheMB, "memory for decoded signals kept between requests, in MB (EMGD_SIGNAL_CACHE_MB)")
 		fs.IntVar(&c.SignalDecodes, "signal-decodes", d.SignalDecodes, "signals answers not in the cache computed at once, each holding up to about 3 x 8 bytes per sample of its channel (a Processed envelope); more requests wait for a turn (EMGD_SIGNAL_DECODES)")

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 
 	"emgd/emg"
 	"emgd/internal/analysis"
+	"emgd/internal/auth"
 	"emgd/internal/service"
 )
 
@@ -36,6 +38,14 @@ type Config struct {
 	ReadToken     string
 	// CORSOrigins are the browser origins the API's CORS answers allow.
 	CORSOrigins []string
+
+	// External identities (auth.JWTConfig): the HS256 secret and the iss
+	// its tokens must carry (any when empty), the aud of every token, and
+	// the OIDC issuers.
+	JWTSecret   string
+	JWTIssuer   string
+	JWTAudience string
+	OIDCIssuers []string
 
 	Workers       int
 	JobTimeout    time.Duration
@@ -81,6 +91,7 @@ func Defaults() Config {
 		MaxSamplesPerChannel: analysis.DefaultMaxSamplesPerChannel,
 		MaxObjectMB:          int64(service.DefaultMaxObjectBytes >> 20),
 		SweepEvery:           20 * time.Second,
+		JWTAudience:          auth.DefaultAudience,
 	}
 }
 
@@ -108,10 +119,18 @@ func (c *Config) Validate() error {
 	if c.SweepEvery < 0 {
 		return fmt.Errorf("--sweep-interval must not be negative (0 turns the sweep off)")
 	}
+	if _, err := auth.NewVerifier(context.Background(), c.JWT()); err != nil { // no network I/O
+		return err
+	}
 	if c.AnalysisProcs < 1 {
 		c.AnalysisProcs = 1
 	}
 	return nil
+}
+
+// JWT returns the settings of the external identities (auth.NewVerifier).
+func (c *Config) JWT() auth.JWTConfig {
+	return auth.JWTConfig{Secret: c.JWTSecret, Issuer: c.JWTIssuer, Audience: c.JWTAudience, OIDCIssuers: slices.Clone(c.OIDCIssuers)}
 }
 
 // ServiceConfig returns the pipeline's settings for analyser a and sets the
