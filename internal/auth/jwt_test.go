@@ -608,3 +608,33 @@ func (p *idp) rotateEC(key *ecdsa.PrivateKey, kid string) {
 	p.keys = append(p.keys, jose.JSONWebKey{Key: &key.PublicKey, KeyID: kid, Algorithm: "ES256", Use: "sig"})
 	p.mu.Unlock()
 }
+
+// Tokens verified at once, while the issuer is discovered and its keys
+// refreshed, all get their answer (run with -race).
+func TestJWTConcurrent(t *testing.T) {
+	idp := newIdP(t)
+	v, clk := newVerifier(t, JWTConfig{Secret: testSecret, OIDCIssuers: []string{idp.URL}})
+	good := idp.rs256(t, "rsa1", claims(idp.URL))
+	unknown := idp.rs256(t, "later", claims(idp.URL))
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for i := range 8 {
+		wg.Go(func() {
+			for range 20 {
+				if _, err := v.Verify(context.Background(), good); err != nil {
+					bad.Add(1)
+				}
+				if _, err := v.Verify(context.Background(), unknown); err == nil {
+					bad.Add(1)
+				}
+				if i == 0 {
+					clk.Add(jwksRefreshEvery)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := bad.Load(); n != 0 {
+		t.Errorf("%d wrong answers", n)
+	}
+}
