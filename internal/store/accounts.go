@@ -177,6 +177,9 @@ type Accounts interface {
 	RecordLoginFailure(ctx context.Context, email string, at time.Time, limit int, lockUntil time.Time) (*LoginThrottle, error)
 	// ClearLoginFailures forgets an email's failures (a successful login).
 	ClearLoginFailures(ctx context.Context, email string) error
+	// DeleteStaleLoginThrottles forgets the failures last counted before
+	// t whose lock, if any, ended before t.
+	DeleteStaleLoginThrottles(ctx context.Context, t time.Time) (int64, error)
 
 	// AppendAudit appends an entry to the audit trail.
 	AppendAudit(ctx context.Context, e AuditEntry) error
@@ -593,6 +596,14 @@ func (q *queries) ClearLoginFailures(ctx context.Context, email string) error {
 		return fmt.Errorf("store: clear login failures: %w", err)
 	}
 	return nil
+}
+
+func (q *queries) DeleteStaleLoginThrottles(ctx context.Context, t time.Time) (int64, error) {
+	n, err := q.c.exec(ctx, `DELETE FROM login_throttle WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until < $1)`, q.d.ts(t))
+	if err != nil {
+		return 0, fmt.Errorf("store: delete old login failures: %w", err)
+	}
+	return n, nil
 }
 
 func (q *queries) AppendAudit(ctx context.Context, e AuditEntry) error {

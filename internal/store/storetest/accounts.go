@@ -348,6 +348,19 @@ func testLoginThrottle(t *testing.T, a store.Accounts) {
 	if _, err := a.RecordLoginFailure(c, "y@example.org", t0, 0, lock); !errors.Is(err, store.ErrInvalidInput) {
 		t.Errorf("limit 0: %v, want ErrInvalidInput", err)
 	}
+	// Old failures are forgotten, unless their lock still runs.
+	if _, err := a.RecordLoginFailure(c, "z@example.org", t0, 5, lock); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.DeleteStaleLoginThrottles(c, t0.Add(time.Minute)); err != nil || n != 1 {
+		t.Errorf("DeleteStaleLoginThrottles while y's lock runs = %d, %v; want 1 (z)", n, err)
+	}
+	if th, _ := a.GetLoginThrottle(c, "y@example.org"); th.Failures != 1 {
+		t.Errorf("a running lock was forgotten: %+v", th)
+	}
+	if n, err := a.DeleteStaleLoginThrottles(c, lock.Add(time.Minute)); err != nil || n != 1 {
+		t.Errorf("DeleteStaleLoginThrottles after y's lock = %d, %v; want 1", n, err)
+	}
 }
 
 // testLoginThrottleConcurrent: failures recorded at once (as by replicas)
