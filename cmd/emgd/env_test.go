@@ -67,7 +67,7 @@ func TestEnvironmentAndFlags(t *testing.T) {
 	}
 	// Every flag of the server commands names its variable.
 	fs.VisitAll(func(f *flag.Flag) {
-		if !envInUsage.MatchString(f.Usage) {
+		if !envInUsage().MatchString(f.Usage) {
 			t.Errorf("--%s names no EMGD_ variable: %q", f.Name, f.Usage)
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 type command struct {
@@ -114,7 +115,7 @@ func newFlagSet(name, usageLine string, stderr io.Writer) *flag.FlagSet {
 
 // envInUsage finds the environment variable a flag's usage ends with:
 // "... (EMGD_WORKERS)", or "(EMGD_LOG_JSON=1)" for a boolean.
-var envInUsage = regexp.MustCompile(`\((EMGD_[A-Z0-9_]+)(?:=1)?\)$`)
+var envInUsage = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\((EMGD_[A-Z0-9_]+)(?:=1)?\)$`) })
 
 // applyEnv gives every flag of fs that was not set on the command line the
 // value of the environment variable its usage names, when that variable is
@@ -125,7 +126,7 @@ func applyEnv(fs *flag.FlagSet) error {
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		m := envInUsage.FindStringSubmatch(f.Usage)
+		m := envInUsage().FindStringSubmatch(f.Usage)
 		if m == nil || given[f.Name] {
 			return
 		}

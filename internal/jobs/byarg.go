@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -67,14 +68,14 @@ func (j JobInfo) Live() bool {
 // byArgBatch is how many values go into one query.
 const byArgBatch = 100
 
-var argFieldRe = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+var argFieldRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_]*$`) })
 
 // JobsByArg returns the jobs of kind whose JSON args field (a string, such
 // as "session_id") is one of values, in the given states (every state when
 // none), ordered by id. It reads River's table through River's own list
 // query, a batch of values at a time.
 func JobsByArg(ctx context.Context, q Queue, kind, field string, values []string, states ...State) ([]JobInfo, error) {
-	if !argFieldRe.MatchString(field) {
+	if !argFieldRe().MatchString(field) {
 		return nil, fmt.Errorf("jobs: invalid args field %q", field)
 	}
 	riverStates := make([]rivertype.JobState, len(states))

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,13 +51,13 @@ func Connect(ctx context.Context, url string) (*Source, error) {
 // Close closes the connections.
 func (s *Source) Close() { s.pool.Close() }
 
-var schemaNameRe = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+var schemaNameRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_]*$`) })
 
 // CreateSchema creates the schema name (a plain lower-case identifier) in
 // the old backend's database when it does not exist, for emgd's tables to go
 // beside the old ones.
 func (s *Source) CreateSchema(ctx context.Context, name string) error {
-	if !schemaNameRe.MatchString(name) {
+	if !schemaNameRe().MatchString(name) {
 		return fmt.Errorf("legacy: invalid schema name %q", name)
 	}
 	if _, err := s.pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+name); err != nil {
@@ -326,7 +327,7 @@ func readAnalyses(ctx context.Context, legacy *pgxpool.Pool, q, fileID string) (
 	return out, rows.Err()
 }
 
-var patientRe = regexp.MustCompile(`^P\d+$`)
+var patientRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^P\d+$`) })
 
 func migrateFile(ctx context.Context, target store.Store, f file, ars []analysis, o Options, rep *Report) error {
 	bucket := f.Bucket
@@ -364,7 +365,7 @@ func migrateFile(ctx context.Context, target store.Store, f file, ars []analysis
 	}
 	patient := ""
 	for _, p := range []*string{f.ResolvedPatient, f.PatientID} {
-		if p != nil && patientRe.MatchString(*p) {
+		if p != nil && patientRe().MatchString(*p) {
 			patient = *p
 			break
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // objectBatch is how many keys go into one ObjectSessions query.
@@ -57,12 +58,12 @@ type KeyStats struct {
 }
 
 // likeEscaper escapes a LIKE pattern's wildcards (with \ as escape).
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+var likeEscaper = sync.OnceValue(func() *strings.Replacer { return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`) })
 
 // KeyStats counts the sessions whose object key contains substr (every
 // session when it is empty), in every bucket.
 func (q *queries) KeyStats(ctx context.Context, substr string) (*KeyStats, error) {
-	like := "%" + likeEscaper.Replace(substr) + "%"
+	like := "%" + likeEscaper().Replace(substr) + "%"
 	var r KeyStats
 	err := q.c.queryRow(ctx, `SELECT count(*), count(DISTINCT object_key),
 		coalesce(sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0)

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -204,8 +205,8 @@ func (q *queries) GetSessionByObject(ctx context.Context, bucket, key, etag stri
 }
 
 var (
-	codeRe   = regexp.MustCompile(`^(P\d+)S(\d+)$`)
-	sha256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	codeRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(P\d+)S(\d+)$`) })
+	sha256Re = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{64}$`) })
 )
 
 // maxCodeAttempts bounds the retries when concurrent writers take the same
@@ -227,11 +228,11 @@ func (q *queries) checkNew(n NewSession) (*newRow, error) {
 	if patient == "" {
 		patient = PatientCodeFromKey(n.ObjectKey)
 	}
-	if !patientRe.MatchString(patient) {
+	if !patientRe().MatchString(patient) {
 		return nil, fmt.Errorf("%w: patient code %q is not P<digits>", ErrInvalidInput, patient)
 	}
 	if n.SessionCode != "" {
-		m := codeRe.FindStringSubmatch(n.SessionCode)
+		m := codeRe().FindStringSubmatch(n.SessionCode)
 		if m == nil || m[1] != patient {
 			return nil, fmt.Errorf("%w: session code %q is not %sS<digits>", ErrInvalidInput, n.SessionCode, patient)
 		}
@@ -447,7 +448,7 @@ func (q *queries) SetStatus(ctx context.Context, id string, u StatusUpdate) (*Se
 		return nil, fmt.Errorf("%w: session %q", ErrNotFound, id)
 	}
 	id = strings.ToLower(id)
-	if u.FileSHA256 != "" && !sha256Re.MatchString(u.FileSHA256) {
+	if u.FileSHA256 != "" && !sha256Re().MatchString(u.FileSHA256) {
 		return nil, fmt.Errorf("%w: file SHA-256 must be 64 lower-case hex digits", ErrInvalidInput)
 	}
 	if u.FileSizeBytes != nil && *u.FileSizeBytes < 0 {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -302,13 +303,13 @@ type Store interface {
 	Close() error
 }
 
-var patientRe = regexp.MustCompile(`^P\d+$`)
+var patientRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^P\d+$`) })
 
 // PatientCodeFromKey returns the first segment of key matching P\d+, or
 // "P000".
 func PatientCodeFromKey(key string) string {
 	for seg := range strings.SplitSeq(key, "/") {
-		if patientRe.MatchString(seg) {
+		if patientRe().MatchString(seg) {
 			return seg
 		}
 	}
