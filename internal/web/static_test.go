@@ -69,7 +69,7 @@ func gunzip(t *testing.T, b []byte) []byte {
 // otherwise; the page is revalidated on every load.
 func TestStaticETagAndGzip(t *testing.T) {
 	srv := staticServer(t)
-	for _, p := range []string{"/", "/ui/app.js", "/ui/style.css", "/ui/favicon.svg", "/favicon.ico"} {
+	for _, p := range []string{"/", "/ui/app.js", "/ui/charts.js", "/ui/style.css", "/ui/favicon.svg", "/favicon.ico"} {
 		plain, body := fetch(t, srv, "GET", p)
 		etag := plain.Header.Get("ETag")
 		if plain.StatusCode != 200 || !regexp.MustCompile(`^"[0-9a-f]{16}"$`).MatchString(etag) || len(body) == 0 {
@@ -123,7 +123,7 @@ func TestStaticETagAndGzip(t *testing.T) {
 // does, not with the server's start.
 func TestStaticETagIsContentHash(t *testing.T) {
 	srv := staticServer(t)
-	for _, name := range []string{"app.js", "style.css", "favicon.svg", "favicon.ico"} {
+	for _, name := range []string{"app.js", "charts.js", "style.css", "favicon.svg", "favicon.ico"} {
 		b, err := fs.ReadFile(web.Static, name)
 		if err != nil {
 			t.Fatal(err)
@@ -146,7 +146,7 @@ func TestStaticCacheControl(t *testing.T) {
 		t.Errorf("page Cache-Control %q", cc)
 	}
 	refs := regexp.MustCompile(`"/ui/([a-z.]+)\?v=([0-9a-f]{16})"`).FindAllStringSubmatch(string(body), -1)
-	if len(refs) != 3 {
+	if len(refs) != 4 {
 		t.Fatalf("versioned references in the page: %v", refs)
 	}
 	for _, m := range refs {

@@ -32,19 +32,46 @@
   }
 
   class APIError extends Error {
-    constructor(status, message) { super(message); this.status = status; }
+    constructor(status, message, body) { super(message); this.status = status; this.body = body; }
   }
 
-  async function api(path) {
+  // unauthorized is the one place a 401 from the server lands (request
+  // and the upload's XMLHttpRequest call it): today the page asks for the
+  // access token at the top; a login page will take over here.
+  const TOKEN_MSG = 'This server asks for an access token: enter it at the top of the page and press Use.';
+  function unauthorized() {
+    notice(TOKEN_MSG);
+  }
+
+  // request is the page's only way to the server: every API call goes
+  // through it (api for JSON, download for files), so credentials are
+  // added and a 401 is handled in one place. opts: method, body (an
+  // object is sent as JSON), headers.
+  async function request(path, opts) {
+    opts = opts || {};
+    const headers = Object.assign({}, authHeaders(), opts.headers || {});
+    let body = opts.body;
+    if (body != null && typeof body === 'object' && !(body instanceof FormData) && !(body instanceof Blob)) {
+      body = JSON.stringify(body);
+      headers['Content-Type'] = 'application/json';
+    }
     let r;
     try {
-      r = await fetch(path, { headers: authHeaders() });
+      r = await fetch(path, { method: opts.method || 'GET', headers, body });
     } catch (e) {
       throw new APIError(0, 'The server cannot be reached (' + e.message + ').');
     }
+    if (r.status === 401) unauthorized();
+    return r;
+  }
+
+  // api is request for the JSON API: the answer's body, or an APIError
+  // with the server's message (and its body, for field errors).
+  async function api(path, opts) {
+    const r = await request(path, opts);
     let body = null;
     try { body = await r.json(); } catch (e) { /* not JSON */ }
-    if (!r.ok) throw new APIError(r.status, (body && (body.error || body.detail)) || (r.status + ' ' + r.statusText));
+    if (!r.ok) throw new APIError(r.status, (body && (body.error || (typeof body.detail === 'string' && body.detail))) || (r.status + ' ' + r.statusText), body);
     return body;
   }
 
@@ -57,7 +84,7 @@
   function explain(err) {
     if (err.status === 401) {
       $('#token').focus();
-      return 'This server asks for an access token: enter it at the top of the page and press Use.';
+      return TOKEN_MSG;
     }
     return err.message;
   }
@@ -154,27 +181,59 @@
 
   // ---------- routing ----------
 
+  const VIEWS = ['list', 'patients', 'patient', 'session', 'upload'];
+  let shownView = '';
+
   function route() {
     routeGen++;
     clearTimers();
     notice('');
     const h = location.hash || '#/';
-    for (const v of ['list', 'session', 'upload']) $('#view-' + v).hidden = true;
+    const [path, qs] = h.slice(1).split('?');
+    const q = new URLSearchParams(qs || '');
+    const previous = shownView;
+    for (const v of VIEWS) $('#view-' + v).hidden = true;
     document.querySelectorAll('nav a').forEach((a) => a.removeAttribute('aria-current'));
     let m;
-    if ((m = h.match(/^#\/session\/([^/?#]+)/))) {
-      $('#view-session').hidden = false;
+    const show = (v) => { shownView = v; $('#view-' + v).hidden = false; };
+    if ((m = path.match(/^\/session\/([^/?#]+)/))) {
+      show('session');
       view.sess = null;
       showSession(decodeURIComponent(m[1]), routeGen);
-    } else if (h.startsWith('#/upload')) {
-      $('#view-upload').hidden = false;
-      const p = new URLSearchParams(h.split('?')[1] || '').get('patient');
+    } else if ((m = path.match(/^\/patients\/([^/?#]+)/))) {
+      show('patient');
+      $('#nav-patients').setAttribute('aria-current', 'page');
+      showPatient(decodeURIComponent(m[1]).toUpperCase(), q, routeGen, previous === 'patient');
+    } else if (path.startsWith('/patients')) {
+      show('patients');
+      $('#nav-patients').setAttribute('aria-current', 'page');
+      showPatients(routeGen);
+    } else if (path.startsWith('/upload')) {
+      show('upload');
+      const p = q.get('patient');
       if (p && /^P\d+$/i.test(p)) $('#u-patient').value = p.toUpperCase();
       $('#nav-upload').setAttribute('aria-current', 'page');
       document.title = 'Upload: emgd';
     } else {
-      $('#view-list').hidden = false;
+      show('list');
       $('#nav-sessions').setAttribute('aria-current', 'page');
+      // The filter lives in the address (#/?patient=P001&status=failed):
+      // a reload or the back button keeps it.
+      const patient = (q.get('patient') || '').trim().toUpperCase();
+      const status = q.get('status') || '';
+      const wanted = { patient: /^P\d+$/.test(patient) ? patient : '', status: LIST_STATUSES.includes(status) ? status : '' };
+      const same = wanted.patient === list.patient && wanted.status === list.status;
+      if (!same) list.shown = 50;
+      list.patient = wanted.patient;
+      list.status = wanted.status;
+      // Coming back to the list (or to another filter), the form shows the
+      // filter in force; a refresh of the same filter leaves what is being
+      // typed alone.
+      if (!same || previous !== 'list') {
+        $('#f-patient').value = list.patient;
+        $('#f-status').value = list.status;
+      }
+      $('#nav-sessions').setAttribute('href', listHash());
       showList(routeGen, true);
     }
   }
@@ -182,6 +241,23 @@
   // ---------- session list ----------
 
   const list = { patient: '', status: '', shown: 50, cursor: null, failed: false };
+  const LIST_STATUSES = ['pending', 'processing', 'completed', 'failed', 'rejected'];
+
+  // listHash is the address of the list with the filter in force.
+  function listHash() {
+    const q = new URLSearchParams();
+    if (list.patient) q.set('patient', list.patient);
+    if (list.status) q.set('status', list.status);
+    const s = q.toString();
+    return '#/' + (s ? '?' + s : '');
+  }
+
+  // go shows the address h: a new address through the history (back
+  // works), the same one again at once.
+  function go(h) {
+    if (location.hash === h || (h === '#/' && !location.hash)) route();
+    else location.hash = h;
+  }
 
   function listQuery(limit, cursor) {
     const q = new URLSearchParams({ limit: String(Math.min(500, limit)) });
@@ -204,7 +280,8 @@
     const ov = s.overview || null;
     return el('tr', { 'data-id': s.id, 'data-code': s.session_code, 'data-status': s.status },
       el('td', {}, el('a', { href: '#/session/' + encodeURIComponent(s.id), class: 'code' }, s.session_code)),
-      el('td', { text: s.patient_code }),
+      el('td', {}, el('a', { href: '#/patients/' + encodeURIComponent(s.patient_code), class: 'patient-link',
+        'aria-label': 'Patient ' + s.patient_code + ': trends and settings' }, s.patient_code)),
       el('td', { text: deviceTime(s.recorded_at) }),
       el('td', { class: 'status-cell' }, statusBadge(s.status), s.superseded_by ? el('span', { class: 'muted', text: ' (replaced)' }) : null,
         // A rejected upload (refused on arrival, never analysed, not
@@ -254,11 +331,7 @@
   // left alone (what is being typed in it, and the focus, stay), and no
   // request is made while the tab is hidden.
   async function showList(gen, first) {
-    if (first) {
-      document.title = 'Sessions: emgd';
-      $('#f-patient').value = list.patient;
-      $('#f-status').value = list.status;
-    }
+    if (first) document.title = (list.patient ? list.patient + ' sessions' : 'Sessions') + ': emgd';
     const state = $('#list-state');
     let busy = 0;
     try {
@@ -300,6 +373,725 @@
     } catch (err) {
       notice(explain(err));
     }
+  }
+
+  // ---------- downloads ----------
+
+  // filenameOf is the file name a Content-Disposition gives, else fallback.
+  function filenameOf(r, fallback) {
+    const m = /filename="?([^";]+)"?/.exec(r.headers.get('Content-Disposition') || '');
+    return m ? m[1] : fallback;
+  }
+
+  // wireDownload makes link a's export or report work with the page's
+  // credentials: its href is the real address (opened by the browser as
+  // is when no token is in use), and with a token the file is fetched
+  // through request and handed to the browser as a download (a report
+  // then as an .html file to open and print: a page of its own needs
+  // credentials a new tab would not have).
+  function wireDownload(a, path, fallbackName, stateSel) {
+    a.setAttribute('href', path);
+    a.dataset.path = path;
+    a.dataset.fallback = fallbackName;
+    a.dataset.state = stateSel || '';
+    if (a.dataset.wired) return;
+    a.dataset.wired = '1';
+    a.addEventListener('click', async (e) => {
+      if (!token) return; // the browser follows the link
+      e.preventDefault();
+      const state = a.dataset.state ? $(a.dataset.state) : null;
+      if (state) state.textContent = 'Preparing ' + a.dataset.fallback + '…';
+      try {
+        const r = await request(a.dataset.path);
+        if (!r.ok) {
+          let msg = r.status + ' ' + r.statusText;
+          try { const b = await r.json(); msg = b.error || msg; } catch (err) { /* not JSON */ }
+          throw new APIError(r.status, msg);
+        }
+        const blob = await r.blob();
+        const name = filenameOf(r, a.dataset.fallback);
+        const url = URL.createObjectURL(blob);
+        const tmp = el('a', { href: url, download: name, hidden: true });
+        document.body.append(tmp);
+        tmp.click();
+        tmp.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60000);
+        if (state) {
+          state.textContent = 'Downloaded ' + name + ' (' + (blob.size < 10240 ? blob.size + ' bytes' : Math.round(blob.size / 1024) + ' KB') + ')' +
+            (/html/.test(blob.type) ? ': open it and print (or save as PDF).' : '.');
+        }
+        a.dataset.downloaded = name;
+      } catch (err) {
+        if (state) state.textContent = 'Download failed: ' + explain(err);
+      }
+    });
+  }
+
+  // ---------- patients ----------
+
+  async function showPatients(gen) {
+    document.title = 'Patients: emgd';
+    const state = $('#pl-state');
+    try {
+      const out = await api('/patients');
+      if (gen !== routeGen) return;
+      const body = $('#patients tbody');
+      body.replaceChildren(...out.patients.map((p) => el('tr', { 'data-patient': p.patient_code },
+        el('th', { scope: 'row' }, el('a', { href: '#/patients/' + encodeURIComponent(p.patient_code), class: 'code' }, p.patient_code)),
+        el('td', { class: 'num', text: String(p.sessions) }),
+        el('td', { class: 'num', text: String(p.completed) }),
+        el('td', { class: 'num', text: String(p.failed) }),
+        el('td', { text: deviceTime(p.last_recorded_at) }),
+        el('td', { class: 'num', text: p.settings_version ? 'v' + p.settings_version : 'none' }))));
+      setText(state, out.patients.length ? out.patients.length + ' patient' + (out.patients.length === 1 ? '' : 's') + '.' : 'No patients yet: a patient appears with its first session or settings.');
+    } catch (err) {
+      if (gen !== routeGen) return;
+      notice(explain(err));
+    }
+  }
+
+  // ---------- patient page ----------
+
+  const pat = { code: '', known: false, savedVersion: 0, from: '', to: '', trends: null, current: null, history: [], details: new Map(), dirty: false,
+    lastRecorded: null, mvcEstimate: null, polls: 0, queuedVersion: 0 };
+  const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+  const DEFAULTS = { threshold_pct: 75, duration_threshold_ms: 2000, expected_contractions: 12, sessions_per_week: 3 };
+  const WEIGHTS = [['w_compliance', 'compliance', 0.5], ['w_symmetry', 'symmetry', 0.25], ['w_effort', 'effort', 0.25], ['w_game', 'game', 0],
+    ['w_completion', 'completion', 0.333], ['w_intensity', 'intensity', 0.333], ['w_duration', 'duration', 0.334]];
+
+  function rangeQuery(from, to) {
+    const q = new URLSearchParams();
+    if (from) q.set('from', from);
+    if (to) q.set('to', to);
+    const s = q.toString();
+    return s ? '?' + s : '';
+  }
+
+  function patientHash(code, from, to) {
+    return '#/patients/' + encodeURIComponent(code) + rangeQuery(from, to);
+  }
+
+  // day is the recording date (YYYY-MM-DD) of a device time.
+  function day(s) {
+    return s ? String(s).slice(0, 10) : '';
+  }
+
+  function muscleLabel(base, muscle) {
+    return muscle ? base + ' · ' + muscle : base;
+  }
+
+  // showPatient shows a patient's trends over the range of the address,
+  // weekly adherence, sessions, exports and settings. again: the same
+  // patient's page was shown already (the form being edited is kept).
+  async function showPatient(code, q, gen, again) {
+    if (!/^P\d+$/.test(code)) {
+      notice('The patient code is P followed by digits, e.g. P001.');
+      return;
+    }
+    const from = DATE_RE.test(q.get('from') || '') ? q.get('from') : '';
+    const to = DATE_RE.test(q.get('to') || '') ? q.get('to') : '';
+    if (pat.code !== code) {
+      Object.assign(pat, { code, savedVersion: 0, trends: null, current: null, history: [], details: new Map(), dirty: false, lastRecorded: null, mvcEstimate: null, queuedVersion: 0 });
+      $('#reanalyze-box').hidden = true;
+      $('#re-state').textContent = '';
+      $('#set-state').textContent = '';
+      $('#mvc-state').textContent = '';
+      $('#mvc-use').hidden = true;
+      again = false;
+    }
+    pat.from = from;
+    pat.to = to;
+    document.title = 'Patient ' + code + ': emgd';
+    setText($('#p-title'), 'Patient ' + code);
+    $('#p-from').value = from;
+    $('#p-to').value = to;
+    $('#p-range-error').textContent = '';
+    $('#p-list-link').setAttribute('href', '#/?patient=' + encodeURIComponent(code));
+    const rq = rangeQuery(from, to);
+    wireDownload($('#p-csv'), '/patients/' + encodeURIComponent(code) + '/export.csv' + rq, code + '.csv', '#p-export-state');
+    wireDownload($('#p-report'), '/patients/' + encodeURIComponent(code) + '/report' + rq, code + '-report.html', '#p-export-state');
+    if (!again) {
+      $('#p-charts').replaceChildren(el('p', { class: 'muted', text: 'Loading…' }));
+      $('#p-weeks').replaceChildren();
+      $('#p-sessions tbody').replaceChildren();
+    }
+    await loadPatient(gen, !again || !pat.dirty);
+  }
+
+  // loadPatient reads the trends and the settings and draws the page;
+  // withForm: the settings form is filled again from the server.
+  async function loadPatient(gen, withForm) {
+    const code = pat.code;
+    const rq = rangeQuery(pat.from, pat.to);
+    const enc = encodeURIComponent(code);
+    const missing = (err) => { if (err.status === 404) return null; throw err; };
+    let trends, current, history;
+    try {
+      [trends, current, history] = await Promise.all([
+        api('/patients/' + enc + '/trends' + rq).catch(missing),
+        api('/patients/' + enc).catch(missing),
+        api('/patients/' + enc + '/settings/history').catch(missing),
+      ]);
+    } catch (err) {
+      if (gen !== routeGen) return;
+      $('#p-charts').replaceChildren(el('p', { class: 'error-text', text: 'The trends could not be read: ' + explain(err) }));
+      notice(explain(err));
+      return;
+    }
+    if (gen !== routeGen) return;
+    pat.trends = trends || { patient_code: code, sessions: [], weeks: [] };
+    pat.current = current || { patient_code: code, settings: {}, settings_version: 0, updated_at: null, updated_by: null };
+    pat.history = (history && history.versions) || [];
+    pat.known = !!(trends || current);
+    const ss = pat.trends.sessions;
+    if (ss.length) pat.lastRecorded = ss[ss.length - 1].recorded_at || pat.lastRecorded;
+    showSummary();
+    drawTrends();
+    drawWeeks();
+    drawPatientSessions();
+    if (withForm) fillSettings();
+    else showSettingsSource();
+    showHistory();
+    offerReanalysis();
+    fillMVCSessions();
+    loadDetails(gen);
+    const busy = pat.trends.sessions.some((x) => x.status === 'pending' || x.status === 'processing');
+    if (busy || pat.polls > 0) {
+      if (pat.polls > 0) pat.polls--;
+      later(() => loadPatient(gen, false), 2500);
+    }
+  }
+
+  function showSummary() {
+    if (!pat.known) {
+      setText($('#p-summary'), 'No session or settings name ' + pat.code + ' yet. Targets saved below apply to its first session.');
+      return;
+    }
+    const ss = pat.trends.sessions;
+    const done = ss.filter((x) => x.status === 'completed').length;
+    setText($('#p-summary'), ss.length + ' session' + (ss.length === 1 ? '' : 's') + (pat.from || pat.to ? ' recorded ' + (pat.from ? 'from ' + pat.from + ' ' : '') + (pat.to ? 'to ' + pat.to : '') : ' in all') +
+      ' (' + done + ' analysed)' + '; settings ' + (pat.current.settings_version ? 'version ' + pat.current.settings_version : 'not set (defaults)') + '.');
+  }
+
+  function channelsOf() {
+    const set = new Set();
+    for (const s of (pat.trends ? pat.trends.sessions : [])) for (const b of Object.keys(s.channels || {})) set.add(b);
+    const doc = (pat.current && pat.current.settings) || {};
+    for (const k of ['muscle_names', 'mvc', 'mvc_threshold_pct', 'expected_contractions_per_channel', 'duration_thresholds_s']) {
+      for (const b of Object.keys(doc[k] || {})) if (b !== 'left' && b !== 'right') set.add(b);
+    }
+    if (!set.size) { set.add('CH1'); set.add('CH2'); }
+    return [...set].sort();
+  }
+
+  function muscleOf(base) {
+    const names = (pat.current && pat.current.settings && pat.current.settings.muscle_names) || {};
+    if (names[base]) return names[base];
+    for (const s of (pat.trends ? pat.trends.sessions : [])) {
+      const c = s.channels && s.channels[base];
+      if (c && c.muscle) return c.muscle;
+    }
+    return '';
+  }
+
+  function categories(sessions) {
+    return sessions.map((s) => {
+      const d = deviceTime(s.recorded_at);
+      return { label: d === '–' ? s.session_code : d.slice(5, 10), sub: s.session_code.replace(/^P\d+/, ''), full: s.session_code + ' (' + d + ')' };
+    });
+  }
+
+  function drawTrends() {
+    const box = $('#p-charts');
+    const ss = pat.trends.sessions.filter((s) => s.channels && Object.keys(s.channels).length);
+    if (!ss.length) {
+      box.replaceChildren(el('p', { class: 'muted', text: pat.trends.sessions.length ? 'No session of the range has been analysed yet.' : 'No sessions in this range.' }));
+      return;
+    }
+    const cats = categories(ss);
+    const C = window.emgdCharts;
+    const figs = [];
+    const bases = [...new Set(ss.flatMap((s) => Object.keys(s.channels)))].sort();
+    for (const b of bases) {
+      const ch = (s) => s.channels[b] || null;
+      const pick = (k) => ss.map((s) => (ch(s) ? ch(s)[k] : null));
+      const good = pick('good'), exp = pick('expected');
+      const last = ss.length - 1;
+      figs.push(C.bars({ id: 'contractions-' + b, title: muscleLabel(b, muscleOf(b)) + ': contractions',
+        note: 'latest: ' + (good[last] == null ? '–' : good[last]) + ' good of ' + (exp[last] == null ? '–' : exp[last]) + ' expected',
+        summary: ss.length + ' sessions; good contractions ' + good.map((v) => (v == null ? 'none' : v)).join(', ') + '; expected ' + exp.map((v) => (v == null ? 'none' : v)).join(', '),
+        categories: cats, format: count, yLabel: 'contractions',
+        series: [{ name: 'All', values: pick('contractions'), style: 0 }, { name: 'MVC met', values: pick('mvc_compliant'), style: 2 },
+          { name: 'Duration met', values: pick('duration_compliant'), style: 3 }, { name: 'Good (both)', values: good, style: 1 }],
+        target: { name: 'Expected', values: exp } }));
+    }
+    const scoreKeys = [['overall_score', 'Overall'], ['compliance_score', 'Compliance'], ['symmetry_score', 'Symmetry'], ['effort_score', 'Effort']];
+    const noRPE = ss.filter((s) => s.effort_score == null).length;
+    figs.push(C.lines({ id: 'scores', title: 'Scores', note: '(0–100)' + (noRPE ? '; effort missing for ' + noRPE + ' session' + (noRPE === 1 ? '' : 's') + ': no RPE recorded' : ''),
+      summary: 'overall ' + ss.map((s) => num(s.overall_score)).join(', '), categories: cats, yMin: 0, yMax: 100, format: num, yLabel: 'score',
+      series: scoreKeys.map(([k, name]) => ({ name, values: ss.map((s) => s[k]) })) }));
+    figs.push(C.lines({ id: 'fatigue', title: 'Fatigue index (FI nsm5)', note: 'rises with fatigue (spectral ratio of the whole session)',
+      summary: bases.map((b) => b + ' ' + ss.map((s) => num(s.channels[b] && s.channels[b].fatigue_index)).join(', ')).join('; '),
+      categories: cats, format: num, yLabel: 'FI nsm5',
+      series: bases.map((b) => ({ name: muscleLabel(b, muscleOf(b)), values: ss.map((s) => (s.channels[b] ? s.channels[b].fatigue_index : null)) })) }));
+    figs.push(C.lines({ id: 'mdf', title: 'Median frequency (Hz)', note: 'falls with fatigue',
+      summary: bases.map((b) => b + ' ' + ss.map((s) => num(s.channels[b] && s.channels[b].mdf)).join(', ')).join('; '),
+      categories: cats, format: num, yLabel: 'Hz', zero: true,
+      series: bases.map((b) => ({ name: muscleLabel(b, muscleOf(b)), values: ss.map((s) => (s.channels[b] ? s.channels[b].mdf : null)) })) }));
+    const mvcFig = el('div', { id: 'p-mvc-chart', class: 'trend-slot' });
+    figs.push(mvcFig);
+    box.replaceChildren(...figs);
+    drawMVC();
+  }
+
+  // mvcOf is the MVC an analysis used for base, and whether it was
+  // estimated from the session: the threshold divided by its percentage.
+  function mvcOf(sess, base) {
+    const a = sess && sess.analysis;
+    const an = a && a.analytics_summary && a.analytics_summary.analytics && a.analytics_summary.analytics[base];
+    if (!an || an.mvc75_threshold == null) return null;
+    const p = a.params || {};
+    const pct = (p.mvc_threshold_pct && p.mvc_threshold_pct[base] != null) ? p.mvc_threshold_pct[base] : p.threshold_pct != null ? p.threshold_pct : 75;
+    return { mvc: an.mvc75_threshold / (pct / 100), pct, threshold: an.mvc75_threshold, estimated: an.mvc_estimation_method === 'backend_estimation', method: an.mvc_estimation_method };
+  }
+
+  function drawMVC() {
+    const slot = $('#p-mvc-chart');
+    if (!slot) return;
+    const ss = pat.trends.sessions.filter((s) => s.channels && Object.keys(s.channels).length);
+    const cats = categories(ss);
+    const bases = [...new Set(ss.flatMap((s) => Object.keys(s.channels)))].sort();
+    const have = ss.filter((s) => pat.details.has(s.session_id + '|' + s.settings_version)).length;
+    if (!ss.length) { slot.replaceChildren(); return; }
+    const series = bases.map((b) => {
+      const vals = ss.map((s) => mvcOf(pat.details.get(s.session_id + '|' + s.settings_version), b));
+      return { name: muscleLabel(b, muscleOf(b)), values: vals.map((v) => (v ? v.mvc : null)), hollow: vals.map((v) => !!(v && v.estimated)),
+        notes: vals.map((v) => (v ? (v.estimated ? 'estimated from the session' : 'set') + ', threshold ' + num(v.pct) + ' % = ' + num(v.threshold) + ' V' : '')) };
+    });
+    slot.replaceChildren(window.emgdCharts.lines({ id: 'mvc', title: 'MVC (V)', note: have < ss.length ? '(reading ' + have + ' of ' + ss.length + ' sessions…)' : 'per session; hollow: estimated from the session',
+      summary: series.map((s) => s.name + ' ' + s.values.map(num).join(', ')).join('; '), categories: cats, format: num, yLabel: 'V', zero: true,
+      hollowNote: 'hollow marker: estimated from that session (no MVC set)', series }));
+  }
+
+  // loadDetails reads each session's analysis (a few at a time) for the
+  // MVC it used, then draws the MVC chart.
+  async function loadDetails(gen) {
+    const todo = pat.trends.sessions.filter((s) => s.channels && Object.keys(s.channels).length && !pat.details.has(s.session_id + '|' + s.settings_version)).slice(-120);
+    if (!todo.length) return;
+    let i = 0;
+    const worker = async () => {
+      while (i < todo.length) {
+        const s = todo[i++];
+        try {
+          const d = await api('/sessions/' + encodeURIComponent(s.session_id));
+          if (gen !== routeGen) return;
+          pat.details.set(s.session_id + '|' + s.settings_version, d);
+        } catch (err) {
+          if (gen !== routeGen) return;
+          pat.details.set(s.session_id + '|' + s.settings_version, null);
+        }
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    if (gen !== routeGen) return;
+    drawMVC();
+    showSettingsSource();
+  }
+
+  function drawWeeks() {
+    const box = $('#p-weeks');
+    const ws = pat.trends.weeks || [];
+    if (!ws.length) {
+      box.replaceChildren(el('p', { class: 'muted', text: 'No weeks in this range.' }));
+      return;
+    }
+    const cats = ws.map((w) => ({ label: w.week.replace(/^\d{4}-/, ''), sub: w.adherence == null ? '' : Math.round(w.adherence) + ' %', full: w.week }));
+    const total = ws.reduce((a, w) => a + w.sessions, 0), presc = ws.reduce((a, w) => a + w.prescribed, 0);
+    box.replaceChildren(window.emgdCharts.bars({ id: 'adherence', title: 'Sessions done against prescribed, per ISO week', categoryName: 'Week',
+      note: total + ' of ' + presc + ' prescribed in ' + ws.length + ' week' + (ws.length === 1 ? '' : 's') + (presc ? ' (' + Math.round(Math.min(100, (100 * total) / presc)) + ' %)' : ''),
+      summary: ws.map((w) => w.week + ' ' + w.sessions + ' of ' + w.prescribed).join(', '), categories: cats, format: count, yLabel: 'sessions',
+      series: [{ name: 'Done', values: ws.map((w) => w.sessions), style: 1 }], target: { name: 'Prescribed', values: ws.map((w) => w.prescribed) } }));
+  }
+
+  function drawPatientSessions() {
+    const body = $('#p-sessions tbody');
+    const ss = pat.trends.sessions.slice().reverse();
+    if (!ss.length) {
+      body.replaceChildren(el('tr', {}, el('td', { colspan: 7, class: 'muted', text: 'No sessions in this range.' })));
+      return;
+    }
+    body.replaceChildren(...ss.map((s) => {
+      const chs = Object.keys(s.channels || {}).sort().map((b) => muscleLabel(b, s.channels[b].muscle) + ' ' + s.channels[b].good + '/' + s.channels[b].expected);
+      const csv = el('a', { href: '#', download: '', class: 'file-link' }, 'CSV');
+      const rep = el('a', { href: '#', target: '_blank', rel: 'noopener', class: 'file-link' }, 'report');
+      wireDownload(csv, '/sessions/' + encodeURIComponent(s.session_id) + '/export.csv', s.session_code + '.csv', '#p-export-state');
+      wireDownload(rep, '/sessions/' + encodeURIComponent(s.session_id) + '/report', s.session_code + '-report.html', '#p-export-state');
+      const stale = pat.current && s.settings_version !== pat.current.settings_version;
+      return el('tr', { 'data-id': s.session_id, 'data-code': s.session_code },
+        el('th', { scope: 'row' }, el('a', { href: '#/session/' + encodeURIComponent(s.session_id), class: 'code' }, s.session_code)),
+        el('td', { text: deviceTime(s.recorded_at) }),
+        el('td', {}, statusBadge(s.status)),
+        el('td', { class: 'wrap', text: chs.length ? chs.join(' · ') : '–' }),
+        el('td', { class: 'num', text: num(s.overall_score) }),
+        el('td', { class: 'num' + (stale ? ' stale' : ''), title: stale ? 'analysed with older settings than those in force' : null,
+          text: (s.settings_version ? 'v' + s.settings_version : 'none') + (stale ? ' (older)' : '') }),
+        el('td', {}, csv, ' ', rep));
+    }));
+  }
+
+  // ----- settings form -----
+
+  // A field of the form: key (the settings document's), the channel for
+  // per-channel maps, and whether it is an integer or text.
+  const SCALARS = [['threshold_pct', 'number'], ['duration_threshold_ms', 'number'], ['expected_contractions', 'int'], ['sessions_per_week', 'int'], ['bfr_pressure_aop', 'number']];
+  const PER_CHANNEL = [['muscle_names', 'text', 'Muscle name', 'e.g. Left quadriceps'], ['mvc', 'number', 'MVC (V)', 'estimated'],
+    ['mvc_threshold_pct', 'number', 'MVC threshold (%)', 'all'], ['expected_contractions_per_channel', 'int', 'Expected contractions', 'all'],
+    ['duration_thresholds_s', 'number', 'Duration threshold (s)', 'all']];
+
+  function fieldId(key, ch) {
+    return 'set-' + key + (ch ? '-' + ch.replace(/[^A-Za-z0-9_-]/g, '_') : '');
+  }
+
+  function errId(key, ch) {
+    return 'err-' + key + (ch ? '-' + ch.replace(/[^A-Za-z0-9_-]/g, '_') : '');
+  }
+
+  function valueIn(doc, key, ch) {
+    if (!doc) return undefined;
+    if (ch) return doc[key] ? doc[key][ch] : undefined;
+    return doc[key];
+  }
+
+  function same(a, b) {
+    return JSON.stringify(a) === JSON.stringify(b);
+  }
+
+  // sourceOf says since which version (and by whom, when) a field has the
+  // value it has now: the oldest of the newest versions that all hold it.
+  function sourceOf(key, ch) {
+    const cur = pat.current;
+    if (!cur || !cur.settings_version) return null;
+    const v = valueIn(cur.settings, key, ch);
+    if (v === undefined) return null;
+    let since = { settings_version: cur.settings_version, updated_by: cur.updated_by, updated_at: cur.updated_at };
+    for (const h of pat.history) {
+      if (h.settings_version > cur.settings_version) continue;
+      if (!same(valueIn(h.settings, key, ch), v)) break;
+      since = h;
+    }
+    return since;
+  }
+
+  function sourceText(key, ch, unset) {
+    const s = sourceOf(key, ch);
+    if (!s) return unset;
+    return 'set in version ' + s.settings_version + ' by ' + (s.updated_by || 'unknown') + ', ' + (serverTime(s.updated_at) || 'time unknown');
+  }
+
+  function inputFor(key, kind, ch, label, placeholder) {
+    const id = fieldId(key, ch);
+    return [el('label', { for: id, class: 'visually-hidden', text: ch + ' ' + label }),
+      el('input', { id, 'data-key': key, 'data-ch': ch, type: kind === 'text' ? 'text' : 'number', step: kind === 'int' ? '1' : 'any',
+        inputmode: kind === 'text' ? null : kind === 'int' ? 'numeric' : 'decimal', placeholder, size: kind === 'text' ? 18 : 8,
+        'aria-describedby': errId(key, ch) + ' src-' + key + '-' + ch }),
+      el('small', { id: 'src-' + key + '-' + ch, class: 'src' }),
+      el('span', { id: errId(key, ch), class: 'field-error', role: 'alert' })];
+  }
+
+  function fillSettings() {
+    const doc = (pat.current && pat.current.settings) || {};
+    const body = $('#set-channels tbody');
+    body.replaceChildren(...channelsOf().map((ch) => el('tr', { 'data-ch': ch },
+      el('th', { scope: 'row', text: ch }),
+      ...PER_CHANNEL.map(([key, kind, label, ph]) => el('td', {}, ...inputFor(key, kind, ch, label, ph === 'all' ? placeholderAll(key) : ph))))));
+    for (const [key] of PER_CHANNEL) {
+      for (const ch of channelsOf()) {
+        const v = valueIn(doc, key, ch);
+        const input = document.getElementById(fieldId(key, ch));
+        if (input) input.value = v == null ? '' : String(v);
+      }
+    }
+    for (const [key] of SCALARS) {
+      const v = doc[key];
+      $('#' + fieldId(key)).value = v == null ? '' : String(v);
+    }
+    const w = doc.weights || null;
+    for (const [k] of WEIGHTS) $('#set-' + k).value = w && w[k] != null ? String(w[k]) : '';
+    $('#set-weights-box').open = !!w;
+    clearFieldErrors();
+    pat.dirty = false;
+    showSettingsSource();
+  }
+
+  function placeholderAll(key) {
+    return { mvc_threshold_pct: 'as below', expected_contractions_per_channel: 'as below', duration_thresholds_s: 'as below' }[key] || '';
+  }
+
+  // latestMVC is the MVC the newest analysed session estimated for base.
+  function latestMVC(base) {
+    const ss = pat.trends ? pat.trends.sessions : [];
+    for (let i = ss.length - 1; i >= 0; i--) {
+      const v = mvcOf(pat.details.get(ss[i].session_id + '|' + ss[i].settings_version), base);
+      if (v && v.estimated) return { v, s: ss[i] };
+    }
+    return null;
+  }
+
+  // showSettingsSource says which version is in force, who saved it and
+  // when, and for each field where its value comes from.
+  function showSettingsSource() {
+    const cur = pat.current || { settings_version: 0 };
+    const box = $('#set-source');
+    if (!cur.settings_version) {
+      box.replaceChildren(el('strong', { text: 'No settings saved: ' }), 'the defaults apply (version 0). MVC is estimated from each session; ' +
+        'MVC threshold 75 %, duration threshold 2000 ms, 12 expected contractions per muscle, 3 sessions a week.');
+    } else {
+      box.replaceChildren(el('strong', { id: 'set-version', 'data-version': String(cur.settings_version), text: 'Version ' + cur.settings_version + ' in force' }),
+        ', saved by ' + (cur.updated_by || 'unknown') + ' on ' + (serverTime(cur.updated_at) || '–') + '.');
+    }
+    const doc = cur.settings || {};
+    for (const [key] of SCALARS) {
+      const def = DEFAULTS[key];
+      $('#src-' + key).textContent = sourceText(key, null, def != null ? 'default: ' + def : key === 'bfr_pressure_aop' ? 'not set: BFR not counted' : 'not set');
+    }
+    for (const ch of channelsOf()) {
+      for (const [key] of PER_CHANNEL) {
+        const small = document.getElementById('src-' + key + '-' + ch);
+        if (!small) continue;
+        let unset = '';
+        if (key === 'mvc') {
+          if (doc.mvc_global != null) unset = 'session-wide MVC ' + num(doc.mvc_global) + ' V';
+          else {
+            const l = latestMVC(ch);
+            unset = 'estimated from each session' + (l ? ' (latest ' + num(l.v.mvc) + ' V, ' + l.s.session_code + ')' : '');
+          }
+        } else if (key === 'muscle_names') unset = 'not named';
+        small.textContent = sourceText(key, ch, unset);
+      }
+    }
+    $('#src-weights').textContent = sourceText('weights', null, 'default weights');
+  }
+
+  function showHistory() {
+    const list = $('#set-versions');
+    const hs = pat.history;
+    $('#set-history').hidden = !hs.length;
+    list.replaceChildren(...hs.map((h) => el('li', { value: String(h.settings_version) },
+      el('strong', { text: 'Version ' + h.settings_version }), ' by ' + h.updated_by + ', ' + (serverTime(h.updated_at) || '') + ': ',
+      el('code', { text: JSON.stringify(h.settings) }))));
+  }
+
+  function clearFieldErrors() {
+    document.querySelectorAll('#settings-form .field-error').forEach((e) => { e.textContent = ''; });
+    document.querySelectorAll('#settings-form [aria-invalid]').forEach((e) => e.removeAttribute('aria-invalid'));
+    $('#set-error').textContent = '';
+  }
+
+  // readForm is the current settings document with the form's values:
+  // keys the form does not show are kept as they are.
+  function readForm() {
+    const doc = JSON.parse(JSON.stringify((pat.current && pat.current.settings) || {}));
+    const parse = (input, kind) => {
+      const raw = input.value.trim();
+      if (raw === '') return undefined;
+      if (kind === 'text') return raw;
+      const n = Number(raw);
+      return isFinite(n) ? n : raw;
+    };
+    for (const [key, kind] of SCALARS) {
+      const v = parse($('#' + fieldId(key)), kind);
+      if (v === undefined) delete doc[key]; else doc[key] = v;
+    }
+    for (const [key, kind] of PER_CHANNEL) {
+      const m = Object.assign({}, doc[key] || {});
+      for (const ch of channelsOf()) {
+        const input = document.getElementById(fieldId(key, ch));
+        if (!input) continue;
+        const v = parse(input, kind);
+        if (v === undefined) delete m[ch]; else m[ch] = v;
+      }
+      if (Object.keys(m).length) doc[key] = m; else delete doc[key];
+    }
+    const given = WEIGHTS.filter(([k]) => $('#set-' + k).value.trim() !== '');
+    if (!given.length) delete doc.weights;
+    else {
+      doc.weights = {};
+      for (const [k, , def] of WEIGHTS) {
+        const raw = $('#set-' + k).value.trim();
+        doc.weights[k] = raw === '' ? def : Number(raw);
+      }
+    }
+    return doc;
+  }
+
+  // showFieldError puts the server's 422 message ("invalid parameter
+  // mvc: value for CH1 must be ...") next to the field it names.
+  function showFieldError(message) {
+    const m = /invalid parameter ([A-Za-z0-9_.]+): (.*)$/.exec(message || '');
+    let target = null, input = null;
+    if (m) {
+      const field = m[1].split('.')[0];
+      const chm = /(?:value for|percentage for|channel) "?([A-Za-z0-9_ -]+?)"?(?: must|:|$)/.exec(m[2]);
+      if (chm) {
+        target = document.getElementById(errId(field, chm[1]));
+        input = document.getElementById(fieldId(field, chm[1]));
+      }
+      if (!target) {
+        target = document.getElementById(errId(field));
+        input = document.getElementById(fieldId(field)) || (field === 'weights' ? $('#set-w_compliance') : null);
+      }
+      if (field === 'weights') $('#set-weights-box').open = true;
+    }
+    if (!target) target = $('#set-error');
+    target.textContent = message;
+    if (input) {
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+    }
+    return target;
+  }
+
+  async function saveSettings(e) {
+    e.preventDefault();
+    clearFieldErrors();
+    const doc = readForm();
+    const state = $('#set-state');
+    state.textContent = 'Saving…';
+    $('#set-save').disabled = true;
+    const gen = routeGen;
+    try {
+      const out = await api('/patients/' + encodeURIComponent(pat.code) + '/settings', { method: 'PUT', body: doc });
+      if (gen !== routeGen) return;
+      pat.current = out;
+      pat.dirty = false;
+      state.textContent = 'Saved as version ' + out.settings_version + '.';
+      try {
+        const h = await api('/patients/' + encodeURIComponent(pat.code) + '/settings/history');
+        if (gen !== routeGen) return;
+        pat.history = h.versions || [];
+      } catch (err) { /* the page still shows the version saved */ }
+      pat.known = true;
+      pat.savedVersion = out.settings_version;
+      fillSettings();
+      showHistory();
+      offerReanalysis(true);
+      drawPatientSessions();
+      showSummary();
+      // The prescription and the muscle names reach the trends at once.
+      later(() => loadPatient(gen, false), 0);
+    } catch (err) {
+      if (gen !== routeGen) return;
+      state.textContent = '';
+      if (err.status === 422) showFieldError(err.message);
+      else $('#set-error').textContent = 'Not saved: ' + explain(err);
+    } finally {
+      $('#set-save').disabled = false;
+    }
+  }
+
+  // offerReanalysis shows the reanalysis box when sessions of the range
+  // were analysed with other settings than those in force (always right
+  // after a save).
+  function offerReanalysis(saved) {
+    const box = $('#reanalyze-box');
+    const cur = pat.current;
+    if (!cur || !pat.trends) { box.hidden = true; return; }
+    const fresh = saved;
+    saved = saved || (pat.savedVersion > 0 && pat.savedVersion === cur.settings_version);
+    const ss = pat.trends.sessions;
+    const stale = ss.filter((s) => s.settings_version !== cur.settings_version && s.status !== 'pending' && s.status !== 'processing');
+    if (!saved && (!stale.length || !cur.settings_version)) {
+      if (!pat.queuedVersion) box.hidden = true;
+      return;
+    }
+    const versions = [...new Set(stale.map((s) => s.settings_version))].sort((a, b) => a - b);
+    setText($('#re-intro'), (saved ? 'Version ' + cur.settings_version + ' is saved: new sessions use it. ' : '') +
+      (stale.length ? stale.length + ' of the ' + ss.length + ' sessions shown were analysed with ' +
+        (versions.length === 1 ? (versions[0] ? 'version ' + versions[0] : 'no settings') : 'versions ' + versions.map((v) => v || 'none').join(', ')) +
+        '. Analyse them again with version ' + cur.settings_version + '? Their earlier results are kept.'
+        : 'Every session shown was analysed with this version; you can still analyse a range again.'));
+    if (fresh || box.hidden) {
+      $('#re-from').value = pat.from;
+      $('#re-to').value = pat.to;
+    }
+    box.hidden = false;
+  }
+
+  async function runReanalysis() {
+    const state = $('#re-state');
+    const from = $('#re-from').value, to = $('#re-to').value;
+    if (from && to && from > to) { state.textContent = 'The first date is after the last.'; return; }
+    const body = {};
+    if (from) body.from = from;
+    if (to) body.to = to;
+    $('#re-run').disabled = true;
+    state.textContent = 'Queuing…';
+    const gen = routeGen;
+    try {
+      const out = await api('/patients/' + encodeURIComponent(pat.code) + '/reanalyze', { method: 'POST', body });
+      if (gen !== routeGen) return;
+      const n = out && out.sessions != null ? out.sessions : 0;
+      pat.queuedVersion = (out && out.settings_version) || (pat.current && pat.current.settings_version) || 0;
+      const skipped = out && Array.isArray(out.skipped) ? out.skipped.length : 0;
+      state.replaceChildren(el('strong', { id: 're-queued', 'data-sessions': String(n), text: n + ' session' + (n === 1 ? '' : 's') + ' queued' }),
+        ' for analysis with version ' + pat.queuedVersion + (skipped ? ' (' + skipped + ' left out: replaced by a newer upload)' : '') +
+        '. The charts update as they finish.');
+      pat.polls = 12;
+      later(() => loadPatient(gen, false), 1500);
+    } catch (err) {
+      if (gen !== routeGen) return;
+      state.textContent = (err.status === 404 || err.status === 405 ? 'This server cannot analyse a patient\'s sessions again (' + err.status + ').' : 'Not queued: ' + explain(err));
+    } finally {
+      $('#re-run').disabled = false;
+    }
+  }
+
+  // ----- MVC from a session -----
+
+  function fillMVCSessions() {
+    const sel = $('#mvc-session');
+    const ss = (pat.trends ? pat.trends.sessions : []).filter((s) => s.status === 'completed' || s.status === 'failed').slice().reverse();
+    const keep = sel.value;
+    sel.replaceChildren(...ss.map((s) => el('option', { value: s.session_id, text: s.session_code + ' (' + deviceTime(s.recorded_at) + ')' })));
+    if (ss.some((s) => s.session_id === keep)) sel.value = keep;
+    $('#mvc-run').disabled = !ss.length;
+  }
+
+  async function estimateMVC() {
+    const state = $('#mvc-state');
+    const id = $('#mvc-session').value;
+    if (!id) return;
+    state.textContent = 'Estimating…';
+    $('#mvc-use').hidden = true;
+    const gen = routeGen;
+    try {
+      const out = await api('/patients/' + encodeURIComponent(pat.code) + '/mvc', { method: 'POST', body: { session_id: id } });
+      if (gen !== routeGen) return;
+      const mvc = (out && (out.mvc || (out.settings && out.settings.mvc))) || {};
+      const keys = Object.keys(mvc).sort();
+      if (!keys.length) { state.textContent = 'No channel gave an estimate.'; return; }
+      pat.mvcEstimate = mvc;
+      const failedMap = out.failed_channels || out.failed || {};
+      const failed = Object.keys(failedMap);
+      state.textContent = 'Estimated MVC: ' + keys.map((b) => muscleLabel(b, muscleOf(b)) + ' ' + num(mvc[b]) + ' V').join(' · ') +
+        (failed.length ? ' (no estimate for ' + failed.join(', ') + ')' : '') + '.';
+      $('#mvc-use').hidden = false;
+    } catch (err) {
+      if (gen !== routeGen) return;
+      state.textContent = (err.status === 404 || err.status === 405) && !err.body ? 'This server cannot estimate MVC yet.' : 'No estimate: ' + explain(err);
+    }
+  }
+
+  function useMVC() {
+    const mvc = pat.mvcEstimate || {};
+    for (const [b, v] of Object.entries(mvc)) {
+      const input = document.getElementById(fieldId('mvc', b));
+      if (!input) continue;
+      input.value = String(v);
+    }
+    pat.dirty = true;
+    $('#set-state').textContent = 'MVC values put in the form: save to make them a new version.';
+    $('#set-save').focus();
   }
 
   // ---------- session view ----------
@@ -351,21 +1143,255 @@
       ['Processing version', sess.analysis ? sess.analysis.processing_version : null],
     ]);
     const a = sess.analysis;
-    const sc = (a && a.scores) || {};
-    metaList($('#s-scores'), [
-      ['Overall', num(sc.overall_score)],
-      ['Compliance', num(sc.compliance_score)],
-      ['Symmetry', num(sc.symmetry_score)],
-      ['Effort', num(sc.effort_score)],
-      ['Game', num(sc.game_score)],
-      ['Left muscle compliance' + (sc.left_channel ? ' (' + sc.left_channel + ')' : ''), num(sc.left_muscle_compliance)],
-      ['Right muscle compliance' + (sc.right_channel ? ' (' + sc.right_channel + ')' : ''), num(sc.right_muscle_compliance)],
-    ]);
+    const pl = $('#s-patient-link');
+    pl.setAttribute('href', '#/patients/' + encodeURIComponent(sess.patient_code || ''));
+    pl.textContent = 'Patient ' + sess.patient_code + ': trends and settings';
+    wireDownload($('#s-csv'), '/sessions/' + encodeURIComponent(sess.id) + '/export.csv', sess.session_code + '.csv', '#s-export-state');
+    wireDownload($('#s-report'), '/sessions/' + encodeURIComponent(sess.id) + '/report', sess.session_code + '-report.html', '#s-export-state');
     renderAnalytics(a ? a.analytics_summary.analytics : null);
+    renderReview(sess);
+    sessionReview(sess, gen);
     if (sess.status === 'pending' || sess.status === 'processing') {
       later(() => showSession(id, gen), 1500);
     }
     if (first) setupCharts(gen);
+  }
+
+  // ---------- session review: parameters, compliance, scores, statistics ----------
+
+  // sessionReview reads what the session's analysis was made with: the
+  // settings version it recorded (from the patient's trends) and that
+  // version's document and author (from the settings history), and the
+  // muscle names. Read once per analysis.
+  async function sessionReview(sess, gen) {
+    const a = sess.analysis;
+    const key = sess.id + '|' + (a ? a.created_at : '');
+    if (view.review && view.review.key === key) return;
+    view.review = { key, version: null, doc: null, info: null, muscles: {} };
+    const code = sess.patient_code;
+    if (!a || !code) return;
+    const d = day(sess.recorded_at);
+    const enc = encodeURIComponent(code);
+    try {
+      const tr = await api('/patients/' + enc + '/trends' + (d ? rangeQuery(d, d) : ''));
+      if (gen !== routeGen || !view.review || view.review.key !== key) return;
+      const row = (tr.sessions || []).find((s) => s.session_id === sess.id);
+      if (row) {
+        view.review.version = row.settings_version;
+        for (const [b, c] of Object.entries(row.channels || {})) if (c.muscle) view.review.muscles[b] = c.muscle;
+      }
+      if (view.review.version) {
+        const h = await api('/patients/' + enc + '/settings/history');
+        if (gen !== routeGen || !view.review || view.review.key !== key) return;
+        const v = (h.versions || []).find((x) => x.settings_version === view.review.version);
+        if (v) { view.review.doc = v.settings; view.review.info = v; }
+      }
+    } catch (err) { /* the page shows what the session itself says */ }
+    if (gen !== routeGen || !view.sess || view.sess.id !== sess.id) return;
+    renderReview(view.sess);
+  }
+
+  function expectedFor(p, sc, base) {
+    const per = p.expected_contractions_per_channel || {};
+    if (per[base] != null) return per[base];
+    if (sc) {
+      if (sc.left_channel === base && per.left != null) return per.left;
+      if (sc.right_channel === base && per.right != null) return per.right;
+    }
+    return p.expected_contractions != null ? p.expected_contractions : 12;
+  }
+
+  function pct(v) {
+    return v == null || !isFinite(v) ? '–' : num(v * 100) + ' %';
+  }
+
+  // meter is a bar of 0..100 with its value in words beside it.
+  function meter(v, label) {
+    const w = v == null || !isFinite(v) ? 0 : Math.max(0, Math.min(100, v));
+    return el('span', { class: 'meter', role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': v == null ? null : String(+w.toFixed(1)), 'aria-label': label },
+      el('span', { class: 'meter-fill', style: null, 'data-w': String(w) }));
+  }
+
+  function setMeterWidths(root) {
+    // Widths through the CSSOM: the page's policy allows no inline styles.
+    root.querySelectorAll('.meter-fill').forEach((f) => { f.style.width = f.dataset.w + '%'; });
+  }
+
+  function renderReview(sess) {
+    const a = sess.analysis;
+    const an = a ? a.analytics_summary.analytics || {} : {};
+    const p = (a && a.params) || {};
+    const sc = a && a.scores ? a.scores : null;
+    const rv = view.review || { muscles: {} };
+    const bases = Object.keys(an).filter((b) => an[b]).sort();
+    const muscle = (b) => rv.muscles[b] || '';
+    const side = (b) => (sc && sc.left_channel === b ? 'left' : sc && sc.right_channel === b ? 'right' : '');
+
+    // Scores, each explained: its scale, how it is made, what is missing.
+    const w = (sc && sc.weights) || { w_compliance: 0.5, w_symmetry: 0.25, w_effort: 0.25, w_game: 0 };
+    const dl = $('#s-scores');
+    dl.replaceChildren();
+    const missing = [];
+    if (sc) {
+      if (sc.effort_score == null) missing.push('effort (no RPE recorded)');
+      if (sc.game_score == null && w.w_game > 0) missing.push('game (no game points)');
+      if (sc.symmetry_score == null) missing.push('symmetry (one muscle only)');
+    }
+    const rpe = p.rpe;
+    const rows = !sc ? [] : [
+      ['Overall', sc.overall_score, 'Weighted mean of compliance ×' + w.w_compliance + ', symmetry ×' + w.w_symmetry + ', effort ×' + w.w_effort +
+        (w.w_game ? ', game ×' + w.w_game : '') + (missing.length ? '; left out: ' + missing.join(', ') + ', the other weights scaled up to 1.' : '.')],
+      ['Compliance', sc.compliance_score, sc.compliance_score == null ? 'No muscle could be scored.'
+        : 'Mean of the muscles\' compliance (' + bases.filter(side).map((b) => muscleLabel(b, muscle(b)) + ' ' + num(side(b) === 'left' ? sc.left_muscle_compliance : sc.right_muscle_compliance)).join(', ') + ')' +
+          (sc.bfr_compliant === false ? ' × 0: the BFR pressure ' + num(p.bfr_pressure_aop) + ' % AOP is outside 45–55 %.' : p.bfr_pressure_aop != null ? '; BFR pressure ' + num(p.bfr_pressure_aop) + ' % AOP within 45–55 %.' : '; no BFR pressure recorded (counted as met).')],
+      ['Symmetry', sc.symmetry_score, sc.symmetry_score == null ? 'Symmetry – needs a left and a right muscle.' : '1 − |left − right| / (left + right) of the two muscles\' compliance.'],
+      ['Effort', sc.effort_score, sc.effort_score == null ? 'Effort – no RPE recorded: the patient\'s rating of perceived exertion (Borg CR-10, 0–10) was not given, so effort is left out of the overall score.'
+        : 'From the RPE ' + count(rpe) + ' (Borg CR-10): 4–6 → 100, 3 or 7 → 80, 2 or 8 → 60, otherwise 20.'],
+      ['Game', sc.game_score, sc.game_score == null ? 'Game – no game points recorded' + (w.w_game ? '.' : ' (weight 0: not counted anyway).') : 'Points / maximum points × 100' + (w.w_game ? '.' : ' (weight 0: not counted).')],
+    ];
+    if (!sc) dl.append(el('dt', { text: 'Scores' }), el('dd', { text: sess.status === 'completed' ? 'Not computed.' : 'Not yet: the session is not analysed.' }));
+    for (const [name, v, why] of rows) {
+      dl.append(el('dt', { text: name }), el('dd', { 'data-score': name.toLowerCase() },
+        el('span', { class: 'score-value', text: v == null ? '–' : num(v) + ' / 100' }), ' ', meter(v, name + ' score'),
+        el('span', { class: 'why', text: why })));
+    }
+    setMeterWidths(dl);
+
+    // Compliance per muscle: completion, intensity, duration.
+    const box = $('#s-compliance');
+    box.replaceChildren(...bases.map((b) => {
+      const c = an[b];
+      const n = c.contraction_count, E = expectedFor(p, sc, b);
+      const sd = side(b);
+      const completion = sd && sc ? sc['completion_rate_' + sd] : Math.min(1, n / E);
+      const intensity = sd && sc ? sc['intensity_rate_' + sd] : (n ? c.mvc_compliant_count / n : 0);
+      const duration = sd && sc ? sc['duration_rate_' + sd] : (n ? c.duration_compliant_count / n : 0);
+      const mc = sd && sc ? sc[sd + '_muscle_compliance'] : null;
+      const cw = (sc && sc.weights) || { w_completion: 0.333, w_intensity: 0.333, w_duration: 0.334 };
+      const line = (label, rate, detail) => el('div', { class: 'rate' }, el('span', { class: 'rate-label', text: label }),
+        meter(rate == null ? null : rate * 100, b + ' ' + label), el('span', { class: 'rate-value', text: pct(rate) }), el('span', { class: 'why', text: detail }));
+      return el('article', { class: 'card', 'data-channel': b, 'aria-label': muscleLabel(b, muscle(b)) },
+        el('h4', {}, muscleLabel(b, muscle(b) || 'muscle not named'), sd ? el('span', { class: 'muted', text: ' (' + sd + ')' }) : null),
+        el('p', { class: 'card-score' }, mc == null ? 'Muscle compliance –' : 'Muscle compliance ' + num(mc) + ' / 100',
+          el('span', { class: 'muted', text: ' = ' + cw.w_completion + ' × completion + ' + cw.w_intensity + ' × intensity + ' + cw.w_duration + ' × duration' })),
+        line('Completion', completion, n + ' of ' + E + ' expected contractions'),
+        line('Intensity', intensity, c.mvc_compliant_count + ' of ' + n + ' reached the MVC threshold (' + num(c.mvc75_threshold) + ' V)'),
+        line('Duration', duration, c.duration_compliant_count + ' of ' + n + ' lasted ' + num(c.duration_threshold_actual_value) + ' ms or more (mean ' + num(c.avg_duration_ms) + ' ms)'),
+        el('p', { class: 'muted good-line', text: c.good_contraction_count + ' good contraction' + (c.good_contraction_count === 1 ? '' : 's') + ' (both thresholds met)' }));
+    }));
+    if (!bases.length) box.replaceChildren(el('p', { class: 'muted', text: 'No analysis yet.' }));
+    setMeterWidths(box);
+
+    renderParams(sess, bases, an, p, sc, muscle);
+    renderTemporal(bases, an, muscle);
+    // Muscle names in the channel table's header.
+    const ths = $('#s-analytics').tHead.rows[0];
+    if (ths) for (const th of ths.cells) if (th.dataset.base && muscle(th.dataset.base)) th.textContent = th.dataset.base + ' · ' + muscle(th.dataset.base);
+  }
+
+  // renderParams lists the thresholds and parameters the analysis used,
+  // per muscle where they differ, each with where it came from: the
+  // patient's settings version, given for this session, estimated from
+  // the recording, or the default.
+  function renderParams(sess, bases, an, p, sc, muscle) {
+    const rv = view.review || {};
+    const doc = rv.doc;
+    const srcNote = $('#s-params-source');
+    if (rv.version) {
+      srcNote.textContent = 'Analysed with the patient\'s settings version ' + rv.version +
+        (rv.info ? ' (saved by ' + rv.info.updated_by + ', ' + serverTime(rv.info.updated_at) + ')' : '') +
+        (sess.analysis ? '; analysis of ' + serverTime(sess.analysis.created_at) + ', processing ' + sess.analysis.processing_version + '.' : '.');
+    } else {
+      srcNote.textContent = rv.version === 0 ? 'Analysed without patient settings (version 0): defaults, and anything given for this session.' : 'The settings version of this analysis is not known.';
+    }
+    const from = (key, sub) => {
+      const v = sub != null ? (p[key] || {})[sub] : p[key];
+      if (v === undefined) return null;
+      const dv = doc ? (sub != null ? (doc[key] || {})[sub] : doc[key]) : undefined;
+      return dv !== undefined && same(dv, v) ? 'settings v' + rv.version : 'given for this session';
+    };
+    const table = $('#s-params');
+    table.tHead.replaceChildren(el('tr', {}, el('th', { scope: 'col', text: 'Parameter' }),
+      ...bases.map((b) => el('th', { scope: 'col', text: muscleLabel(b, muscle(b)) })), el('th', { scope: 'col', text: 'Source' })));
+    const body = table.tBodies[0];
+    body.replaceChildren();
+    if (!sess.analysis) {
+      body.append(el('tr', {}, el('td', { colspan: bases.length + 2, class: 'muted', text: 'No analysis yet.' })));
+      return;
+    }
+    const perChannel = (label, cell, source) => {
+      const cells = bases.map((b) => el('td', { class: 'num', text: cell(b) }));
+      body.append(el('tr', { 'data-param': label }, el('th', { scope: 'row', text: label }), ...cells, el('td', { class: 'src-cell', text: sources(bases, source) })));
+    };
+    const whole = (label, value, source) => {
+      body.append(el('tr', { 'data-param': label }, el('th', { scope: 'row', text: label }),
+        el('td', { colspan: Math.max(1, bases.length), class: 'num', text: value }), el('td', { class: 'src-cell', text: source })));
+    };
+    const mvc = (b) => mvcOf(sess, b);
+    perChannel('MVC (V)', (b) => (mvc(b) ? num(mvc(b).mvc) : '–'), (b) => {
+      const m = mvc(b);
+      if (!m) return '–';
+      if (m.estimated) return 'estimated from this session (95th percentile of the envelope)';
+      if (m.method === 'global_provided') return 'session-wide MVC, ' + (from('mvc_global') || 'given');
+      return from('mvc', b) || 'given';
+    });
+    perChannel('MVC threshold (% of MVC)', (b) => (mvc(b) ? num(mvc(b).pct) + ' %' : '–'),
+      (b) => from('mvc_threshold_pct', b) || from('threshold_pct') || 'default 75 %');
+    perChannel('MVC threshold (V)', (b) => num(an[b].mvc75_threshold), () => 'MVC × threshold %');
+    perChannel('Duration threshold (ms)', (b) => num(an[b].duration_threshold_actual_value),
+      (b) => from('duration_thresholds_s', b) || from('duration_threshold_ms') || 'default 2000 ms');
+    perChannel('Expected contractions', (b) => String(expectedFor(p, sc, b)),
+      (b) => from('expected_contractions_per_channel', b) || from('expected_contractions') || 'default 12');
+    whole('Minimum contraction (ms)', p.min_duration_ms != null ? num(p.min_duration_ms) : '100', from('min_duration_ms') || 'default');
+    whole('Timing threshold (× peak)', (p.threshold_factor != null ? num(p.threshold_factor) : '0.10') + ' envelope, ' +
+      (p.activated_threshold_factor != null ? num(p.activated_threshold_factor) : '0.05') + ' activated channel', from('threshold_factor') || from('activated_threshold_factor') || 'default');
+    whole('Smoothing window (samples)', p.smoothing_window != null ? String(p.smoothing_window) : '100', from('smoothing_window') || 'default');
+    whole('RPE (Borg CR-10)', rpeText(p.rpe), p.rpe != null ? from('rpe') : 'not recorded');
+    whole('BFR pressure (% AOP)', p.bfr_pressure_aop != null ? num(p.bfr_pressure_aop) : 'none', p.bfr_pressure_aop != null ? from('bfr_pressure_aop') : 'not recorded');
+    if (sc && sc.weights) {
+      const ww = sc.weights;
+      whole('Score weights', 'compliance ' + ww.w_compliance + ', symmetry ' + ww.w_symmetry + ', effort ' + ww.w_effort + ', game ' + ww.w_game +
+        '; completion ' + ww.w_completion + ', intensity ' + ww.w_intensity + ', duration ' + ww.w_duration, from('weights') || (sc.scoring_config_id ? 'scoring configuration' : 'default'));
+    }
+    whole('Processing', sess.analysis.processing_version + (p.profile ? ' (profile ' + p.profile + ')' : ''), p.profile ? from('profile') : 'default profile');
+  }
+
+  // sources is one source when every channel's is the same, else each
+  // channel's.
+  function sources(bases, source) {
+    const all = bases.map(source);
+    if (all.every((v) => v === all[0])) return all[0] || '';
+    return bases.map((b, i) => b + ': ' + all[i]).join('; ');
+  }
+
+  function rpeText(v) {
+    return v == null ? 'none' : count(v);
+  }
+
+  // renderTemporal shows each feature over the recording's 1-second
+  // windows as mean ± SD with its unit.
+  function renderTemporal(bases, an, muscle) {
+    const table = $('#s-temporal');
+    const rows = [['RMS', 'rms_temporal_stats', 'V'], ['MAV', 'mav_temporal_stats', 'V'], ['Mean frequency (MPF)', 'mpf_temporal_stats', 'Hz'],
+      ['Median frequency (MDF)', 'mdf_temporal_stats', 'Hz'], ['Fatigue index (FI nsm5)', 'fatigue_index_temporal_stats', '']];
+    table.tHead.replaceChildren(el('tr', {}, el('th', { scope: 'col', text: 'Measure' }),
+      ...bases.map((b) => el('th', { scope: 'col', class: 'num', text: muscleLabel(b, muscle(b)) })), el('th', { scope: 'col', text: 'Unit' })));
+    const body = table.tBodies[0];
+    body.replaceChildren();
+    if (!bases.length) {
+      body.append(el('tr', {}, el('td', { colspan: 2, class: 'muted', text: 'No analysis yet.' })));
+      return;
+    }
+    for (const [label, key, unit] of rows) {
+      body.append(el('tr', {}, el('th', { scope: 'row', text: label }), ...bases.map((b) => {
+        const t = an[b][key] || {};
+        const txt = t.mean_value == null ? '–' : num(t.mean_value) + ' ± ' + num(t.std_value) + (unit ? ' ' + unit : '');
+        return el('td', { class: 'num', title: t.valid_windows ? t.valid_windows + ' windows, min ' + num(t.min_value) + ', max ' + num(t.max_value) : null, text: txt });
+      }), el('td', { text: unit || 'ratio (no unit)' })));
+    }
+    const n = bases.map((b) => (an[b].rms_temporal_stats || {}).valid_windows).find((v) => v != null);
+    body.append(el('tr', {}, el('td', { colspan: bases.length + 2, class: 'muted', text: (n ? n + ' windows of 1 s, every 0.5 s. ' : '') +
+      'Amplitudes in the recording\'s unit (volts for GHOSTLY recordings).' })));
   }
 
   // failureOf explains a failed analysis in the clinic's words: what
@@ -429,24 +1455,22 @@
     const state = $('#s-recalc-state');
     $('#s-recalc').disabled = true;
     state.textContent = 'Starting the analysis again…';
-    let r, body = null;
+    let err = null;
     try {
-      r = await fetch('/sessions/' + encodeURIComponent(id) + '/recalc', {
-        method: 'POST', headers: Object.assign({ 'Content-Type': 'application/json' }, authHeaders()), body: '{}' });
-      try { body = await r.json(); } catch (e) { /* not JSON */ }
+      await api('/sessions/' + encodeURIComponent(id) + '/recalc', { method: 'POST', body: {} });
     } catch (e) {
-      r = null;
+      err = e;
     }
     if (gen !== routeGen) return;
-    if (r && r.ok) {
+    if (!err) {
       state.textContent = 'The analysis is running again; this page updates when it ends.';
       view.sess = null;
       later(() => showSession(id, gen), 500);
       return;
     }
     $('#s-recalc').disabled = false;
-    state.textContent = 'Recalculation refused: ' + (!r ? 'the server cannot be reached.' : r.status === 401
-      ? 'an access token is needed (top of the page).' : ((body && body.error) || r.status + ' ' + r.statusText));
+    state.textContent = 'Recalculation refused: ' + (err.status === 0 ? 'the server cannot be reached.' : err.status === 401
+      ? 'an access token is needed (top of the page).' : err.message);
   }
 
   // showReplaced says, on the page of a session whose file was uploaded
@@ -482,28 +1506,28 @@
   function renderAnalytics(an) {
     const table = $('#s-analytics');
     const rows = [
-      ['Contractions', 'contraction_count'], ['Good', 'good_contraction_count'],
-      ['MVC met', 'mvc_compliant_count'], ['Duration met', 'duration_compliant_count'],
-      ['MVC threshold', 'mvc75_threshold'], ['Avg duration (ms)', 'avg_duration_ms'], ['Max amplitude', 'max_amplitude'],
-      ['RMS', 'rms'], ['MAV', 'mav'], ['MPF (Hz)', 'mpf'], ['MDF (Hz)', 'mdf'], ['Fatigue index', 'fatigue_index_fi_nsm5'],
+      ['Contractions', 'contraction_count', 'count'], ['Good', 'good_contraction_count', 'count'],
+      ['MVC met', 'mvc_compliant_count', 'count'], ['Duration met', 'duration_compliant_count', 'count'],
+      ['MVC threshold', 'mvc75_threshold', 'V'], ['Avg duration (ms)', 'avg_duration_ms', 'ms'], ['Max amplitude', 'max_amplitude', 'V'],
+      ['RMS', 'rms', 'V'], ['MAV', 'mav', 'V'], ['MPF (Hz)', 'mpf', 'Hz'], ['MDF (Hz)', 'mdf', 'Hz'], ['Fatigue index', 'fatigue_index_fi_nsm5', 'ratio'],
     ];
     const body = table.tBodies[0];
     const bases = an ? Object.keys(an).filter((b) => an[b]).sort() : [];
     table.tHead.replaceChildren(el('tr', {}, el('th', { scope: 'col', text: 'Measure' }),
-      ...bases.map((b) => el('th', { scope: 'col', class: 'num', text: b }))));
+      ...bases.map((b) => el('th', { scope: 'col', class: 'num', 'data-base': b, text: b })), el('th', { scope: 'col', text: 'Unit' })));
     body.replaceChildren();
     if (!bases.length) {
       body.append(el('tr', {}, el('td', { colspan: 2, class: 'muted', text: 'No analysis yet.' })));
       return;
     }
-    for (const [label, k] of rows) {
+    for (const [label, k, unit] of rows) {
       body.append(el('tr', {}, el('th', { scope: 'row', text: label }), ...bases.map((b) => {
         const v = an[b][k];
         return el('td', { class: 'num', text: count(v) });
-      })));
+      }), el('td', { class: 'muted', text: unit })));
     }
     for (const b of bases) {
-      if (an[b].errors) body.append(el('tr', {}, el('td', { colspan: bases.length + 1, class: 'error-text', text: b + ': ' + an[b].errors })));
+      if (an[b].errors) body.append(el('tr', {}, el('td', { colspan: bases.length + 2, class: 'error-text', text: b + ': ' + an[b].errors })));
     }
   }
 
@@ -895,7 +1919,7 @@
     const msg = body && (body.error || (typeof body.detail === 'string' ? body.detail : ''));
     switch (status) {
       case 0: return 'The upload failed: the server could not be reached.';
-      case 401: return 'This server asks for an access token: enter it at the top of the page and press Use.';
+      case 401: return TOKEN_MSG;
       case 413: return 'The file is too large. ' + (msg || '');
       case 415: return 'The upload was not sent as a form (' + (msg || 'unsupported type') + ').';
       case 422: return 'The file cannot be analysed: ' + (fieldErrors(body) || msg || 'not a readable C3D file');
@@ -957,6 +1981,7 @@
       try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
       const status = xhr.status;
       done();
+      if (status === 401) unauthorized();
       if (status === 200 && body && body.session_id) {
         const link = el('a', { href: '#/session/' + encodeURIComponent(body.session_id), id: 'u-open' }, 'Open session ' + body.session_code);
         const st = body.stored || {};
@@ -992,16 +2017,41 @@
       list.patient = p;
       list.status = $('#f-status').value;
       list.shown = 50;
+      $('#f-patient').value = p;
       clearList();
-      route();
+      go(listHash());
     });
     $('#f-status').addEventListener('change', () => $('#filters').requestSubmit());
     $('#f-clear').addEventListener('click', () => {
       list.patient = ''; list.status = ''; list.shown = 50;
+      $('#f-patient').value = '';
+      $('#f-status').value = '';
       clearList();
-      route();
+      go(listHash());
     });
     $('#more').addEventListener('click', loadMore);
+    $('#p-range').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const from = $('#p-from').value, to = $('#p-to').value;
+      if (from && to && from > to) { $('#p-range-error').textContent = 'The first date is after the last.'; $('#p-from').focus(); return; }
+      go(patientHash(pat.code, from, to));
+    });
+    $('#p-all').addEventListener('click', () => go(patientHash(pat.code, '', '')));
+    $('#p-4w').addEventListener('click', () => {
+      // The four ISO weeks up to the latest session recorded (a review
+      // of older data shows its last month, not an empty one).
+      const last = day(pat.lastRecorded) || new Date().toISOString().slice(0, 10);
+      const end = new Date(last + 'T00:00:00Z');
+      const monday = new Date(end.getTime() - (((end.getUTCDay() + 6) % 7) + 21) * 86400000);
+      const sunday = new Date(end.getTime() + (6 - ((end.getUTCDay() + 6) % 7)) * 86400000);
+      go(patientHash(pat.code, monday.toISOString().slice(0, 10), sunday.toISOString().slice(0, 10)));
+    });
+    $('#settings-form').addEventListener('submit', saveSettings);
+    $('#settings-form').addEventListener('input', () => { pat.dirty = true; });
+    $('#set-reset').addEventListener('click', () => { fillSettings(); $('#set-state').textContent = 'Changes undone.'; });
+    $('#re-run').addEventListener('click', runReanalysis);
+    $('#mvc-run').addEventListener('click', estimateMVC);
+    $('#mvc-use').addEventListener('click', useMVC);
     $('#s-recalc').addEventListener('click', recalc);
     document.addEventListener('visibilitychange', resumeParked);
     $('#c-base').addEventListener('change', (e) => { view.base = e.target.value; buildCharts(); fetchCharts(); });
