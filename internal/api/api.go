@@ -37,6 +37,19 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call the API (cors.go);
 	// none by default.
 	CORSOrigins []string
+	// Guard, when set, guards the read API instead of ReadToken alone
+	// (internal/auth.Guard: accounts, API tokens, JWTs and the read token).
+	Guard Guard
+}
+
+// Guard decides who makes a request (internal/auth.Guard).
+type Guard interface {
+	// Wrap answers 401/403/503 or calls h with the principal in the
+	// request's context.
+	Wrap(h http.HandlerFunc) http.HandlerFunc
+	// Authenticated reports whether r carries accepted credentials (true
+	// while the service is open).
+	Authenticated(r *http.Request) bool
 }
 
 // Server serves the API.
@@ -154,6 +167,9 @@ func (c Config) WebhookRedacted() bool { return c.ReadsProtected() && !c.Webhook
 
 // mayRead reports whether r carries the credentials the read API requires.
 func (s *Server) mayRead(r *http.Request) bool {
+	if s.cfg.Guard != nil {
+		return s.cfg.Guard.Authenticated(r)
+	}
 	if !s.cfg.ReadsProtected() {
 		return true
 	}
@@ -163,6 +179,9 @@ func (s *Server) mayRead(r *http.Request) bool {
 
 // read guards the read API with the optional bearer token.
 func (s *Server) read(h http.HandlerFunc) http.HandlerFunc {
+	if s.cfg.Guard != nil {
+		return s.cfg.Guard.Wrap(h)
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.mayRead(r) {
 			w.Header().Set("WWW-Authenticate", "Bearer")
@@ -199,7 +218,8 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	// An unauthenticated sender may trigger phase 1 but, when reads are
 	// protected, learns nothing of the session beyond its acceptance.
-	redact := s.cfg.WebhookRedacted() && !s.mayRead(r)
+	// With a guard, reads are protected once an account exists.
+	redact := (s.cfg.WebhookRedacted() || s.cfg.Guard != nil && !s.cfg.WebhookAuth.Enabled()) && !s.mayRead(r)
 	var first *WebhookResponse
 	results := make([]WebhookResponse, 0, len(events))
 	for _, ev := range events {

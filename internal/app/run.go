@@ -153,13 +153,16 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, ready chan<- string
 }
 
 // handler assembles serve's routes: the webhook and read API (with
-// /metrics from reg), signals, upload, the old backend's routes and the
-// dashboard, the read routes behind the read token.
+// /metrics from reg), signals, upload, the old backend's routes, the
+// account routes and the dashboard, the read routes behind the guard
+// (accounts, API tokens, the read token; open while there is none).
 func handler(cfg *Config, svc *service.Service, reg *prometheus.Registry, log *slog.Logger) http.Handler {
+	guard := newGuard(cfg, svc.Store, log)
 	apiCfg := api.Config{
 		WebhookAuth: webhook.Auth{Secret: cfg.WebhookSecret, Token: cfg.WebhookToken},
 		ReadToken:   cfg.ReadToken,
 		CORSOrigins: cfg.CORSOrigins,
+		Guard:       guard,
 	}
 	if apiCfg.WebhookRedacted() {
 		log.Warn("reads are protected but the webhook is not: its answers carry no session data; set --webhook-secret or --webhook-token")
@@ -169,6 +172,7 @@ func handler(cfg *Config, svc *service.Service, reg *prometheus.Registry, log *s
 	(&upload.Handler{Svc: svc, Limit: cfg.UploadLimitMB << 20, Analyzer: svc.Config.Analyzer, Log: log}).Register(h.Mux(), h.ReadGuard)
 	oldapi.Register(h.Mux(), oldapi.Deps{Store: svc.Store, Log: log, Guard: h.ReadGuard})
 	review.Register(h.Mux(), review.Deps{Store: svc.Store, PatientSettings: svc.Store, Log: log, Guard: h.ReadGuard})
+	guard.Register(h.Mux())
 	web.Register(h.Mux())
 	return h
 }
