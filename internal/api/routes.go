@@ -21,7 +21,8 @@ func info() apidoc.Info {
 			"(200 \"OK\", or 400 \"Disallowed CORS origin\"): they are not routes of this document.",
 		Security: map[string]any{
 			apidoc.ReadToken: map[string]any{"type": "http", "scheme": "bearer",
-				"description": "The read token (--read-token), required by the read API when configured"},
+				"description": "Required once an account exists or --read-token is set: Authorization: Bearer with the read token (admin), an API token (emgd_..., emgd tokens create) or a JWT of a configured identity provider; " +
+					"or the dashboard's session cookie (emgd_session, set by POST /auth/login), with X-CSRF-Token on requests that change state. Without any account or read token the service is open."},
 			"webhookSignature": map[string]any{"type": "apiKey", "in": "header", "name": "x-supabase-signature",
 				"description": "hex HMAC-SHA256 of the body with the webhook secret"},
 			"webhookToken": map[string]any{"type": "http", "scheme": "bearer", "description": "the webhook token (also accepted as ?token=)"},
