@@ -199,6 +199,7 @@
     if ((m = path.match(/^\/session\/([^/?#]+)/))) {
       show('session');
       view.sess = null;
+      $('#s-export-state').textContent = '';
       showSession(decodeURIComponent(m[1]), routeGen);
     } else if ((m = path.match(/^\/patients\/([^/?#]+)/))) {
       show('patient');
@@ -497,6 +498,7 @@
       $('#set-state').textContent = '';
       $('#mvc-state').textContent = '';
       $('#mvc-use').hidden = true;
+      $('#p-export-state').textContent = '';
       again = false;
     }
     pat.from = from;
@@ -930,11 +932,12 @@
     const m = /invalid parameter ([A-Za-z0-9_.]+): (.*)$/.exec(message || '');
     let target = null, input = null;
     if (m) {
-      const field = m[1].split('.')[0];
+      const [field, sub] = m[1].split('.');
       const chm = /(?:value for|percentage for|channel) "?([A-Za-z0-9_ -]+?)"?(?: must|:|$)/.exec(m[2]);
-      if (chm) {
-        target = document.getElementById(errId(field, chm[1]));
-        input = document.getElementById(fieldId(field, chm[1]));
+      const ch = chm ? chm[1] : sub;
+      if (ch) {
+        target = document.getElementById(errId(field, ch));
+        input = document.getElementById(fieldId(field, ch));
       }
       if (!target) {
         target = document.getElementById(errId(field));
