@@ -19,6 +19,7 @@ import (
 	"emgd/emg"
 	"emgd/internal/api/httperr"
 	"emgd/internal/apidoc"
+	"emgd/internal/auth"
 	"emgd/internal/jsonsafe"
 	"emgd/internal/service"
 	"emgd/internal/store"
@@ -300,10 +301,17 @@ func fail(w http.ResponseWriter, err error, unavailable string) {
 	writeError(w, code, msg)
 }
 
+// findSession finds the session ref names and answers 404 when there is
+// none or it is another patient's than the principal's, exactly as for an
+// absent session.
 func (s *Server) findSession(w http.ResponseWriter, r *http.Request, ref string) *store.Session {
 	sess, err := s.svc.FindSession(r.Context(), ref)
 	if err != nil {
 		fail(w, err, "database unavailable")
+		return nil
+	}
+	if !auth.May(r.Context(), sess.PatientCode) {
+		notFound(w, ref)
 		return nil
 	}
 	return sess
@@ -311,7 +319,7 @@ func (s *Server) findSession(w http.ResponseWriter, r *http.Request, ref string)
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	sess := s.findSession(w, r, r.PathValue("ref"))
-	if sess == nil {
+	if sess == nil || !s.audit(w, r, actionSessionStatus, sess.PatientCode, sess.ID) {
 		return
 	}
 	writeJSON(w, 200, StatusResponse{Success: true, SessionID: sess.ID, SessionCode: sess.SessionCode,
@@ -322,7 +330,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	opts := store.ListOptions{PatientCode: q.Get("patient"), Status: store.Status(q.Get("status")), Cursor: q.Get("cursor")}
+	opts := store.ListOptions{Scope: scope(r), PatientCode: q.Get("patient"), Status: store.Status(q.Get("status")), Cursor: q.Get("cursor")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
@@ -342,6 +350,9 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeError(w, http.StatusServiceUnavailable, "database unavailable")
+		return
+	}
+	if !s.audit(w, r, actionSessionsList, opts.PatientCode, "") {
 		return
 	}
 	var withAnalysis []string
@@ -383,6 +394,9 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "database unavailable")
 		return
 	}
+	if !s.audit(w, r, actionSessionRead, sess.PatientCode, sess.ID) {
+		return
+	}
 	writeJSON(w, 200, out)
 }
 
@@ -406,7 +420,13 @@ func (s *Server) recalc(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, err.Error())
 		return
 	}
-	re, err := s.svc.Reanalyze(r.Context(), r.PathValue("id"), params)
+	// The session is found first: another patient's answers 404 as an
+	// absent one, and the change is recorded before it is made.
+	sess := s.findSession(w, r, r.PathValue("id"))
+	if sess == nil || !s.audit(w, r, actionSessionRecalc, sess.PatientCode, sess.ID) {
+		return
+	}
+	re, err := s.svc.Reanalyze(r.Context(), sess.ID, params)
 	if err != nil {
 		fail(w, err, "database unavailable")
 		return

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"emgd/internal/auth"
 	"emgd/internal/store"
 )
 
@@ -66,7 +67,10 @@ func (h *handler) adherence(w http.ResponseWriter, r *http.Request) {
 	}
 	var days []time.Time
 	var first time.Time
-	opts := store.ListOptions{PatientCode: code, Limit: store.MaxListLimit}
+	// Another patient's than the principal's lists nothing: not found, as
+	// an absent one.
+	ps, restricted := auth.Scope(r.Context())
+	opts := store.ListOptions{Scope: store.Scope{Patients: ps, Restricted: restricted}, PatientCode: code, Limit: store.MaxListLimit}
 	for {
 		page, err := h.st.ListSessions(r.Context(), opts)
 		if err != nil {
@@ -94,6 +98,9 @@ func (h *handler) adherence(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(days) == 0 {
 		httpError(w, r, http.StatusNotFound, "Patient not found: "+code)
+		return
+	}
+	if !h.audit(w, r, actionAdherenceRead, code) {
 		return
 	}
 	now := h.now().UTC()

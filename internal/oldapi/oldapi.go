@@ -11,6 +11,7 @@ import (
 
 	"emgd/emg"
 	"emgd/internal/apidoc"
+	"emgd/internal/auth"
 	"emgd/internal/store"
 )
 
@@ -338,7 +339,9 @@ func (h *handler) listConfigs(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]ScoringConfigurationResponse, 0, len(l))
 	for i := range l {
-		out = append(out, configResponse(&l[i]))
+		if mayConfig(r, &l[i]) { // another patient's are left out
+			out = append(out, configResponse(&l[i]))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -363,6 +366,9 @@ func (h *handler) createConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	// As the old route, therapist_id and patient_id are not stored here
 	// (POST /scoring/configurations/custom stores them).
+	if !h.audit(w, r, actionScoringCreate, "") {
+		return
+	}
 	c, err := h.st.CreateScoringConfig(r.Context(), store.ScoringConfig{Name: q.ConfigurationName,
 		Description: q.Description, Weights: q.weights()})
 	if err != nil {
@@ -380,6 +386,10 @@ type MessageResponse struct {
 
 func (h *handler) activateConfig(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("config_id")
+	patient, ok := h.configInScope(w, r, id)
+	if !ok || !h.audit(w, r, actionScoringActive, patient) {
+		return
+	}
 	_, err := h.st.ActivateScoringConfig(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		httpError(w, r, http.StatusNotFound, "Scoring configuration not found")
@@ -393,6 +403,10 @@ func (h *handler) activateConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) deleteConfig(w http.ResponseWriter, r *http.Request) {
+	patient, ok := h.configInScope(w, r, r.PathValue("config_id"))
+	if !ok || !h.audit(w, r, actionScoringDelete, patient) {
+		return
+	}
 	err := h.st.DeleteScoringConfig(r.Context(), r.PathValue("config_id"))
 	switch {
 	case errors.Is(err, store.ErrScoringConfigActive):
@@ -417,12 +431,15 @@ func (h *handler) getCustom(w http.ResponseWriter, r *http.Request) {
 		p = &patient
 	}
 	c, err := h.st.CustomScoringConfig(r.Context(), therapist, p)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !mayConfig(r, c) {
 		httpError(w, r, http.StatusNotFound, "No custom configuration found")
 		return
 	}
 	if err != nil {
 		h.internal(w, r, "Reading the custom scoring configuration", err)
+		return
+	}
+	if patient != "" && !h.audit(w, r, actionScoringRead, patient) {
 		return
 	}
 	writeJSON(w, http.StatusOK, CustomScoringConfigurationResponse{
@@ -448,6 +465,13 @@ func (h *handler) saveCustom(w http.ResponseWriter, r *http.Request) {
 	if q.PatientID != nil && *q.PatientID == "" {
 		q.PatientID = nil // the old route looked an empty patient up as none
 	}
+	if q.PatientID != nil && !auth.May(r.Context(), *q.PatientID) {
+		httpError(w, r, http.StatusNotFound, "Patient not found: "+*q.PatientID)
+		return
+	}
+	if !h.audit(w, r, actionScoringCustom, deref(q.PatientID)) {
+		return
+	}
 	c, err := h.st.SaveCustomScoringConfig(r.Context(), store.ScoringConfig{Name: q.ConfigurationName,
 		Description: q.Description, Weights: q.weights(), TherapistID: q.TherapistID, PatientID: q.PatientID})
 	if err != nil {
@@ -460,6 +484,9 @@ func (h *handler) saveCustom(w http.ResponseWriter, r *http.Request) {
 func (h *handler) saveDefault(w http.ResponseWriter, r *http.Request) {
 	q, ok := decodeScoringRequest(r, w)
 	if !ok {
+		return
+	}
+	if !h.audit(w, r, actionScoringDefault, "") {
 		return
 	}
 	c, err := h.st.SaveDefaultScoringConfig(r.Context(), q.Description, q.weights())

@@ -39,6 +39,7 @@ import (
 	"emgd/internal/analysis"
 	"emgd/internal/api/httperr"
 	"emgd/internal/apidoc"
+	"emgd/internal/auth"
 	"emgd/internal/service"
 	"emgd/internal/storage"
 	"emgd/internal/store"
@@ -189,6 +190,11 @@ func (h *Handler) session(ctx context.Context, ref string) (*store.Session, *err
 		}
 		return nil, &errResp{code, msg}
 	}
+	// Another patient's session than the principal's answers as an absent
+	// one.
+	if !auth.May(ctx, sess.PatientCode) {
+		return nil, notMine(ref)
+	}
 	return sess, nil
 }
 
@@ -288,6 +294,9 @@ func (h *Handler) channels(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer rec.obj.Close()
+	if !h.audit(w, r, actionChannelsRead, rec.sess.PatientCode, rec.sess.ID) {
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	io.WriteString(w, encodeChannels(rec.sess.ID, rec.f.Analog.Rate, rec.f.Duration(), rec.names()))
 }
@@ -398,6 +407,10 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 	}
 	etag := `"` + shortHash(answerFormat, sess.Bucket+"/"+sess.ObjectKey+"@"+ver, sess.ID, name, r.URL.Query().Encode()) + `"`
 	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
+		// The client shows the signal it holds: a read as well.
+		if !h.audit(w, r, actionSignalsRead, sess.PatientCode, sess.ID) {
+			return
+		}
 		w.Header().Set("ETag", etag)
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -408,7 +421,9 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 		respKey += "\x00gzip"
 	}
 	if body, hit := h.Cache.GetBytes(respKey); hit {
-		writeBody(w, etag, gz, body)
+		if h.audit(w, r, actionSignalsRead, sess.PatientCode, sess.ID) {
+			writeBody(w, etag, gz, body)
+		}
 		return
 	}
 	// Identical requests share one computation; each computation holds one
@@ -435,6 +450,9 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 		} else {
 			fail(w, http.StatusServiceUnavailable, "request cancelled")
 		}
+		return
+	}
+	if !h.audit(w, r, actionSignalsRead, sess.PatientCode, sess.ID) {
 		return
 	}
 	writeBody(w, etag, gz, v.([]byte))

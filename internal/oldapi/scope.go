@@ -1,0 +1,72 @@
+package oldapi
+
+import (
+	"errors"
+	"net/http"
+
+	"emgd/internal/auth"
+	"emgd/internal/store"
+)
+
+// The audit trail's actions of the old backend's routes.
+const (
+	actionAdherenceRead  = "adherence.read"   // GET /scoring/adherence/{patient_code}
+	actionScoringRead    = "scoring.read"     // GET /scoring/configurations/custom naming a patient
+	actionScoringCreate  = "scoring.create"   // POST /scoring/configurations
+	actionScoringActive  = "scoring.activate" // PUT /scoring/configurations/{config_id}/activate
+	actionScoringDelete  = "scoring.delete"   // DELETE /scoring/configurations/{config_id}
+	actionScoringCustom  = "scoring.custom"   // POST /scoring/configurations/custom
+	actionScoringDefault = "scoring.default"  // PUT /scoring/configurations/default
+)
+
+// mayConfig reports whether the request's principal may see c: a
+// configuration of a patient is that patient's data.
+func mayConfig(r *http.Request, c *store.ScoringConfig) bool {
+	return c.PatientID == nil || *c.PatientID == "" || auth.May(r.Context(), *c.PatientID)
+}
+
+// configPatient is c's patient, or "".
+func configPatient(c *store.ScoringConfig) string {
+	if c == nil || c.PatientID == nil {
+		return ""
+	}
+	return *c.PatientID
+}
+
+// audit records the request's action (auth.Audit); when the entry cannot
+// be written it answers 503 and returns false: nothing is served or
+// changed unrecorded.
+func (h *handler) audit(w http.ResponseWriter, r *http.Request, action, patient string) bool {
+	if err := auth.Audit(r, action, patient, ""); err != nil {
+		h.log.Error("audit trail unavailable", "action", action, "error", err)
+		httpError(w, r, http.StatusServiceUnavailable, "audit trail unavailable")
+		return false
+	}
+	return true
+}
+
+// configInScope answers 404, as for an absent configuration, when the
+// configuration id is another patient's than the principal's, and reports
+// whether the request may go on; it returns the configuration's patient.
+func (h *handler) configInScope(w http.ResponseWriter, r *http.Request, id string) (string, bool) {
+	c, err := h.st.GetScoringConfig(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidInput):
+		return "", true // the route answers its own 404
+	case err != nil:
+		h.internal(w, r, "Reading the scoring configuration", err)
+		return "", false
+	case !mayConfig(r, c):
+		httpError(w, r, http.StatusNotFound, "Scoring configuration not found")
+		return "", false
+	}
+	return configPatient(c), true
+}
+
+// deref is *p, or "".
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
