@@ -348,7 +348,7 @@ func (h *handler) listConfigs(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) activeConfig(w http.ResponseWriter, r *http.Request) {
 	c, err := h.st.ActiveScoringConfig(r.Context())
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !mayConfig(r, c) {
 		httpError(w, r, http.StatusNotFound, "No active scoring configuration found")
 		return
 	}
