@@ -29,6 +29,9 @@ func commands() []command {
 		{"inspect", "show a C3D file's header and parameters (--json)", cmdInspect},
 		{"export", "write a C3D file's analog channels as CSV (--csv)", cmdExport},
 		{"analyze", "analyse C3D recordings: EMG analytics and session scores (--json, --csv)", cmdAnalyze},
+		{"users", "manage accounts: users add|assign|unassign|list|disable|enable|password", cmdUsers},
+		{"tokens", "manage API tokens: tokens create|revoke|list", cmdTokens},
+		{"audit", "print the audit trail, one line per entry, newest first (--patient, --user, --from, --to)", cmdAudit},
 	}
 }
 

@@ -26,10 +26,10 @@ type AuditResponse struct {
 	NextCursor *string          `json:"next_cursor" doc:"cursor of the next page; null on the last"`
 }
 
-// parseAuditTime reads a from/to parameter: RFC 3339, or a date
+// ParseAuditTime reads a from/to filter of the audit trail: RFC 3339, or a date
 // (YYYY-MM-DD, UTC). end makes a date mean its end (the whole day
 // included) and a time inclusive.
-func parseAuditTime(v string, end bool) (time.Time, error) {
+func ParseAuditTime(v string, end bool) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		if end {
 			t = t.Add(time.Microsecond)
@@ -61,13 +61,13 @@ func (g *Guard) auditList(w http.ResponseWriter, r *http.Request) {
 	f := store.AuditFilter{PatientCode: q.Get("patient"), User: q.Get("user"), Cursor: q.Get("cursor")}
 	var err error
 	if v := q.Get("from"); v != "" {
-		if f.From, err = parseAuditTime(v, false); err != nil {
+		if f.From, err = ParseAuditTime(v, false); err != nil {
 			writeError(w, http.StatusBadRequest, "from must be a date (YYYY-MM-DD) or an RFC 3339 time")
 			return
 		}
 	}
 	if v := q.Get("to"); v != "" {
-		if f.To, err = parseAuditTime(v, true); err != nil {
+		if f.To, err = ParseAuditTime(v, true); err != nil {
 			writeError(w, http.StatusBadRequest, "to must be a date (YYYY-MM-DD) or an RFC 3339 time")
 			return
 		}
