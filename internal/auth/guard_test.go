@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"emgd/internal/apidoc"
+	"emgd/internal/apidoc/apidoctest"
 	"emgd/internal/auth"
 	"emgd/internal/store"
 	"emgd/internal/store/storetest"
@@ -74,7 +75,7 @@ func (s *syncBuffer) String() string {
 type probeAnswer struct {
 	Email    string   `json:"email"`
 	Role     string   `json:"role"`
-	Patients []string `json:"patients"`
+	Patients []string `json:"patients" nullable:"true"`
 	Via      string   `json:"via"`
 }
 
@@ -98,11 +99,17 @@ func newEnvOn(t *testing.T, st store.Store, configure func(g *auth.Guard)) *env 
 			return
 		}
 		b, _ := json.Marshal(probeAnswer{Email: p.Email, Role: string(p.Role), Patients: p.Patients, Via: p.Via})
+		w.Header().Set("Content-Type", "application/json")
 		w.Write(b)
 	}
-	apidoc.HandleFunc(mux, apidoc.Op{Method: "GET", Path: "/probe", Responses: []apidoc.Response{{Status: 200, Description: "ok"}}}, e.g.Wrap(probe))
-	apidoc.HandleFunc(mux, apidoc.Op{Method: "POST", Path: "/probe", Responses: []apidoc.Response{{Status: 200, Description: "ok"}}}, e.g.Wrap(probe))
-	e.h = mux
+	answers := []apidoc.Response{{Status: 200, Description: "ok", ContentType: "application/json", Type: probeAnswer{}}}
+	for _, code := range []int{401, 403, 503} {
+		answers = append(answers, apidoc.Response{Status: code, Description: "refused", ContentType: "application/json", Type: apidoc.ErrorResponse{}})
+	}
+	apidoc.HandleFunc(mux, apidoc.Op{Method: "GET", Path: "/probe", Responses: answers}, e.g.Wrap(probe))
+	apidoc.HandleFunc(mux, apidoc.Op{Method: "POST", Path: "/probe", Responses: answers}, e.g.Wrap(probe))
+	// Every answer is checked against the OpenAPI document.
+	e.h = apidoctest.New(t, mux).Wrap(mux)
 	return e
 }
 
