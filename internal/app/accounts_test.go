@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"emgd/internal/app"
 	"emgd/internal/app/apptest"
@@ -144,5 +147,74 @@ func TestServeAccounts(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no auth.login entry in the audit trail: %+v", page.Entries)
+	}
+}
+
+// TestServeJWT: with --jwt-secret, a Supabase-style HS256 token acts as the
+// account its email names; a token signed with another secret, expired,
+// unsigned (alg none), for another audience or naming no account is 401,
+// and so is a disabled account's.
+func TestServeJWT(t *testing.T) {
+	const secret = "super-secret-jwt-token-with-at-least-32-characters-long"
+	dir := t.TempDir()
+	addr, _ := apptest.Start(t, app.Config{HTTP: true, DataDir: dir, JWTSecret: secret})
+	base := "http://" + addr
+	st, err := store.Open(context.Background(), "", dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	acc, _ := store.AccountsOf(st)
+	u, err := acc.CreateUser(context.Background(), store.NewUser{Email: "theo@example.org", Role: "therapist"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := func(email string, exp time.Duration, aud string) jwt.MapClaims {
+		return jwt.MapClaims{"sub": "6f1c", "email": email, "aud": aud, "role": "authenticated",
+			"iat": time.Now().Unix(), "exp": time.Now().Add(exp).Unix()}
+	}
+	sign := func(method jwt.SigningMethod, key any, c jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(method, c).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	me := func(tok string) (int, auth.MeResponse) {
+		req, _ := http.NewRequest("GET", base+"/auth/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m auth.MeResponse
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	good := sign(jwt.SigningMethodHS256, []byte(secret), claims("Theo@example.org", time.Hour, "authenticated"))
+	if code, m := me(good); code != 200 || m.Email != "theo@example.org" || m.Via != auth.ViaJWT || m.Role != auth.Therapist {
+		t.Errorf("a valid HS256 token: %d %+v", code, m)
+	}
+	for name, tok := range map[string]string{
+		"another secret":   sign(jwt.SigningMethodHS256, []byte(secret+"x"), claims("theo@example.org", time.Hour, "authenticated")),
+		"expired":          sign(jwt.SigningMethodHS256, []byte(secret), claims("theo@example.org", -time.Hour, "authenticated")),
+		"alg none":         sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims("theo@example.org", time.Hour, "authenticated")),
+		"another audience": sign(jwt.SigningMethodHS256, []byte(secret), claims("theo@example.org", time.Hour, "anon")),
+		"no account":       sign(jwt.SigningMethodHS256, []byte(secret), claims("ghost@example.org", time.Hour, "authenticated")),
+		"tampered payload": good[:strings.Index(good, ".")+1] + strings.Repeat("A", 10) + good[strings.LastIndex(good, "."):],
+	} {
+		if code, _ := me(tok); code != http.StatusUnauthorized {
+			t.Errorf("%s: %d, want 401", name, code)
+		}
+	}
+	if _, err := acc.GetUserByEmail(context.Background(), "ghost@example.org"); err == nil {
+		t.Error("a token naming no account created one")
+	}
+	if err := acc.SetUserDisabled(context.Background(), u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := me(good); code != http.StatusUnauthorized {
+		t.Errorf("a disabled account's token: %d, want 401", code)
 	}
 }
