@@ -14,7 +14,8 @@ import (
 )
 
 // RunAccounts runs the conformance tests of the accounts operations
-// (store.Accounts); newStore returns a migrated, empty store for each.
+// (store.Accounts), part of Run; newStore returns a migrated, empty store
+// for each.
 func RunAccounts(t *testing.T, newStore func(t *testing.T) store.Store) {
 	for _, tc := range []struct {
 		name string

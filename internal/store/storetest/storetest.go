@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			tc.fn(t, newStore(t))
 		})
 	}
+	t.Run("Accounts", func(t *testing.T) { RunAccounts(t, newStore) })
 }
 
 func ctx(t *testing.T) context.Context {
