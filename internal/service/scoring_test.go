@@ -180,10 +180,10 @@ func TestUnusableScoringConfigurationIsPassedOver(t *testing.T) {
 			t.Fatal(err)
 		}
 		svc := &service.Service{Store: st}
-		var params emg.Params
-		choice, err := svc.ScoringWeights(ctx, &params, "P001", "T1")
-		if err != nil || choice.ConfigID == bad.ID || choice.ConfigID != store.DefaultScoringConfigID || params.Weights == nil || *params.Weights != emg.DefaultWeights {
-			t.Errorf("choice %+v, %v; params %+v", choice, err, params.Weights)
+		choice, err := svc.ScoringWeights(ctx, nil, service.WeightsFor{Patient: "P001", Therapist: "T1"})
+		if err != nil || choice.ConfigID == bad.ID || choice.ConfigID != store.DefaultScoringConfigID || choice.Weights != emg.DefaultWeights ||
+			choice.Source != service.WeightsActive {
+			t.Errorf("choice %+v, %v", choice, err)
 		}
 	})
 }

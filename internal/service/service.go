@@ -116,6 +116,10 @@ func isZeroParams(p emg.Params) bool { return reflect.ValueOf(p).IsZero() }
 type AnalyzeArgs struct {
 	SessionID string          `json:"session_id"`
 	Params    json.RawMessage `json:"params,omitempty"` // emg.Params; empty for defaults
+	// CurrentSettings analyses with the patient's settings version current
+	// when the job runs, rather than the one current when the session was
+	// created (a reanalysis with the current settings).
+	CurrentSettings bool `json:"current_settings,omitempty"`
 }
 
 // Queue enqueues phase-2 jobs inside a store transaction, so that a session
@@ -393,8 +397,14 @@ func LookupSession(ctx context.Context, st store.Store, ref string) (*store.Sess
 // profile accepts, ErrSessionNotFound, ErrObjectChanged when the version of
 // the object the session describes was overwritten (phase 2 reads only that
 // version; the newer one has its own session), ErrUnavailable when the
-// database cannot answer.
-func (s *Service) Reanalyze(ctx context.Context, ref string, params emg.Params) (*Reanalysis, error) {
+// database cannot answer. By default the job merges params over the
+// patient's settings version current when the session was created;
+// WithCurrentSettings takes the patient's current version instead.
+func (s *Service) Reanalyze(ctx context.Context, ref string, params emg.Params, opts ...ReanalyzeOption) (*Reanalysis, error) {
+	var o reanalyzeOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if _, err := emg.LookupProfile(params.Profile); err != nil {
 		return nil, kindf(ErrInvalidParams, err, "%s", err.Error())
 	}
@@ -419,7 +429,7 @@ func (s *Service) Reanalyze(ctx context.Context, ref string, params emg.Params) 
 			return nil, fmt.Errorf("%w; the newer version has its own session%s", ErrObjectChanged, sup)
 		}
 	}
-	if err := s.requeue(ctx, sess, canon); err != nil {
+	if err := s.requeueArgs(ctx, sess, AnalyzeArgs{SessionID: sess.ID, Params: canon, CurrentSettings: o.currentSettings}); err != nil {
 		return nil, err
 	}
 	return &Reanalysis{Session: sess, Params: canon}, nil
@@ -428,11 +438,16 @@ func (s *Service) Reanalyze(ctx context.Context, ref string, params emg.Params) 
 // requeue sets the session pending and enqueues its job with params, in one
 // transaction, and marks sess pending.
 func (s *Service) requeue(ctx context.Context, sess *store.Session, params json.RawMessage) error {
+	return s.requeueArgs(ctx, sess, AnalyzeArgs{SessionID: sess.ID, Params: params})
+}
+
+// requeueArgs is requeue of a job with args.
+func (s *Service) requeueArgs(ctx context.Context, sess *store.Session, args AnalyzeArgs) error {
 	err := s.Store.InTx(ctx, func(tx store.Tx) error {
 		if _, err := tx.SetStatus(ctx, sess.ID, store.StatusUpdate{Status: store.StatusPending}); err != nil {
 			return err
 		}
-		return s.Queue.EnqueueTx(ctx, tx, AnalyzeArgs{SessionID: sess.ID, Params: params})
+		return s.Queue.EnqueueTx(ctx, tx, args)
 	})
 	if err != nil {
 		return fmt.Errorf("%w: database: %v", ErrUnavailable, err)
@@ -534,7 +549,7 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	}
 	// The patient's settings current when the session was created, under
 	// the explicit parameters (settings.go).
-	rawParams, settingsVersion, err := s.effectiveParams(ctx, sess, args.Params)
+	rawParams, settings, err := s.effectiveParams(ctx, sess, args.Params, args.CurrentSettings)
 	if err != nil {
 		return err // the database: retried
 	}
@@ -584,11 +599,14 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	}
 	defer cleanup()
 	read := time.Since(start)
-	// The scores' weights: the parameters', else the patient's or the
-	// active scoring configuration's (scoring.go), recorded with the scores.
-	scoring, err := s.ScoringWeights(ctx, &params, sess.PatientCode, therapistOf(ra, size))
+	// The scores' weights: the job's parameters', else the patient's
+	// settings', custom or the active scoring configuration's (scoring.go),
+	// recorded with the scores.
+	scoring, err := s.ScoringWeights(ctx, explicitWeights(args.Params), WeightsFor{Patient: sess.PatientCode,
+		Therapist: TherapistID(ra, size), Settings: settings})
 	var res *emg.Result
 	if err == nil {
+		params.Weights = &scoring.Weights
 		res, err = analysis.AnalyzeContext(yieldingContext{ctx, &s.prio}, ra, size, path.Base(sess.ObjectKey), params, s.Config.Analyzer) // yields to phase 1 (yield.go)
 	} else if ctx.Err() == nil {
 		return err // the database: retried
@@ -602,7 +620,9 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 		return s.fail(ctx, sess, err)
 	}
 	stored := Summary(res)
-	stored.SettingsVersion = settingsVersion
+	if settings != nil {
+		stored.SettingsVersion = settings.Version
+	}
 	summary, replaced, err := jsonsafe.Marshal(stored)
 	if err != nil {
 		return s.fail(ctx, sess, err)

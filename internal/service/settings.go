@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"emgd/emg"
 	"emgd/internal/store"
 )
 
@@ -13,23 +14,30 @@ import (
 // not session parameters.
 var settingsOnlyKeys = []string{"muscle_names", "sessions_per_week"}
 
-// effectiveParams merges the patient's settings version current when the
-// session was created (the highest saved at or before its creation) under
-// the explicit parameters, top-level field by field (an explicit field
-// wins). It returns the parameters to analyse with, as JSON (explicit
-// unchanged when the patient had no settings then), and the settings
-// version used (0: none).
-func (s *Service) effectiveParams(ctx context.Context, sess *store.Session, explicit json.RawMessage) (json.RawMessage, int, error) {
-	set, err := s.Store.SettingsAt(ctx, sess.PatientCode, sess.CreatedAt)
+// effectiveParams merges the patient's settings version under the
+// explicit parameters, top-level field by field (an explicit field wins):
+// the version current when the session was created (the highest saved at
+// or before its creation), or with current the patient's current version
+// (a reanalysis with the current settings). It returns the parameters to
+// analyse with, as JSON (explicit unchanged when the patient had no
+// settings), and the settings version used (nil: none).
+func (s *Service) effectiveParams(ctx context.Context, sess *store.Session, explicit json.RawMessage, current bool) (json.RawMessage, *store.PatientSettings, error) {
+	var set *store.PatientSettings
+	var err error
+	if current {
+		set, err = s.Store.CurrentSettings(ctx, sess.PatientCode)
+	} else {
+		set, err = s.Store.SettingsAt(ctx, sess.PatientCode, sess.CreatedAt)
+	}
 	if errors.Is(err, store.ErrNotFound) {
-		return explicit, 0, nil
+		return explicit, nil, nil
 	}
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	merged := map[string]json.RawMessage{}
 	if err := json.Unmarshal(set.Document, &merged); err != nil {
-		return nil, 0, fmt.Errorf("patient %s settings version %d: %w", sess.PatientCode, set.Version, err)
+		return nil, nil, fmt.Errorf("patient %s settings version %d: %w", sess.PatientCode, set.Version, err)
 	}
 	for _, k := range settingsOnlyKeys {
 		delete(merged, k)
@@ -37,7 +45,7 @@ func (s *Service) effectiveParams(ctx context.Context, sess *store.Session, expl
 	if len(explicit) > 0 {
 		var over map[string]json.RawMessage
 		if err := json.Unmarshal(explicit, &over); err != nil {
-			return nil, 0, fmt.Errorf("parameters: %w", err)
+			return nil, nil, fmt.Errorf("parameters: %w", err)
 		}
 		for k, v := range over {
 			merged[k] = v
@@ -45,7 +53,22 @@ func (s *Service) effectiveParams(ctx context.Context, sess *store.Session, expl
 	}
 	out, err := json.Marshal(merged)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
-	return out, set.Version, nil
+	return out, set, nil
+}
+
+// explicitWeights are the weights the job's own parameters give (nil:
+// none, or parameters phase 2 refuses anyway).
+func explicitWeights(explicit json.RawMessage) *emg.Weights {
+	if len(explicit) == 0 {
+		return nil
+	}
+	var p struct {
+		Weights *emg.Weights `json:"weights"`
+	}
+	if json.Unmarshal(explicit, &p) != nil {
+		return nil
+	}
+	return p.Weights
 }
