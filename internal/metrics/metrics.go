@@ -118,6 +118,9 @@ func (r *Registry) WriteText(w io.Writer) error {
 	sort.Slice(fams, func(i, j int) bool { return fams[i].name < fams[j].name })
 	bw := bufio.NewWriter(w)
 	for _, f := range fams {
+		if len(f.samples) == 0 {
+			continue // a family with labels and no series yet, left out as client_golang does
+		}
 		bw.WriteString("# HELP ")
 		bw.WriteString(f.name)
 		bw.WriteByte(' ')

@@ -47,7 +47,8 @@ func TestExposition(t *testing.T) {
 		Buckets: []float64{.001, .01, 1}}, []string{"route"})
 	fail := metrics.NewCounter(metrics.Opts{Name: "emgd_analysis_failures_total", Help: "Sessions whose analysis failed."})
 	depth := metrics.NewGaugeFunc(metrics.Opts{Name: "emgd_queue_depth", Help: "Jobs."}, func() float64 { return 7 })
-	reg.MustRegister(req, lat, fail, depth)
+	unused := metrics.NewHistogramVec(metrics.HistogramOpts{Name: "emgd_phase_duration_seconds", Buckets: []float64{1}}, []string{"phase"})
+	reg.MustRegister(req, lat, fail, depth, unused)
 
 	req.WithLabelValues("GET /healthz", "200").Inc()
 	req.WithLabelValues("GET /healthz", "200").Inc()
