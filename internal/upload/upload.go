@@ -8,7 +8,6 @@ package upload
 
 import (
 	"context"
-	"emgd/internal/store"
 	"errors"
 	"log/slog"
 	"mime"
@@ -194,7 +193,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	weights, configID := h.weights(r.Context())
+	weights, configID := h.weights(r.Context(), file, opt)
 
 	select {
 	case h.sem <- struct{}{}:
@@ -217,20 +216,29 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	return h.writeAnswer(w, r, a)
 }
 
-// weights are the active scoring configuration's (the old default when
-// none is stored or the store cannot say) and its id.
-func (h *Handler) weights(ctx context.Context) (emg.Weights, *string) {
+// weights are the scores' weights as service.ScoringWeights resolves them
+// (the form's params, the patient's current settings, the custom
+// configuration of the recording's therapist and that patient, the active
+// configuration) with the configuration's id; the old default when the
+// store cannot say. The patient is the one the form names (or the stored
+// file goes under).
+func (h *Handler) weights(ctx context.Context, file *received, o *options) (emg.Weights, *string) {
 	if h.Svc == nil || h.Svc.Store == nil {
 		return emg.DefaultWeights, nil
 	}
-	c, err := h.Svc.Store.ActiveScoringConfig(ctx)
+	who := service.WeightsFor{CurrentSettings: true}
+	if o.store || o.patient != "P000" {
+		who.Patient, who.Therapist = o.patient, service.TherapistID(file.ra, file.size)
+	}
+	c, err := h.Svc.ScoringWeights(ctx, o.params.Weights, who)
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
-			h.log().Warn("upload: the active scoring configuration could not be read; default weights", "error", err)
+		if ctx.Err() == nil {
+			h.log().Warn("upload: the scoring weights could not be read; default weights", "error", err)
 		}
 		return emg.DefaultWeights, nil
 	}
-	w := c.Weights
-	return emg.Weights{Compliance: w.Compliance, Symmetry: w.Symmetry, Effort: w.Effort, Game: w.Game,
-		Completion: w.Completion, Intensity: w.Intensity, Duration: w.Duration}, &c.ID
+	if c.ConfigID == "" {
+		return c.Weights, nil
+	}
+	return c.Weights, &c.ConfigID
 }
