@@ -55,7 +55,7 @@ func fullServer(t *testing.T, cfg api.Config) (*env, *api.Server, *apidoctest.Ch
 	(&signals.Handler{Store: st, Storage: fs, Cache: signals.NewCache(16 << 20)}).Register(a.Mux(), a.ReadGuard)
 	(&upload.Handler{Svc: svc}).Register(a.Mux(), a.ReadGuard)
 	oldapi.Register(a.Mux(), oldapi.Deps{Store: st, Guard: a.ReadGuard})
-	review.Register(a.Mux(), review.Deps{Store: st, PatientSettings: st, Guard: a.ReadGuard})
+	review.Register(a.Mux(), review.Deps{Store: st, PatientSettings: st, Guard: a.ReadGuard, Service: svc})
 	web.Register(a.Mux())
 	check := apidoctest.New(t, a.Mux())
 	srv := httptest.NewServer(check.Wrap(a))
@@ -258,6 +258,17 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	do("PUT", "/patients/P004/settings", []byte(`{"mvc":{"CH1":0.0002},"threshold_pct":60,"muscle_names":{"CH1":"Left quadriceps"},"sessions_per_week":4}`), 200, "Content-Type", "application/json")
 	do("PUT", "/patients/P004/settings", []byte(`{"threshold_pct":150}`), 422, "Content-Type", "application/json")
 	do("GET", "/patients/P004/settings/history", nil, 200)
+	do("POST", "/patients/P004/reanalyze", []byte(`{"from":"2023-03-21","to":"2023-03-21"}`), 202, "Content-Type", "application/json")
+	do("POST", "/patients/P004/reanalyze", []byte(`{"from":"21/03/2023"}`), 400, "Content-Type", "application/json")
+	do("POST", "/patients/P404/reanalyze", nil, 404)
+	do("POST", "/patients/P004/mvc", []byte(`{"session_id":"`+id+`","save":true}`), 200, "Content-Type", "application/json")
+	do("POST", "/patients/P004/mvc", []byte(`{"session_id":"P004S999"}`), 404, "Content-Type", "application/json")
+	body.Reset()
+	mw = multipart.NewWriter(&body)
+	fw, _ = mw.CreateFormFile("file", "calibration.c3d")
+	fw.Write([]byte("not a C3D file"))
+	mw.Close()
+	do("POST", "/patients/P004/mvc", body.Bytes(), 422, "Content-Type", mw.FormDataContentType())
 
 	// the dashboard
 	for _, p := range []string{"/", "/ui/app.js", "/ui/style.css", "/favicon.ico"} {

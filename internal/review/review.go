@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"emgd/internal/apidoc"
+	"emgd/internal/service"
 	"emgd/internal/store"
 )
 
@@ -44,6 +45,11 @@ type Deps struct {
 	// Guard, when set, wraps every route (for instance the read API's
 	// bearer-token check).
 	Guard func(http.HandlerFunc) http.HandlerFunc
+	// Service runs reanalyses and MVC estimates (nil: those routes answer
+	// 501); UploadLimit is the largest calibration recording accepted
+	// (0: upload.DefaultLimit, as POST /upload).
+	Service     *service.Service
+	UploadLimit int64
 }
 
 type handler struct {
@@ -51,11 +57,12 @@ type handler struct {
 	set SettingsSource
 	ps  store.Settings // nil: the store keeps no settings
 	log *slog.Logger
+	act actions // reanalyze.go, mvc.go
 }
 
 // Register adds the review's routes to mux, each documented (routes.go).
 func Register(mux apidoc.Router, d Deps) {
-	h := &handler{st: d.Store, set: d.Settings, ps: d.PatientSettings, log: d.Log}
+	h := &handler{st: d.Store, set: d.Settings, ps: d.PatientSettings, log: d.Log, act: newActions(d)}
 	if h.set == nil {
 		h.set = NoSettings{}
 		if h.ps != nil {

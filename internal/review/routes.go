@@ -73,6 +73,7 @@ func routes() []route {
 			func(h *handler) http.HandlerFunc { return h.patientReport }},
 	}
 	rs = append(rs, settingsRoutes(tags, guarded, code, badPatient, noPatient)...)
+	rs = append(rs, actionRoutes(tags, guarded, code, noPatient)...)
 	for i := range rs {
 		rs[i].op.Responses = append(rs[i].op.Responses, common...)
 	}
