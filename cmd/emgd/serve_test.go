@@ -86,6 +86,7 @@ func TestServerFlagDefaults(t *testing.T) {
 		want := app.Defaults()
 		if !withHTTP { // worker: no HTTP settings
 			want.HTTP, want.Addr, want.SignalCacheMB, want.SignalDecodes, want.UploadLimitMB = false, "", 0, 0, 0
+			want.JWTAudience = ""
 		}
 		if got := app.Config(cfg); !reflect.DeepEqual(got, want) {
 			t.Errorf("http=%v: flags' defaults\n%+v\nwant app.Defaults\n%+v", withHTTP, got, want)
