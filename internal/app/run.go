@@ -171,7 +171,7 @@ func handler(cfg *Config, svc *service.Service, reg *prometheus.Registry, log *s
 	(&signals.Handler{Store: svc.Store, Storage: svc.Storage, Cache: signals.NewCache(cfg.SignalCacheMB << 20), Decodes: cfg.SignalDecodes, Log: log}).Register(h.Mux(), h.ReadGuard)
 	(&upload.Handler{Svc: svc, Limit: cfg.UploadLimitMB << 20, Analyzer: svc.Config.Analyzer, Log: log}).Register(h.Mux(), h.ReadGuard)
 	oldapi.Register(h.Mux(), oldapi.Deps{Store: svc.Store, Log: log, Guard: h.ReadGuard})
-	review.Register(h.Mux(), review.Deps{Store: svc.Store, PatientSettings: svc.Store, Log: log, Guard: h.ReadGuard})
+	review.Register(h.Mux(), review.Deps{Store: svc.Store, PatientSettings: svc.Store, Log: log, Guard: h.ReadGuard, Service: svc, UploadLimit: cfg.UploadLimitMB << 20})
 	guard.Register(h.Mux())
 	web.Register(h.Mux())
 	return h
