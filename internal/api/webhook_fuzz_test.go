@@ -12,9 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"emgd/internal/api"
+	"emgd/internal/metrics"
 	"emgd/internal/service"
 	"emgd/internal/storage"
 	"emgd/internal/store"
@@ -48,7 +47,7 @@ func FuzzWebhook(f *testing.F) {
 	for _, p := range []string{filepath.Join(dir, "outside.c3d"), filepath.Join(root, "outside.c3d")} {
 		os.WriteFile(p, rec, 0o644)
 	}
-	reg := prometheus.NewRegistry()
+	reg := metrics.NewRegistry()
 	svc := &service.Service{Store: st, Storage: fs, Queue: &recordingQueue{}, Metrics: service.NewMetrics(reg)}
 	h := api.New(svc, api.Config{}, reg, nil)
 
