@@ -341,6 +341,9 @@ func (h *handler) sessionCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	set, err := h.set.Settings(r.Context(), d.S.PatientCode)
+	if err == nil {
+		err = h.audit(r, actionExportCSV, d.S.PatientCode, d.S.ID)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -364,6 +367,9 @@ func (h *handler) patientCSV(w http.ResponseWriter, r *http.Request) {
 	var dr dateRange
 	if err == nil {
 		dr, err = parseRange(r)
+	}
+	if err == nil {
+		err = h.audit(r, actionExportCSV, code, "")
 	}
 	if err != nil {
 		h.fail(w, r, err)

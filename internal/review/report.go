@@ -437,6 +437,9 @@ func (h *handler) sessionReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	set, err := h.set.Settings(r.Context(), d.S.PatientCode)
+	if err == nil {
+		err = h.audit(r, actionReportRead, d.S.PatientCode, d.S.ID)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -456,6 +459,9 @@ func (h *handler) patientReport(w http.ResponseWriter, r *http.Request) {
 	var all []*sessionData
 	if err == nil {
 		tr, all, err = h.trendsOf(r.Context(), code, set, dr)
+	}
+	if err == nil {
+		err = h.audit(r, actionReportRead, code, "")
 	}
 	if err != nil {
 		h.fail(w, r, err)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"emgd/internal/apidoc"
+	"emgd/internal/auth"
 	"emgd/internal/service"
 	"emgd/internal/store"
 )
@@ -191,6 +192,9 @@ func (h *handler) patient(r *http.Request) (string, Settings, error) {
 	if !patientCodeRe().MatchString(code) {
 		return "", Settings{}, badRequest("patient code %q is not P followed by digits", code)
 	}
+	if !auth.May(r.Context(), code) { // another's patient: as if absent
+		return "", Settings{}, notFound("no patient %s", code)
+	}
 	set, err := h.set.Settings(r.Context(), code)
 	if err != nil {
 		return "", Settings{}, err
@@ -208,12 +212,15 @@ func (h *handler) patient(r *http.Request) (string, Settings, error) {
 }
 
 func (h *handler) patients(w http.ResponseWriter, r *http.Request) {
-	ps, err := h.st.Patients(r.Context(), store.PatientOptions{})
+	ps, err := h.st.Patients(r.Context(), store.PatientOptions{Scope: scope(r)})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	versions, err := h.set.Versions(r.Context())
+	if err == nil {
+		err = h.audit(r, actionPatientsList, "", "")
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -231,7 +238,7 @@ func (h *handler) patients(w http.ResponseWriter, r *http.Request) {
 			Failed: p.Failed, LastRecordedAt: last, SettingsVersion: versions[p.PatientCode]})
 	}
 	for code, v := range versions {
-		if !seen[code] {
+		if !seen[code] && auth.May(r.Context(), code) {
 			out.Patients = append(out.Patients, Patient{PatientCode: code, SettingsVersion: v})
 		}
 	}
@@ -268,8 +275,10 @@ func (h *handler) trends(w http.ResponseWriter, r *http.Request) {
 		if dr, err = parseRange(r); err == nil {
 			var out *TrendsResponse
 			if out, _, err = h.trendsOf(r.Context(), code, set, dr); err == nil {
-				writeJSON(w, http.StatusOK, out)
-				return
+				if err = h.audit(r, actionTrendsRead, code, ""); err == nil {
+					writeJSON(w, http.StatusOK, out)
+					return
+				}
 			}
 		}
 	}
@@ -285,6 +294,9 @@ func (h *handler) session(r *http.Request) (*sessionData, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if !auth.May(r.Context(), s.PatientCode) { // another's patient: as if absent
+		return nil, notFound("no session %q", ref)
 	}
 	sa := store.SessionAnalysis{Session: *s}
 	a, err := h.st.CurrentAnalysis(r.Context(), s.ID)

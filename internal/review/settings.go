@@ -13,6 +13,7 @@ import (
 
 	"emgd/emg"
 	"emgd/internal/apidoc"
+	"emgd/internal/auth"
 	"emgd/internal/store"
 )
 
@@ -98,7 +99,7 @@ type PatientSettingsResponse struct {
 	Settings        SettingsDocument `json:"settings" doc:"{} when the patient has no settings"`
 	SettingsVersion int              `json:"settings_version" doc:"0: no settings"`
 	UpdatedAt       *string          `json:"updated_at" doc:"RFC 3339, UTC; null without settings"`
-	UpdatedBy       *string          `json:"updated_by" doc:"who saved this version (\"api\" until accounts exist); null without settings"`
+	UpdatedBy       *string          `json:"updated_by" doc:"who saved this version: the user's email (\"api\" without accounts or with the read token); null without settings"`
 }
 
 // SettingsVersionItem is one version of a patient's settings.
@@ -115,8 +116,8 @@ type SettingsHistoryResponse struct {
 	Versions    []SettingsVersionItem `json:"versions" doc:"newest first; empty without settings"`
 }
 
-// UpdatedByAPI is the author of settings saved through the API until
-// accounts exist.
+// UpdatedByAPI is the author of settings saved through the API by no
+// user (no accounts, or the read token).
 const UpdatedByAPI = "api"
 
 // StoreSettings is the SettingsSource of the store's versioned settings.
@@ -190,6 +191,10 @@ func (h *handler) getPatient(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if err := h.audit(r, actionPatientRead, code, ""); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, settingsResponse(code, p))
 }
 
@@ -197,6 +202,10 @@ func (h *handler) putSettings(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("code")
 	if !patientCodeRe().MatchString(code) {
 		h.fail(w, r, badRequest("patient code %q is not P followed by digits", code))
+		return
+	}
+	if !auth.May(r.Context(), code) { // another's patient
+		h.fail(w, r, notFound("no patient %s", code))
 		return
 	}
 	ps, err := h.settingsStore()
@@ -219,7 +228,12 @@ func (h *handler) putSettings(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	p, err := ps.SaveSettings(r.Context(), code, doc, UpdatedByAPI)
+	// The change is recorded before it is made.
+	if err := h.audit(r, actionSettingsUpdate, code, ""); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p, err := ps.SaveSettings(r.Context(), code, doc, updatedBy(r))
 	if errors.Is(err, store.ErrInvalidInput) {
 		writeJSON(w, http.StatusUnprocessableEntity, apidoc.ErrorResponse{Error: err.Error()})
 		return
@@ -243,6 +257,9 @@ func (h *handler) settingsHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l, err := ps.SettingsHistory(r.Context(), code)
+	if err == nil {
+		err = h.audit(r, actionSettingsRead, code, "")
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -267,6 +284,7 @@ func settingsRoutes(tags, guarded []string, code apidoc.Param, badPatient, noPat
 			Params:      []apidoc.Param{code},
 			Body:        &apidoc.Body{ContentType: "application/json", Type: SettingsDocument{}, Required: true},
 			Responses: []apidoc.Response{jsonAnswer(http.StatusOK, "The saved version", PatientSettingsResponse{}), badPatient,
+				errAnswer(http.StatusNotFound, "A patient the user may not see (another therapist's)"),
 				errAnswer(http.StatusRequestEntityTooLarge, "A document over 1 MiB"),
 				errAnswer(http.StatusUnprocessableEntity, "An invalid value or an unknown key; the message names the field"), none}},
 			func(h *handler) http.HandlerFunc { return h.putSettings }},

@@ -80,7 +80,7 @@ func mvcRoute() apidoc.Op {
 		Responses: []apidoc.Response{
 			{Status: http.StatusOK, Description: "The estimates", ContentType: oldJSON, Type: MVCCalibrationResponse{}},
 			{Status: http.StatusBadRequest, Description: "Neither a form with a file nor JSON, not a .c3d name, not a readable C3D file, no channel", ContentType: oldJSON, Type: oldapi.HTTPErrorResponse{}},
-			oldValidation, oldTooLarge, unauthorized, oldHTTPError,
+			oldNotYours, oldValidation, oldTooLarge, unauthorized, oldHTTPError,
 		},
 		Security: []string{apidoc.ReadToken}}
 }
@@ -136,6 +136,14 @@ func (h *Handler) calibrateFile(w http.ResponseWriter, r *http.Request) {
 		oldError(w, r, http.StatusBadRequest, "File must be a C3D file")
 		return
 	}
+	// A patient the principal may not see answers 404 as an absent one,
+	// before anything is analysed.
+	p, _ := f.get("patient")
+	pid, _ := f.get("patient_id")
+	patients := namedPatients(file.name, p, pid)
+	if oldNotMine(w, r, patients) {
+		return
+	}
 	select {
 	case h.sem <- struct{}{}:
 	case <-r.Context().Done():
@@ -168,6 +176,9 @@ func (h *Handler) calibrateFile(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(out.MVCEstimations) == 0 {
 		oldError(w, r, http.StatusBadRequest, "No EMG channels found in C3D file")
+		return
+	}
+	if !h.oldAudit(w, r, actionMVCCalibrate, firstOr(patients, "")) {
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -212,6 +223,10 @@ func (h *Handler) calibrateExisting(w http.ResponseWriter, r *http.Request) {
 	if h.bodyFailed(w, r, errs, err) {
 		return
 	}
+	patients := namedPatients(body.existing.SourceFilename, deref(body.existing.PatientID))
+	if oldNotMine(w, r, patients) {
+		return
+	}
 	if body.signals == 0 {
 		oldError(w, r, http.StatusBadRequest, "No EMG signals found in existing analysis")
 		return
@@ -234,6 +249,9 @@ func (h *Handler) calibrateExisting(w http.ResponseWriter, r *http.Request) {
 		g.est.ThresholdPercentage, g.est.ThresholdValue = pct, g.est.MVCValue*(pct/100)
 		out.MVCEstimations[g.name] = g.est
 		out.FileInfo.ChannelsProcessed = append(out.FileInfo.ChannelsProcessed, g.name)
+	}
+	if !h.oldAudit(w, r, actionMVCCalibrate, firstOr(patients, "")) {
+		return
 	}
 	writeJSON(w, http.StatusOK, out)
 }

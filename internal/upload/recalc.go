@@ -50,6 +50,7 @@ var (
 	oldHTTPError  = apidoc.Response{Description: "Error (the old backend's HTTP_ERROR)", ContentType: oldJSON, Type: oldapi.HTTPErrorResponse{}}
 	oldValidation = apidoc.Response{Status: http.StatusUnprocessableEntity, Description: "Validation error (pydantic's details)", ContentType: oldJSON, Type: oldapi.ValidationErrorResponse{}}
 	oldTooLarge   = apidoc.Response{Status: http.StatusRequestEntityTooLarge, Description: "Body over the upload limit", ContentType: oldJSON, Type: oldapi.HTTPErrorResponse{}}
+	oldNotYours   = apidoc.Response{Status: http.StatusNotFound, Description: "The request names a patient the user may not see (patient_id, a patient field or the file name)", ContentType: oldJSON, Type: oldapi.HTTPErrorResponse{}}
 	unauthorized  = apidoc.Response{Status: http.StatusUnauthorized, Description: "Read token required", ContentType: oldJSON, Type: apidoc.ErrorResponse{}}
 )
 
@@ -63,7 +64,7 @@ func recalcRoute() apidoc.Op {
 		Body: &apidoc.Body{ContentType: oldJSON, Type: RecalcRequest{}, Required: true},
 		Responses: []apidoc.Response{
 			{Status: http.StatusOK, Description: "The answer with its analytics recalculated (EMGAnalysisResult)", ContentType: oldJSON, Type: RecalcResponse{}},
-			oldValidation, oldTooLarge, unauthorized, oldHTTPError,
+			oldNotYours, oldValidation, oldTooLarge, unauthorized, oldHTTPError,
 		},
 		Security: []string{apidoc.ReadToken}}
 }
@@ -89,6 +90,11 @@ func (h *Handler) recalc(w http.ResponseWriter, r *http.Request) {
 	defer spool.close()
 	body, errs, err := readOldBody(http.MaxBytesReader(w, r.Body, h.limit()+formSlack), func(name string, s *signalIn) error { return spool.add(name, s) })
 	if h.bodyFailed(w, r, errs, err) {
+		return
+	}
+	// The answer's patient must be the principal's (404 as if absent).
+	patients := namedPatients(body.existing.SourceFilename, deref(body.existing.PatientID))
+	if oldNotMine(w, r, patients) || !h.oldAudit(w, r, actionRecalc, firstOr(patients, "")) {
 		return
 	}
 	signals, err := spool.finish()

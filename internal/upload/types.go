@@ -329,6 +329,7 @@ func route() apidoc.Op {
 			{Status: http.StatusOK, Description: "The analysis (EMGAnalysisResult)", ContentType: "application/json", Type: AnalysisResponse{}},
 			uploadError(http.StatusBadRequest, "Malformed multipart body, not a .c3d name, include_signals or store not a boolean, malformed params JSON"),
 			{Status: http.StatusUnauthorized, Description: "Read token required", ContentType: "application/json", Type: apidoc.ErrorResponse{}},
+			uploadError(http.StatusNotFound, "The upload names a patient the user may not see (in patient, patient_id or the file name): nothing is analysed or stored"),
 			uploadError(http.StatusRequestEntityTooLarge, "File over the upload limit"),
 			uploadError(http.StatusUnprocessableEntity, "No file part, or not multipart/form-data (FastAPI's detail list, loc [body, file]); a field of the old form that is not a number or out of its range (FastAPI's detail list); not a readable C3D file (error_type file_corruption), an analysis that is not possible (error_type emg_validation_failure, with c3d_metadata and per-channel analytics), an out-of-range field or an invalid patient code"),
 			uploadError(http.StatusServiceUnavailable, "Storage or database unavailable (store=true)"),

@@ -193,6 +193,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	// A patient the principal may not see answers 404 as an absent one,
+	// before anything is analysed or stored.
+	patients := uploadPatients(file, f, opt)
+	if e := notMine(r, patients); e != nil {
+		return e
+	}
+	// Recorded before anything is stored (nothing changes unrecorded).
+	if e := h.audit(r, actionUpload, firstOr(patients, ""), ""); e != nil {
+		return e
+	}
 	weights, configID := h.weights(r.Context(), file, opt)
 
 	select {

@@ -1,0 +1,34 @@
+package review
+
+import (
+	"net/http"
+
+	"emgd/internal/auth"
+	"emgd/internal/store"
+)
+
+// The audit trail's actions of the review's reading and settings routes.
+const (
+	actionPatientsList   = "patients.list"   // GET /patients
+	actionPatientRead    = "patient.read"    // GET /patients/{code}: the current settings
+	actionTrendsRead     = "trends.read"     // GET /patients/{code}/trends
+	actionExportCSV      = "export.csv"      // GET /sessions/{id}/export.csv, /patients/{code}/export.csv
+	actionReportRead     = "report.read"     // GET /sessions/{id}/report, /patients/{code}/report
+	actionSettingsRead   = "settings.read"   // GET /patients/{code}/settings/history
+	actionSettingsUpdate = "settings.update" // PUT /patients/{code}/settings
+)
+
+// scope is the request principal's patient scope, for listings.
+func scope(r *http.Request) store.Scope {
+	ps, restricted := auth.Scope(r.Context())
+	return store.Scope{Patients: ps, Restricted: restricted}
+}
+
+// updatedBy names who saves settings: the principal's email, or
+// UpdatedByAPI without one (no accounts, the read token).
+func updatedBy(r *http.Request) string {
+	if p := auth.FromContext(r.Context()); p != nil && p.Email != "" {
+		return p.Email
+	}
+	return UpdatedByAPI
+}

@@ -1,0 +1,118 @@
+package upload
+
+import (
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	"emgd/internal/auth"
+)
+
+// The audit trail's actions of this package's routes.
+const (
+	actionUpload       = "upload"          // POST /upload, stored or not (patient: the stored one, else the first named; no session: recorded before it is made)
+	actionRecalc       = "analysis.recalc" // POST /analysis/recalc
+	actionMVCCalibrate = "mvc.calibrate"   // POST /mvc/calibrate
+)
+
+// patientWordRe matches a word naming a patient: its code, or a session
+// code of it (P002S001, P002R001).
+var patientWordRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(P\d{1,12})(?:[SR]\d{1,12})?$`) })
+
+// namedPatients lists, once each and in order, the patient codes a request
+// names: each of values that is a patient code, and each word of the file
+// name naming one (words split at anything but letters and digits, so
+// that "P002/x.c3d", "P002_x.c3d" and "P002S001.c3d" name P002).
+func namedPatients(fileName string, values ...string) []string {
+	var out []string
+	add := func(code string) {
+		if !slices.Contains(out, code) {
+			out = append(out, code)
+		}
+	}
+	for _, v := range values {
+		if patientRe().MatchString(v) {
+			add(v)
+		}
+	}
+	words := strings.FieldsFunc(fileName, func(c rune) bool {
+		return !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9')
+	})
+	for _, w := range words {
+		if m := patientWordRe().FindStringSubmatch(w); m != nil {
+			add(m[1])
+		}
+	}
+	return out
+}
+
+// notMine returns the first of codes the request's principal may not see,
+// as the 404 an absent patient gets; nil when it may see them all.
+func notMine(r *http.Request, codes []string) *httpError {
+	for _, c := range codes {
+		if !auth.May(r.Context(), c) {
+			return errorf(http.StatusNotFound, "no patient %s", c)
+		}
+	}
+	return nil
+}
+
+// firstOr is codes[0], or def without any.
+func firstOr(codes []string, def string) string {
+	if len(codes) > 0 {
+		return codes[0]
+	}
+	return def
+}
+
+// audit records the request's action (auth.Audit): an error is the 503
+// to answer (nothing is served unrecorded).
+func (h *Handler) audit(r *http.Request, action, patient, sessionID string) *httpError {
+	if err := auth.Audit(r, action, patient, sessionID); err != nil {
+		h.log().Error("audit trail unavailable", "action", action, "error", err)
+		return errorf(http.StatusServiceUnavailable, "audit trail unavailable")
+	}
+	return nil
+}
+
+// oldAudit is audit for the old backend's routes, answering their error
+// shape; it reports whether the request may go on.
+func (h *Handler) oldAudit(w http.ResponseWriter, r *http.Request, action, patient string) bool {
+	if e := h.audit(r, action, patient, ""); e != nil {
+		oldError(w, r, e.code, e.msg)
+		return false
+	}
+	return true
+}
+
+// oldNotMine answers the old backend's 404 when the request names a
+// patient its principal may not see, and reports whether it did.
+func oldNotMine(w http.ResponseWriter, r *http.Request, codes []string) bool {
+	if e := notMine(r, codes); e != nil {
+		oldError(w, r, e.code, e.msg)
+		return true
+	}
+	return false
+}
+
+// deref is *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// uploadPatients lists the patients an upload names: the stored patient
+// (with store), the patient and patient_id fields, and its file name's.
+func uploadPatients(file *received, f *form, o *options) []string {
+	p, _ := f.get("patient")
+	pid, _ := f.get("patient_id")
+	var stored string
+	if o.store {
+		stored = o.patient
+	}
+	return namedPatients(file.name, stored, p, pid)
+}
