@@ -27,6 +27,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"emgd/c3d"
@@ -510,13 +511,15 @@ func nilIfEmpty(s string) any {
 	return s
 }
 
-var fileTimeRe = regexp.MustCompile(`(\d{4})(\d{2})(\d{2})_(\d{2})-(\d{2})-(\d{2})`)
+var fileTimeRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(\d{4})(\d{2})(\d{2})_(\d{2})-(\d{2})-(\d{2})`)
+})
 
 // RecordedAt is the recording's local wall-clock time: the file name's
 // YYYYMMDD_HH-MM-SS, else INFO:TIME as analysis.Metadata.Time gives it
 // ("YYYY-MM-DD HH:MM").
 func RecordedAt(key, infoTime string) (time.Time, bool) {
-	if m := fileTimeRe.FindStringSubmatch(path.Base(key)); m != nil {
+	if m := fileTimeRe().FindStringSubmatch(path.Base(key)); m != nil {
 		if t, err := time.Parse("20060102150405", m[1]+m[2]+m[3]+m[4]+m[5]+m[6]); err == nil {
 			return t, true
 		}
