@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -364,6 +365,10 @@ func analyzeFiles(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			debug.SetGCPercent(400)
 		}
 	}
+	// Under a soft memory limit, the memory a long file's analysis frees
+	// stays with the process for the next file (debug.FreeOSMemory after
+	// each would make it fault every page in again).
+	analysis.KeepFreedMemory(debug.SetMemoryLimit(-1) < math.MaxInt64)
 	files, fromDir := collectInputs(paths)
 	if len(files) == 0 {
 		fmt.Fprintln(stderr, "emgd analyze: no .c3d files found")

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"math"
+	"runtime"
 	"runtime/debug"
 	"testing"
+
+	"emgd/internal/analysis"
 )
 
 // analyze is a short-lived process: without GOGC it collects at 5x the live
@@ -42,6 +45,46 @@ func TestAnalyzeGCSettings(t *testing.T) {
 			}
 			if got := debug.SetMemoryLimit(-1); got != tc.wantLimit {
 				t.Errorf("memory limit %d, want %d", got, tc.wantLimit)
+			}
+		})
+	}
+}
+
+// Under a memory limit, analyze keeps the memory a long file's analysis
+// freed for the next file instead of returning it to the system (which
+// would fault it in again); without one it returns it after each.
+func TestAnalyzeKeepsFreedMemoryUnderLimit(t *testing.T) {
+	defer analysis.KeepFreedMemory(false)
+	dir := t.TempDir()
+	// 540 s at 990 Hz: over the samples the shared buffer pool keeps, so
+	// the analysis allocates long buffers of its own
+	path := writeEMGFile(t, dir, "long.c3d", []string{"CH1 Raw", "CH1 activated"}, 540)
+	for _, tc := range []struct {
+		name       string
+		gomemlimit string
+		wantForced uint32
+	}{
+		{"analyze's limit", "", 0},
+		{"no limit", "off", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GOGC", "")
+			t.Setenv("GOMEMLIMIT", tc.gomemlimit)
+			oldPercent := debug.SetGCPercent(100)
+			oldLimit := debug.SetMemoryLimit(math.MaxInt64)
+			defer func() {
+				debug.SetGCPercent(oldPercent)
+				debug.SetMemoryLimit(oldLimit)
+			}()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			var stdout, stderr bytes.Buffer
+			if code := run([]string{"analyze", "--json", path}, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			runtime.ReadMemStats(&after)
+			if n := after.NumForcedGC - before.NumForcedGC; n != tc.wantForced {
+				t.Errorf("%d forced collections (debug.FreeOSMemory), want %d", n, tc.wantForced)
 			}
 		})
 	}

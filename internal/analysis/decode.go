@@ -3,6 +3,7 @@ package analysis
 import (
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"emgd/c3d"
 )
@@ -92,10 +93,21 @@ func (b *sampleBuffers) drop() {
 	b.long = nil
 	big := b.allocated > 0
 	b.mu.Unlock()
-	if big {
+	if big && !keepFreed.Load() {
 		debug.FreeOSMemory()
 	}
 }
+
+var keepFreed atomic.Bool
+
+// KeepFreedMemory(true) spares the analyses of this process drop's return
+// of free memory to the system, for a process whose soft memory limit
+// already bounds its heap (emgd analyze): the collector returns memory as
+// the heap nears the limit, and the next long file reuses the pages the
+// last one freed instead of faulting them in again (three 77 MB files in a
+// row: a fifth less CPU, 45 % fewer page faults, peak RSS 145 MB instead of
+// 100 MB under analyze's 150 MB limit).
+func KeepFreedMemory(keep bool) { keepFreed.Store(keep) }
 
 // readChannels returns the scaled samples of channels chs in one pass over
 // the data section, decoded by package c3d into recycled slices.

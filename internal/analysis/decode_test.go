@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"emgd/c3d"
@@ -63,5 +64,28 @@ func TestReadChannelsMatchesC3D(t *testing.T) {
 	}
 	if checked < 3 {
 		t.Fatalf("only %d files checked", checked)
+	}
+}
+
+// TestKeepFreedMemory: an analysis that allocated long buffers returns the
+// free memory to the system at its end (a forced collection), unless the
+// process keeps it (KeepFreedMemory, emgd analyze under its memory limit).
+func TestKeepFreedMemory(t *testing.T) {
+	defer KeepFreedMemory(false)
+	forced := func(keep bool) uint32 {
+		KeepFreedMemory(keep)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		var b sampleBuffers
+		b.put(b.get(maxPooledSamples + 1))
+		b.drop()
+		runtime.ReadMemStats(&after)
+		return after.NumForcedGC - before.NumForcedGC
+	}
+	if n := forced(false); n != 1 {
+		t.Errorf("%d forced collections after a long analysis, want 1 (debug.FreeOSMemory)", n)
+	}
+	if n := forced(true); n != 0 {
+		t.Errorf("%d forced collections with KeepFreedMemory, want 0", n)
 	}
 }
