@@ -23,6 +23,11 @@ const SessionCookie = "emgd_session"
 // state (any method but GET, HEAD and OPTIONS).
 const CSRFHeader = "X-CSRF-Token"
 
+// SignInHeader is set, to the login route, on a 401 while the database
+// holds accounts: the dashboard then shows its sign-in form (without it,
+// only the read token can help, and the page asks for that).
+const SignInHeader = "X-Emgd-Sign-In"
+
 // Defaults of a Guard's settings.
 const (
 	// DefaultSessionTTL is how long a dashboard session lasts from its
@@ -334,6 +339,10 @@ func (g *Guard) Authenticated(r *http.Request) bool {
 func (g *Guard) deny(w http.ResponseWriter, r *http.Request, d *denial) {
 	if d.code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", "Bearer")
+		// Every path to a 401 has asked AccountsOn, which keeps a yes.
+		if g.accountsOn.Load() {
+			w.Header().Set(SignInHeader, "/auth/login")
+		}
 	}
 	if d.clearCookie {
 		http.SetCookie(w, sessionCookie(r, "", -1, time.Time{}))

@@ -24,6 +24,7 @@ func (g *Guard) Register(mux apidoc.Router) {
 	guarded := []string{apidoc.ReadToken}
 	unavailable := errAnswer(http.StatusServiceUnavailable, "Database unavailable")
 	unauthorized := errAnswer(http.StatusUnauthorized, "No credentials, or refused ones (unknown, expired, revoked, disabled account)")
+	unauthorized.Headers = map[string]string{SignInHeader: "/auth/login, when the server has accounts (sign in there); absent when only the read token is accepted"}
 	cookie := map[string]string{"Set-Cookie": SessionCookie + "=<token>; Path=/; Max-Age=<seconds>; HttpOnly; SameSite=Lax; Secure (not on plain-HTTP localhost)"}
 	login := jsonAnswer(http.StatusOK, "Signed in: the session cookie is set; csrf_token goes in X-CSRF-Token on requests that change state", MeResponse{})
 	login.Headers = cookie
