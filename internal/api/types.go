@@ -128,6 +128,7 @@ type AnalyticsSummary struct {
 	Analytics         map[string]*emg.ChannelAnalytics `json:"analytics"`
 	AvailableChannels []string                         `json:"available_channels" nullable:"true"`
 	ProcessingVersion string                           `json:"processing_version"`
+	Warnings          []string                         `json:"warnings,omitempty" doc:"what the analysis left out of its parameters, e.g. the patient's settings for a channel the recording does not have"`
 }
 
 // RecalcResponse is POST /sessions/{id}/recalc.
@@ -192,6 +193,7 @@ func analysisOf(a *store.AnalysisResult) (*Analysis, error) {
 	expanded := stored.Expand()
 	an, _ := expanded["analytics"].(map[string]*emg.ChannelAnalytics)
 	return &Analysis{ProcessingVersion: a.ProcessingVersion, Params: rawOrNull(a.Params), ParamsHash: a.ParamsHash,
-		AnalyticsSummary: AnalyticsSummary{Analytics: an, AvailableChannels: stored.AvailableChannels, ProcessingVersion: stored.ProcessingVersion},
-		Scores:           rawOrNull(a.Scores), CreatedAt: a.CreatedAt}, nil
+		AnalyticsSummary: AnalyticsSummary{Analytics: an, AvailableChannels: stored.AvailableChannels, ProcessingVersion: stored.ProcessingVersion,
+			Warnings: stored.Warnings},
+		Scores: rawOrNull(a.Scores), CreatedAt: a.CreatedAt}, nil
 }

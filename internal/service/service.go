@@ -551,16 +551,33 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 		return err
 	}
 	// The patient's settings current when the session was created, under
-	// the explicit parameters (settings.go).
-	rawParams, settings, err := s.effectiveParams(ctx, sess, args.Params, args.CurrentSettings)
+	// the explicit parameters, without the settings' values for channels
+	// this recording does not have (settings.go): the recording's labels
+	// as phase 1 read them from exactly this version, else from the file
+	// once read.
+	settings, err := s.sessionSettings(ctx, sess, args.CurrentSettings)
 	if err != nil {
 		return err // the database: retried
 	}
+	labels := metadataLabels(sess)
+	var rawParams json.RawMessage
+	var warnings []string
 	var params emg.Params
-	if len(rawParams) > 0 {
-		if params, err = emg.ReadParams(bytes.NewReader(rawParams)); err != nil {
-			return s.fail(ctx, sess, fmt.Errorf("parameters: %w", err))
+	merge := func() error {
+		var err error
+		if rawParams, warnings, err = mergeParams(settings, args.Params, labels); err != nil {
+			return s.fail(ctx, sess, err)
 		}
+		params = emg.Params{}
+		if len(rawParams) > 0 {
+			if params, err = emg.ReadParams(bytes.NewReader(rawParams)); err != nil {
+				return s.fail(ctx, sess, fmt.Errorf("parameters: %w", err))
+			}
+		}
+		return nil
+	}
+	if err := merge(); err != nil {
+		return err
 	}
 	if sess.Status == store.StatusCompleted && s.analysedWith(ctx, sess.ID, rawParams, params) {
 		// The job ran to the end before, but its process died before the
@@ -601,6 +618,13 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 		return err
 	}
 	defer cleanup()
+	if labels == nil && settings != nil {
+		if labels = fileLabels(ra, size); labels != nil {
+			if err := merge(); err != nil {
+				return err
+			}
+		}
+	}
 	read := time.Since(start)
 	// The scores' weights: the job's parameters', else the patient's
 	// settings', custom or the active scoring configuration's (scoring.go),
@@ -626,6 +650,7 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	if settings != nil {
 		stored.SettingsVersion = settings.Version
 	}
+	stored.Warnings = warnings
 	summary, replaced, err := jsonsafe.Marshal(stored)
 	if err != nil {
 		return s.fail(ctx, sess, err)

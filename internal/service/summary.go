@@ -18,6 +18,9 @@ type StoredSummary struct {
 	// SettingsVersion is the patient's settings version the analysis
 	// used (absent: none).
 	SettingsVersion int `json:"settings_version,omitempty"`
+	// Warnings say what the analysis left out of the parameters it was
+	// given (settings naming channels the recording does not have).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // StoredChannel is a channel's analytics with compact contractions.
@@ -57,7 +60,11 @@ func (s StoredSummary) Expand() map[string]any {
 		}
 		an[base] = &ch
 	}
-	return map[string]any{"analytics": an, "available_channels": s.AvailableChannels, "processing_version": s.ProcessingVersion}
+	out := map[string]any{"analytics": an, "available_channels": s.AvailableChannels, "processing_version": s.ProcessingVersion}
+	if len(s.Warnings) > 0 {
+		out["warnings"] = s.Warnings
+	}
+	return out
 }
 
 // ExpandJSON turns a stored analytics_summary into emgd analyze's shape.
