@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -32,6 +33,13 @@ type Settings interface {
 	// (current + 1, or 1), saved now by updatedBy. Safe to race: two saves
 	// get two different versions.
 	SaveSettings(ctx context.Context, patientCode string, doc json.RawMessage, updatedBy string) (*PatientSettings, error)
+	// SaveSettingsIf is SaveSettings only while the patient's current
+	// version is still expected (0: the patient has no settings): the
+	// compare-and-swap of a read-modify-write. When another save came
+	// first it saves nothing and returns a *VersionConflictError (matching
+	// ErrVersionConflict) naming the current version. Atomic: of saves
+	// racing from the same version, exactly one succeeds.
+	SaveSettingsIf(ctx context.Context, patientCode string, doc json.RawMessage, updatedBy string, expected int) (*PatientSettings, error)
 	// SettingsHistory returns every version of the patient's settings,
 	// newest first (empty when none).
 	SettingsHistory(ctx context.Context, patientCode string) ([]PatientSettings, error)
@@ -39,6 +47,24 @@ type Settings interface {
 	// patient that has settings, in one query.
 	SettingsVersions(ctx context.Context) (map[string]int, error)
 }
+
+// ErrVersionConflict is matched (errors.Is) by the error of a
+// SaveSettingsIf whose expected version is no longer current.
+var ErrVersionConflict = errors.New("store: the settings changed meanwhile")
+
+// VersionConflictError is SaveSettingsIf's refusal: the patient's current
+// settings version is Current (0: none), not Expected.
+type VersionConflictError struct {
+	PatientCode       string
+	Expected, Current int
+}
+
+func (e *VersionConflictError) Error() string {
+	return fmt.Sprintf("the settings of patient %s are at version %d, not %d: another save came first", e.PatientCode, e.Current, e.Expected)
+}
+
+// Is makes the error match ErrVersionConflict.
+func (e *VersionConflictError) Is(target error) bool { return target == ErrVersionConflict }
 
 const settingsCols = `patient_code, version, document, updated_at, updated_by`
 
@@ -114,6 +140,57 @@ func (q *queries) SaveSettings(ctx context.Context, patientCode string, doc json
 	return nil, fmt.Errorf("%w: settings of patient %s changed %d times meanwhile", ErrDuplicate, patientCode, maxSettingsAttempts)
 }
 
+func (q *queries) SaveSettingsIf(ctx context.Context, patientCode string, doc json.RawMessage, updatedBy string, expected int) (*PatientSettings, error) {
+	if patientCode == "" {
+		return nil, fmt.Errorf("%w: patient code is required", ErrInvalidInput)
+	}
+	if updatedBy == "" {
+		return nil, fmt.Errorf("%w: updated_by is required", ErrInvalidInput)
+	}
+	if expected < 0 {
+		return nil, fmt.Errorf("%w: settings version %d is negative", ErrInvalidInput, expected)
+	}
+	v, err := checkJSON("settings", doc, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := q.c.exec(ctx, `SAVEPOINT emgd_settings`); err != nil {
+		return nil, fmt.Errorf("store: save settings: %w", err)
+	}
+	// The version is expected + 1 only while expected is the highest: the
+	// check refuses a stale or future version, the primary key a save
+	// that passed the same check at the same time.
+	var version int64
+	err = q.c.queryRow(ctx, `INSERT INTO patient_settings (`+settingsCols+`)
+		SELECT $1, $5 + 1, $2, $3, $4
+		WHERE (SELECT COALESCE(MAX(version), 0) FROM patient_settings WHERE patient_code = $1) = $5
+		RETURNING version`, patientCode, v, q.d.ts(now()), updatedBy, int64(expected)).Scan(&version)
+	conflict := isNoRows(err)
+	if err != nil && !conflict {
+		if _, rerr := q.c.exec(ctx, `ROLLBACK TO SAVEPOINT emgd_settings`); rerr != nil {
+			return nil, fmt.Errorf("store: save settings: %w (after %v)", rerr, err)
+		}
+		if q.d.classify(err) != errUnique {
+			return nil, fmt.Errorf("store: save settings: %w", err)
+		}
+		conflict = true
+	} else if _, err := q.c.exec(ctx, `RELEASE SAVEPOINT emgd_settings`); err != nil {
+		return nil, fmt.Errorf("store: save settings: %w", err)
+	}
+	if conflict {
+		cur, err := q.CurrentSettings(ctx, patientCode)
+		ce := &VersionConflictError{PatientCode: patientCode, Expected: expected}
+		switch {
+		case err == nil:
+			ce.Current = cur.Version
+		case !errors.Is(err, ErrNotFound):
+			return nil, err
+		}
+		return nil, ce
+	}
+	return q.oneSettings(ctx, "save settings", `patient_code = $1 AND version = $2`, patientCode, version)
+}
+
 func (q *queries) SettingsHistory(ctx context.Context, patientCode string) ([]PatientSettings, error) {
 	rs, err := q.c.query(ctx, `SELECT `+settingsCols+` FROM patient_settings WHERE patient_code = $1
 		ORDER BY version DESC`, patientCode)
@@ -161,6 +238,15 @@ func (q *queries) SettingsVersions(ctx context.Context) (map[string]int, error) 
 func (s *impl) SaveSettings(ctx context.Context, patientCode string, doc json.RawMessage, updatedBy string) (p *PatientSettings, err error) {
 	err = s.InTx(ctx, func(t Tx) error {
 		p, err = t.SaveSettings(ctx, patientCode, doc, updatedBy)
+		return err
+	})
+	return p, err
+}
+
+// SaveSettingsIf runs in a transaction of its own.
+func (s *impl) SaveSettingsIf(ctx context.Context, patientCode string, doc json.RawMessage, updatedBy string, expected int) (p *PatientSettings, err error) {
+	err = s.InTx(ctx, func(t Tx) error {
+		p, err = t.SaveSettingsIf(ctx, patientCode, doc, updatedBy, expected)
 		return err
 	})
 	return p, err

@@ -156,3 +156,101 @@ func testSettingsConcurrentSaves(t *testing.T, s store.Store) {
 		t.Errorf("documents kept: %v, want %d distinct", docs, n)
 	}
 }
+
+// conflictAt checks that err is SaveSettingsIf's refusal naming current.
+func conflictAt(t *testing.T, what string, err error, current int) {
+	t.Helper()
+	var ce *store.VersionConflictError
+	if !errors.Is(err, store.ErrVersionConflict) || !errors.As(err, &ce) || ce.Current != current {
+		t.Errorf("%s: %v, want a conflict naming current version %d", what, err, current)
+	}
+}
+
+// testSettingsSaveIf: SaveSettingsIf saves the next version only while
+// the version read is current (0: none yet); a stale or future version is
+// a *VersionConflictError naming the current one and saves nothing; bad
+// input is ErrInvalidInput; a refusal inside a transaction leaves the
+// transaction usable.
+func testSettingsSaveIf(t *testing.T, s store.Store) {
+	c := ctx(t)
+	doc := func(n int) json.RawMessage { return json.RawMessage(fmt.Sprintf(`{"sessions_per_week":%d}`, n)) }
+	v1, err := s.SaveSettingsIf(c, "P010", doc(1), "a@example.org", 0)
+	if err != nil || v1.Version != 1 || v1.UpdatedBy != "a@example.org" || !sameJSON(t, v1.Document, doc(1)) {
+		t.Fatalf("first SaveSettingsIf(0) = %+v, %v; want version 1", v1, err)
+	}
+	_, err = s.SaveSettingsIf(c, "P010", doc(2), "api", 0)
+	conflictAt(t, "SaveSettingsIf(0) once version 1 exists", err, 1)
+	if v2, err := s.SaveSettingsIf(c, "P010", doc(2), "api", 1); err != nil || v2.Version != 2 {
+		t.Fatalf("SaveSettingsIf(1) = %+v, %v; want version 2", v2, err)
+	}
+	_, err = s.SaveSettingsIf(c, "P010", doc(3), "api", 1)
+	conflictAt(t, "SaveSettingsIf of a stale version", err, 2)
+	_, err = s.SaveSettingsIf(c, "P010", doc(3), "api", 7)
+	conflictAt(t, "SaveSettingsIf of a version not yet saved", err, 2)
+	_, err = s.SaveSettingsIf(c, "P011", doc(3), "api", 1)
+	conflictAt(t, "SaveSettingsIf(1) of a patient without settings", err, 0)
+	if h, err := s.SettingsHistory(c, "P010"); err != nil || len(h) != 2 || !sameJSON(t, h[0].Document, doc(2)) {
+		t.Errorf("history after refusals = %+v, %v; want versions 2 and 1 only", h, err)
+	}
+	if h, err := s.SettingsHistory(c, "P011"); err != nil || len(h) != 0 {
+		t.Errorf("a refused first save left %+v, %v", h, err)
+	}
+	for _, bad := range []struct {
+		code, by string
+		doc      json.RawMessage
+		expected int
+	}{{"P010", "api", json.RawMessage(`[1]`), 2}, {"", "api", doc(1), 2}, {"P010", "", doc(1), 2}, {"P010", "api", doc(1), -1}} {
+		if _, err := s.SaveSettingsIf(c, bad.code, bad.doc, bad.by, bad.expected); !errors.Is(err, store.ErrInvalidInput) {
+			t.Errorf("SaveSettingsIf(%q, %s, %q, %d): %v, want ErrInvalidInput", bad.code, bad.doc, bad.by, bad.expected, err)
+		}
+	}
+	if err := s.InTx(c, func(tx store.Tx) error {
+		_, err := tx.SaveSettingsIf(c, "P010", doc(4), "api", 1)
+		conflictAt(t, "SaveSettingsIf in a transaction", err, 2)
+		p, err := tx.SaveSettingsIf(c, "P010", doc(4), "api", 2)
+		if err != nil || p.Version != 3 {
+			t.Errorf("SaveSettingsIf after a refusal in the same transaction = %+v, %v; want version 3", p, err)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if cur, err := s.CurrentSettings(c, "P010"); err != nil || cur.Version != 3 || !sameJSON(t, cur.Document, doc(4)) {
+		t.Errorf("current after the transaction = %+v, %v; want version 3", cur, err)
+	}
+}
+
+// testSettingsSaveIfRacing: of saves racing from the same version read,
+// exactly one is saved; every other is refused naming the winner's
+// version, and nothing else is written.
+func testSettingsSaveIfRacing(t *testing.T, s store.Store) {
+	c := ctx(t)
+	if _, err := s.SaveSettings(c, "P012", json.RawMessage(`{"sessions_per_week":1}`), "api"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.SaveSettingsIf(c, "P012", json.RawMessage(fmt.Sprintf(`{"sessions_per_week":%d}`, i+2)), "api", 1)
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		if err == nil {
+			won++
+			continue
+		}
+		conflictAt(t, fmt.Sprintf("racing save %d", i), err, 2)
+	}
+	if won != 1 {
+		t.Errorf("%d racing saves from version 1 succeeded, want exactly 1 (errors %v)", won, errs)
+	}
+	if h, err := s.SettingsHistory(c, "P012"); err != nil || len(h) != 2 {
+		t.Errorf("history after the race = %d versions, %v; want 2", len(h), err)
+	}
+}

@@ -63,6 +63,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RejectedRecordings", testRejected},
 		{"SettingsVersions", testSettingsVersions},
 		{"SettingsConcurrentSaves", testSettingsConcurrentSaves},
+		{"SettingsSaveIfCurrentVersion", testSettingsSaveIf},
+		{"SettingsSaveIfRacing", testSettingsSaveIfRacing},
 		{"ScopeRestrictsListings", testScope},
 	}
 	for _, tc := range tests {
