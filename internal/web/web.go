@@ -1,8 +1,10 @@
 // Package web is the clinicians' dashboard: static files written by hand
 // (HTML, CSS and JavaScript, no build step and nothing fetched from
 // elsewhere), embedded in the binary. The page reads the JSON API (sessions,
-// signals, upload) with the read token when one is configured; the files
-// themselves hold no data and need none.
+// signals, upload) with the session cookie of its sign-in form (its CSRF
+// token, read from /auth/me, sent on every change) or an access token (the
+// read token, an API token); the files themselves hold no data and need
+// none.
 //
 // Every file is served with a content-hash ETag (304 on If-None-Match) and,
 // when the client accepts it, gzip; both are computed on the first request,

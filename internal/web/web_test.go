@@ -11,6 +11,7 @@ import (
 
 	"emgd/internal/apidoc"
 	"emgd/internal/apidoc/apidoctest"
+	"emgd/internal/auth"
 	"emgd/internal/web"
 )
 
@@ -128,5 +129,36 @@ func TestUploadWithoutSignals(t *testing.T) {
 	}
 	if !strings.Contains(string(b), "fd.append('include_signals', 'false')") {
 		t.Error("app.js does not send include_signals=false with its upload")
+	}
+}
+
+// The sign-in page: an email and a password field the browser can fill
+// (autocomplete), the access token behind a link, the audit trail hidden
+// until an admin signs in; the script names the headers the server uses
+// (the login route on a 401, the CSRF token on changes).
+func TestSignInPage(t *testing.T) {
+	page, err := fs.ReadFile(web.Static, "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	for _, want := range []string{`<form id="login-form"`, `id="login-email" name="email" type="email" autocomplete="username"`,
+		`id="login-password" name="password" type="password" autocomplete="current-password"`, `id="login-error" class="error-text" role="alert"`,
+		`<summary>Use an access token instead</summary>`, `id="login-token"`, `id="nav-audit" hidden`, `id="who" class="who" hidden`,
+		`id="sign-out"`, `id="view-audit" hidden`, `id="token-form"`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("index.html lacks %s", want)
+		}
+	}
+	script, err := fs.ReadFile(web.Static, "app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := string(script)
+	for _, want := range []string{`'` + auth.SignInHeader + `'`, `['` + auth.CSRFHeader + `']`, `setRequestHeader('` + auth.CSRFHeader + `'`,
+		`request('/auth/me')`, `fetch('/auth/login'`, `request('/auth/logout', { method: 'POST'`, `api('/audit?'`, `r.headers.get('Retry-After')`} {
+		if !strings.Contains(js, want) {
+			t.Errorf("app.js lacks %s", want)
+		}
 	}
 }

@@ -27,8 +27,28 @@
     return e;
   }
 
+  // Who uses the page. me: GET /auth/me's answer (email, role, patients,
+  // via), null until known; csrf: a cookie session's CSRF token, kept in
+  // memory only (read again from /auth/me after a reload: the cookie
+  // survives it, and the token with it); accounts: the server has
+  // accounts (its 401s name the login route), so a 401 shows the sign-in
+  // form instead of asking for the access token; signedOut: the sign-in
+  // form is shown.
+  const auth = { me: null, csrf: '', accounts: false, signedOut: false };
+  const SIGN_IN_HEADER = 'X-Emgd-Sign-In';
+
+  // authHeaders are the credentials of a request: the access token, when
+  // one is in use (it wins over the session cookie at the server); the
+  // cookie goes along by itself.
   function authHeaders() {
     return token ? { Authorization: 'Bearer ' + token } : {};
+  }
+
+  // changes reports whether a method changes state (needs X-CSRF-Token
+  // with a cookie session).
+  function changes(method) {
+    const m = String(method || 'GET').toUpperCase();
+    return m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS';
   }
 
   class APIError extends Error {
@@ -36,20 +56,31 @@
   }
 
   // unauthorized is the one place a 401 from the server lands (request
-  // and the upload's XMLHttpRequest call it): today the page asks for the
-  // access token at the top; a login page will take over here.
+  // and the upload's XMLHttpRequest call it). signIn: the answer named the
+  // login route, so the server has accounts: the sign-in form takes over
+  // the page. Otherwise only the read token can help: the page asks for it
+  // at the top, as before accounts.
   const TOKEN_MSG = 'This server asks for an access token: enter it at the top of the page and press Use.';
-  function unauthorized() {
+  function unauthorized(signIn) {
+    if (signIn || auth.accounts) {
+      const why = token ? 'The access token was not accepted: sign in, or use another token.'
+        : auth.me && auth.me.via === 'cookie' ? 'Your session has ended: sign in again.' : '';
+      if (token) forgetToken();
+      showLogin(why);
+      return;
+    }
     notice(TOKEN_MSG);
   }
 
   // request is the page's only way to the server: every API call goes
-  // through it (api for JSON, download for files), so credentials are
-  // added and a 401 is handled in one place. opts: method, body (an
-  // object is sent as JSON), headers.
+  // through it (api for JSON, download for files), so credentials and the
+  // CSRF token are added and a 401 is handled in one place. opts: method,
+  // body (an object is sent as JSON), headers, quiet (a 401 is left to the
+  // caller).
   async function request(path, opts) {
     opts = opts || {};
     const headers = Object.assign({}, authHeaders(), opts.headers || {});
+    if (auth.csrf && !token && changes(opts.method)) headers['X-CSRF-Token'] = auth.csrf;
     let body = opts.body;
     if (body != null && typeof body === 'object' && !(body instanceof FormData) && !(body instanceof Blob)) {
       body = JSON.stringify(body);
@@ -57,12 +88,237 @@
     }
     let r;
     try {
-      r = await fetch(path, { method: opts.method || 'GET', headers, body });
+      r = await fetch(path, { method: opts.method || 'GET', headers, body, credentials: 'same-origin' });
     } catch (e) {
       throw new APIError(0, 'The server cannot be reached (' + e.message + ').');
     }
-    if (r.status === 401) unauthorized();
+    if (r.status === 401 && !opts.quiet) unauthorized(!!r.headers.get(SIGN_IN_HEADER));
+    // A CSRF token refused (the session was replaced by a sign-in in
+    // another tab): read the session's token again and try once more.
+    if (r.status === 403 && changes(opts.method) && !opts.retried && !token && auth.me && auth.me.via === 'cookie') {
+      let text = '';
+      try { text = await r.clone().text(); } catch (e) { /* no body */ }
+      if (/X-CSRF-Token/i.test(text)) {
+        const before = auth.csrf;
+        await loadMe();
+        if (auth.csrf && auth.csrf !== before) return request(path, Object.assign({}, opts, { retried: true }));
+      }
+    }
     return r;
+  }
+
+  // ---------- accounts: sign-in, who is signed in, sign-out ----------
+
+  // loadMe asks the server who the page's credentials name (and, for a
+  // cookie session, its CSRF token). It answers true when someone (or the
+  // open service) is known; a 401 shows the sign-in form or the token
+  // notice through request.
+  async function loadMe() {
+    let r;
+    try {
+      r = await request('/auth/me');
+    } catch (e) {
+      return false; // unreachable: the views say so
+    }
+    if (r.status === 401) return false;
+    if (!r.ok) return false; // a server without accounts' routes, or down: the views carry on
+    let me = null;
+    try { me = await r.json(); } catch (e) { /* not JSON */ }
+    if (!me || !me.role) return false;
+    setMe(me);
+    return true;
+  }
+
+  function setMe(me) {
+    auth.me = me;
+    auth.csrf = me.csrf_token || '';
+    if (me.via === 'cookie' || me.via === 'token' || me.via === 'jwt') auth.accounts = true;
+    auth.signedOut = false;
+    showWho();
+  }
+
+  function forgetToken() {
+    token = '';
+    sessionStorage.removeItem(TOKEN_KEY);
+    $('#token').value = '';
+  }
+
+  // showWho shows who is signed in (email and role) with the sign-out
+  // button, the token field only where it is the way in (no accounts), and
+  // what only admins may see (the audit trail).
+  function showWho() {
+    const me = auth.me;
+    // The open service names nobody; the read token without accounts is
+    // shown in its field, as before accounts.
+    const signedIn = !!me && !auth.signedOut && me.via !== 'open' && !(me.via === 'static' && !auth.accounts);
+    $('#who').hidden = !signedIn;
+    $('#nav').hidden = auth.signedOut;
+    $('#token-form').hidden = auth.accounts || auth.signedOut;
+    $('#nav-audit').hidden = !(signedIn && me.role === 'admin');
+    if (signedIn) {
+      $('#who-email').textContent = me.email || (me.via === 'static' ? 'the read token' : 'an access token');
+      const ps = me.patients || [];
+      $('#who-role').textContent = '(' + me.role + (me.role === 'therapist' ? ': ' + (ps.length ? ps.join(', ') : 'no patients yet') : '') + ')';
+      $('#who').dataset.role = me.role;
+      $('#who').dataset.via = me.via;
+      $('#sign-out').textContent = me.via === 'cookie' ? 'Sign out' : 'Forget the token';
+    }
+    // A therapist's own patients are offered in the patient fields; the
+    // upload starts with the first of them.
+    const ps = me && me.role === 'therapist' ? me.patients || [] : [];
+    $('#my-patients').replaceChildren(...ps.map((p) => el('option', { value: p })));
+    const up = $('#u-patient');
+    if (ps.length && (up.value === 'P000' || !ps.includes(up.value))) up.value = ps[0];
+  }
+
+  // showLogin replaces the page with the sign-in form (the views, the
+  // navigation and any request loop stop); msg says why. Shown already,
+  // it keeps what is being typed.
+  function showLogin(msg) {
+    auth.accounts = true;
+    auth.csrf = '';
+    if (msg) $('#login-state').textContent = msg;
+    if (auth.signedOut) return;
+    auth.signedOut = true;
+    routeGen++;
+    clearTimers();
+    notice('');
+    for (const v of VIEWS) $('#view-' + v).hidden = true;
+    shownView = 'login';
+    $('#view-login').hidden = false;
+    $('#login-error').textContent = '';
+    document.title = 'Sign in: emgd';
+    showWho();
+    const email = $('#login-email');
+    if (!$('#view-login').contains(document.activeElement)) (email.value ? $('#login-password') : email).focus();
+  }
+
+  function hideLogin() {
+    auth.signedOut = false;
+    $('#view-login').hidden = true;
+    $('#login-state').textContent = '';
+    $('#login-error').textContent = '';
+    showWho();
+  }
+
+  // retryAfter is the cool-down a 429 names, in whole minutes (at least 1).
+  function retryAfter(r) {
+    const s = parseInt(r.headers.get('Retry-After') || '', 10);
+    return isFinite(s) && s > 0 ? Math.max(1, Math.ceil(s / 60)) : 15;
+  }
+
+  async function signIn(e) {
+    e.preventDefault();
+    const email = $('#login-email'), password = $('#login-password'), error = $('#login-error');
+    error.textContent = '';
+    email.removeAttribute('aria-invalid');
+    password.removeAttribute('aria-invalid');
+    const address = email.value.trim();
+    if (!address) { error.textContent = 'Enter your email.'; email.setAttribute('aria-invalid', 'true'); email.focus(); return; }
+    if (!password.value) { error.textContent = 'Enter your password.'; password.setAttribute('aria-invalid', 'true'); password.focus(); return; }
+    $('#login-send').disabled = true;
+    $('#login-state').textContent = 'Signing in…';
+    let r = null, body = null;
+    try {
+      // No access token along: the session cookie is what this makes.
+      r = await fetch('/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, credentials: 'same-origin',
+        body: JSON.stringify({ email: address, password: password.value }) });
+      try { body = await r.json(); } catch (err) { /* not JSON */ }
+    } catch (err) {
+      r = null;
+    } finally {
+      $('#login-send').disabled = false;
+      $('#login-state').textContent = '';
+    }
+    if (r && r.ok && body && body.role) {
+      password.value = '';
+      forgetToken();
+      setMe(body);
+      hideLogin();
+      route();
+      $('#main').focus();
+      return;
+    }
+    const status = r ? r.status : 0;
+    const msg = body && body.error;
+    let text;
+    switch (status) {
+      case 0: text = 'The server cannot be reached; try again in a moment.'; break;
+      case 401: text = 'Wrong email or password.'; break;
+      case 429: text = 'Too many attempts, try again in ' + retryAfter(r) + ' min.'; break;
+      case 400: text = 'Not signed in: ' + (msg || 'enter your email and password') + '.'; break;
+      case 503: text = 'The server cannot check passwords right now (its database is unavailable); try again in a moment.'; break;
+      default: text = 'Not signed in (' + status + (msg ? ': ' + msg : '') + ').';
+    }
+    error.textContent = text;
+    error.dataset.status = String(status);
+    password.value = '';
+    if (status === 401) { email.setAttribute('aria-invalid', 'true'); password.setAttribute('aria-invalid', 'true'); }
+    password.focus();
+  }
+
+  // useToken signs in with an access token (the read token or an API
+  // token) from the sign-in form.
+  async function useToken(e) {
+    e.preventDefault();
+    const input = $('#login-token'), error = $('#login-token-error');
+    error.textContent = '';
+    const t = input.value.trim();
+    if (!t) { error.textContent = 'Enter the token.'; input.focus(); return; }
+    token = t;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    $('#token').value = token;
+    let r;
+    try {
+      r = await request('/auth/me', { quiet: true });
+    } catch (err) {
+      error.textContent = err.message;
+      return;
+    }
+    let me = null;
+    try { me = await r.json(); } catch (err) { /* not JSON */ }
+    if (!r.ok || !me || !me.role) {
+      forgetToken();
+      error.textContent = r.status === 401 ? 'The token was not accepted.' : 'The token could not be checked (' + r.status + ').';
+      input.focus();
+      return;
+    }
+    input.value = '';
+    setMe(me);
+    hideLogin();
+    route();
+    $('#main').focus();
+  }
+
+  // signOut ends the cookie session at the server (POST /auth/logout, with
+  // its CSRF token), or forgets an access token, and shows the sign-in
+  // form (without accounts, the token notice).
+  async function signOut() {
+    const me = auth.me;
+    if (me && me.via === 'cookie') {
+      try {
+        const r = await request('/auth/logout', { method: 'POST', quiet: true });
+        if (!r.ok && r.status !== 401) {
+          let msg = r.status + ' ' + r.statusText;
+          try { const b = await r.json(); msg = b.error || msg; } catch (err) { /* not JSON */ }
+          notice('Not signed out: ' + msg);
+          return;
+        }
+      } catch (err) {
+        notice('Not signed out: ' + err.message);
+        return;
+      }
+    }
+    forgetToken();
+    auth.me = null;
+    auth.csrf = '';
+    if (auth.accounts) {
+      showLogin('You are signed out.');
+      $('#login-email').focus();
+    } else {
+      showWho();
+      route();
+    }
   }
 
   // api is request for the JSON API: the answer's body, or an APIError
@@ -76,6 +332,8 @@
   }
 
   function notice(msg) {
+    // While the sign-in form is shown, the views' complaints wait.
+    if (msg && auth.signedOut) return;
     const n = $('#notice');
     n.textContent = msg || '';
     n.hidden = !msg;
@@ -83,6 +341,7 @@
 
   function explain(err) {
     if (err.status === 401) {
+      if (auth.accounts) return 'Sign in to see this.';
       $('#token').focus();
       return TOKEN_MSG;
     }
@@ -181,13 +440,17 @@
 
   // ---------- routing ----------
 
-  const VIEWS = ['list', 'patients', 'patient', 'session', 'upload'];
+  const VIEWS = ['list', 'patients', 'patient', 'session', 'upload', 'audit'];
   let shownView = '';
 
   function route() {
     routeGen++;
     clearTimers();
     notice('');
+    // Signed out, the sign-in form stays; the address is kept, and shown
+    // once signed in.
+    if (auth.signedOut) return;
+    $('#view-login').hidden = true;
     const h = location.hash || '#/';
     const [path, qs] = h.slice(1).split('?');
     const q = new URLSearchParams(qs || '');
@@ -209,6 +472,10 @@
       show('patients');
       $('#nav-patients').setAttribute('aria-current', 'page');
       showPatients(routeGen);
+    } else if (path.startsWith('/audit')) {
+      show('audit');
+      $('#nav-audit').setAttribute('aria-current', 'page');
+      showAudit(q, routeGen);
     } else if (path.startsWith('/upload')) {
       show('upload');
       const p = q.get('patient');
@@ -449,6 +716,80 @@
       if (gen !== routeGen) return;
       notice(explain(err));
     }
+  }
+
+  // ---------- audit trail (admins) ----------
+
+  const audit = { query: '', cursor: null };
+
+  // auditFilterQuery is the audit form's filter as a query string, or
+  // null (with the field marked) when a field is not valid.
+  function auditFilterQuery() {
+    const err = $('#audit-error');
+    err.textContent = '';
+    const p = $('#a-patient').value.trim().toUpperCase();
+    if (p && !/^P\d+$/.test(p)) { err.textContent = 'The patient code is P followed by digits, e.g. P001.'; $('#a-patient').focus(); return null; }
+    const from = $('#a-from').value, to = $('#a-to').value;
+    if (from && to && from > to) { err.textContent = 'The first date is after the last.'; $('#a-from').focus(); return null; }
+    const q = new URLSearchParams();
+    if (p) q.set('patient', p);
+    const u = $('#a-user').value.trim();
+    if (u) q.set('user', u);
+    if (from) q.set('from', from);
+    if (to) q.set('to', to);
+    return q.toString();
+  }
+
+  function auditRow(e) {
+    return el('tr', { 'data-action': e.action, 'data-user': e.user, 'data-patient': e.patient_code || '' },
+      el('td', { text: serverTime(e.at) || '–' }),
+      el('td', { text: e.user || '(unknown email)' }),
+      el('td', {}, el('code', { text: e.action })),
+      el('td', {}, e.patient_code ? el('a', { href: '#/patients/' + encodeURIComponent(e.patient_code), class: 'code' }, e.patient_code) : '–'),
+      el('td', {}, e.session_id ? el('a', { href: '#/session/' + encodeURIComponent(e.session_id) }, e.session_id) : '–'),
+      el('td', { text: e.ip || '–' }));
+  }
+
+  // showAudit lists GET /audit with the address's filter (patient, user,
+  // from, to), newest first, a page at a time.
+  async function showAudit(q, gen) {
+    document.title = 'Audit trail: emgd';
+    const keep = new URLSearchParams();
+    for (const k of ['patient', 'user', 'from', 'to']) if (q.get(k)) keep.set(k, q.get(k));
+    $('#a-patient').value = q.get('patient') || '';
+    $('#a-user').value = q.get('user') || '';
+    $('#a-from').value = DATE_RE.test(q.get('from') || '') ? q.get('from') : '';
+    $('#a-to').value = DATE_RE.test(q.get('to') || '') ? q.get('to') : '';
+    audit.query = keep.toString();
+    audit.cursor = null;
+    $('#audit-error').textContent = '';
+    $('#audit tbody').replaceChildren();
+    $('#audit-more').hidden = true;
+    $('#audit-state').textContent = 'Loading…';
+    await loadAudit(gen, true);
+  }
+
+  async function loadAudit(gen, first) {
+    const q = new URLSearchParams(audit.query);
+    q.set('limit', '100');
+    if (!first && audit.cursor) q.set('cursor', audit.cursor);
+    try {
+      const page = await api('/audit?' + q.toString());
+      if (gen !== routeGen) return;
+      $('#audit tbody').append(...page.entries.map(auditRow));
+      audit.cursor = page.next_cursor;
+      $('#audit-more').hidden = !page.next_cursor;
+      const n = $('#audit tbody').rows.length;
+      setText($('#audit-state'), n ? n + ' entr' + (n === 1 ? 'y' : 'ies') + (page.next_cursor ? ' shown; more below.' : '.') : 'No entries match the filter.');
+    } catch (err) {
+      if (gen !== routeGen) return;
+      $('#audit-state').textContent = '';
+      $('#audit-error').textContent = err.status === 403 ? 'The audit trail is for admins.' : 'The audit trail could not be read: ' + explain(err);
+    }
+  }
+
+  function moreAudit() {
+    if (audit.cursor) loadAudit(routeGen, false);
   }
 
   // ---------- patient page ----------
@@ -1115,8 +1456,15 @@
       sess = await api('/sessions/' + encodeURIComponent(id));
     } catch (err) {
       if (gen !== routeGen) return;
-      notice(explain(err));
-      $('#s-title').textContent = 'Session';
+      // Another therapist's patient's session answers 404 too: as absent.
+      notice(err.status === 404 ? 'Session not found: there is no session ' + id + ' among the patients you can see.' : explain(err));
+      $('#s-title').textContent = err.status === 404 ? 'Session not found' : 'Session';
+      view.id = null;
+      view.sess = null;
+      for (const sel of ['#s-meta', '#s-scores', '#s-compliance', '#chart-list']) $(sel).replaceChildren();
+      $('#s-status').replaceChildren();
+      $('#s-failure').hidden = true;
+      $('#s-replaced').hidden = true;
       return;
     }
     if (gen !== routeGen) return;
@@ -1473,7 +1821,7 @@
     }
     $('#s-recalc').disabled = false;
     state.textContent = 'Recalculation refused: ' + (err.status === 0 ? 'the server cannot be reached.' : err.status === 401
-      ? 'an access token is needed (top of the page).' : err.message);
+      ? (auth.accounts ? 'sign in again.' : 'an access token is needed (top of the page).') : err.message);
   }
 
   // showReplaced says, on the page of a session whose file was uploaded
@@ -1922,7 +2270,8 @@
     const msg = body && (body.error || (typeof body.detail === 'string' ? body.detail : ''));
     switch (status) {
       case 0: return 'The upload failed: the server could not be reached.';
-      case 401: return TOKEN_MSG;
+      case 401: return auth.accounts ? 'The upload was refused: sign in again, then upload the file again.' : TOKEN_MSG;
+      case 404: return 'The upload was refused: ' + (msg || 'no such patient') + ' (you can upload for your own patients only).';
       case 413: return 'The file is too large. ' + (msg || '');
       case 415: return 'The upload was not sent as a form (' + (msg || 'unsupported type') + ').';
       case 422: return 'The file cannot be analysed: ' + (fieldErrors(body) || msg || 'not a readable C3D file');
@@ -1962,6 +2311,7 @@
     xhr = new XMLHttpRequest();
     xhr.open('POST', '/upload?store=true');
     for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
+    if (auth.csrf && !token) xhr.setRequestHeader('X-CSRF-Token', auth.csrf);
     xhr.upload.addEventListener('progress', (e) => {
       if (e.lengthComputable) {
         bar.value = Math.round((e.loaded / e.total) * 100);
@@ -1984,7 +2334,7 @@
       try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
       const status = xhr.status;
       done();
-      if (status === 401) unauthorized();
+      if (status === 401) unauthorized(!!xhr.getResponseHeader(SIGN_IN_HEADER));
       if (status === 200 && body && body.session_id) {
         const link = el('a', { href: '#/session/' + encodeURIComponent(body.session_id), id: 'u-open' }, 'Open session ' + body.session_code);
         const st = body.stored || {};
@@ -2007,12 +2357,27 @@
 
   function init() {
     $('#token').value = token;
-    $('#token-form').addEventListener('submit', (e) => {
+    $('#token-form').addEventListener('submit', async (e) => {
       e.preventDefault();
       token = $('#token').value.trim();
       if (token) sessionStorage.setItem(TOKEN_KEY, token); else sessionStorage.removeItem(TOKEN_KEY);
+      await loadMe();
       route();
     });
+    $('#login-form').addEventListener('submit', signIn);
+    $('#login-token-form').addEventListener('submit', useToken);
+    $('#sign-out').addEventListener('click', signOut);
+    $('#audit-filters').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const q = auditFilterQuery();
+      if (q == null) return;
+      go('#/audit' + (q ? '?' + q : ''));
+    });
+    $('#a-clear').addEventListener('click', () => {
+      for (const id of ['#a-patient', '#a-user', '#a-from', '#a-to']) $(id).value = '';
+      go('#/audit');
+    });
+    $('#audit-more').addEventListener('click', moreAudit);
     $('#filters').addEventListener('submit', (e) => {
       e.preventDefault();
       const p = $('#f-patient').value.trim().toUpperCase();
@@ -2088,7 +2453,9 @@
     $('#u-cancel').addEventListener('click', () => { if (xhr) xhr.abort(); });
 
     window.addEventListener('hashchange', route);
-    route();
+    // Who the page's credentials name first (a cookie session's CSRF
+    // token with it), then the view of the address.
+    loadMe().then(() => route());
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
