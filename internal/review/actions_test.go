@@ -69,6 +69,13 @@ type actionEnv struct {
 
 func newActionEnv(t *testing.T, st store.Store, limit int64) *actionEnv {
 	t.Helper()
+	return newActionEnvSettings(t, st, limit, st)
+}
+
+// newActionEnvSettings is newActionEnv with the review's patient settings
+// in ps.
+func newActionEnvSettings(t *testing.T, st store.Store, limit int64, ps store.Settings) *actionEnv {
+	t.Helper()
 	fs, err := storage.OpenFolder(filepath.Join(t.TempDir(), "storage"), "c3d-examples")
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +103,7 @@ func newActionEnv(t *testing.T, st store.Store, limit int64) *actionEnv {
 			h(w, r.WithContext(ctx))
 		}
 	}
-	review.Register(mux, review.Deps{Store: st, PatientSettings: st, Guard: guard, Service: e.svc, UploadLimit: limit})
+	review.Register(mux, review.Deps{Store: st, PatientSettings: ps, Guard: guard, Service: e.svc, UploadLimit: limit})
 	e.srv = httptest.NewServer(apidoctest.New(t, mux).Wrap(mux))
 	t.Cleanup(e.srv.Close)
 	return e

@@ -242,25 +242,56 @@ func (h *handler) currentVersion(ctx context.Context, code string) (int, error) 
 	return p.Version, nil
 }
 
+// saveMVCAttempts bounds the saves of an MVC estimate that find the
+// settings changed since they were read.
+const saveMVCAttempts = 5
+
 // saveMVC writes the patient's current settings with mvc as their MVC per
 // channel (a channel's earlier value, under any of its names, replaced;
 // other channels and every other setting unchanged) as the next version,
-// saved by the request's principal.
+// saved by the request's principal. The save is a compare-and-swap on the
+// version read: when another save came in between, the estimate is merged
+// again into that newer version (its other fields kept), up to
+// saveMVCAttempts times; then 409.
 func (h *handler) saveMVC(ctx context.Context, code string, mvc map[string]float64) (*store.PatientSettings, error) {
 	ps, err := h.settingsStore()
 	if err != nil {
 		return nil, err
 	}
-	var d SettingsDocument
-	cur, err := ps.CurrentSettings(ctx, code)
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(cur.Document, &d); err != nil {
-			return nil, fmt.Errorf("patient %s settings version %d: %w", code, cur.Version, err)
-		}
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, err
+	by := auth.FromContext(ctx).Name()
+	if by == "" {
+		by = UpdatedByAPI
 	}
+	for range saveMVCAttempts {
+		var d SettingsDocument
+		read := 0
+		cur, err := ps.CurrentSettings(ctx, code)
+		switch {
+		case err == nil:
+			if err := json.Unmarshal(cur.Document, &d); err != nil {
+				return nil, fmt.Errorf("patient %s settings version %d: %w", code, cur.Version, err)
+			}
+			read = cur.Version
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
+		b, err := withMVC(d, mvc)
+		if err != nil {
+			return nil, err
+		}
+		p, err := ps.SaveSettingsIf(ctx, code, b, by, read)
+		if !errors.Is(err, store.ErrVersionConflict) {
+			return p, err
+		}
+		// Saved meanwhile: merge into the newer version.
+	}
+	return nil, &requestError{http.StatusConflict, fmt.Sprintf(
+		"the settings of patient %s changed %d times while this MVC was being saved; nothing was saved: save it again", code, saveMVCAttempts)}
+}
+
+// withMVC is the settings document d with mvc as its MVC per channel,
+// checked as PUT checks a document.
+func withMVC(d SettingsDocument, mvc map[string]float64) ([]byte, error) {
 	next := map[string]float64{}
 	for k, v := range d.MVC {
 		if _, replaced := mvc[emg.BaseName(k)]; !replaced {
@@ -276,14 +307,7 @@ func (h *handler) saveMVC(ctx context.Context, code string, mvc map[string]float
 	if d, err = ParseSettings(b); err != nil {
 		return nil, &requestError{http.StatusUnprocessableEntity, "the settings with this MVC are not valid: " + err.Error()}
 	}
-	if b, err = json.Marshal(d); err != nil {
-		return nil, err
-	}
-	by := auth.FromContext(ctx).Name()
-	if by == "" {
-		by = UpdatedByAPI
-	}
-	return ps.SaveSettings(ctx, code, b, by)
+	return json.Marshal(d)
 }
 
 func mvcRoute(tags, guarded []string, code apidoc.Param, none apidoc.Response) route {
@@ -294,7 +318,8 @@ func mvcRoute(tags, guarded []string, code apidoc.Param, none apidoc.Response) r
 			"optionally `save` estimates from a calibration recording. Each channel's MVC is estimated exactly as the analysis estimates it when " +
 			"no MVC is set (the 95th percentile of the channel's Processed envelope), with the profile and validation limits of the patient's " +
 			"settings. With save, the patient's current settings are written as a new version with these values in `mvc` (other channels and " +
-			"every other setting unchanged; updated_by the request's user); analyses already stored do not change. The request is recorded in " +
+			"every other setting unchanged; updated_by the request's user); analyses already stored do not change. The save is made on the version " +
+			"read only: a settings save that comes in between is kept, and the estimate merged into it (a few attempts, then 409). The request is recorded in " +
 			"the audit trail (mvc.calibrate) before the estimate is made; when it cannot be, 503 and nothing is done.",
 		Params: []apidoc.Param{code},
 		Body: &apidoc.Body{ContentType: "application/json", Type: MVCRequest{}, Required: true,
@@ -302,7 +327,7 @@ func mvcRoute(tags, guarded []string, code apidoc.Param, none apidoc.Response) r
 		Responses: []apidoc.Response{jsonAnswer(http.StatusOK, "The estimate (and the settings version written)", MVCResponse{}),
 			errAnswer(http.StatusBadRequest, "A malformed patient code, JSON or form, no session_id, no file part, an unknown key or field"),
 			errAnswer(http.StatusNotFound, "No such session of this patient (or a patient the user may not see), or its file is no longer in storage"),
-			errAnswer(http.StatusConflict, "The session's file was overwritten after the session was created (the newer version has its own session)"),
+			errAnswer(http.StatusConflict, "The session's file was overwritten after the session was created (the newer version has its own session), or with save the settings kept changing while the estimate was being saved (nothing saved)"),
 			errAnswer(http.StatusRequestEntityTooLarge, "A body over 64 KiB (JSON) or a recording over the upload limit"),
 			errAnswer(http.StatusUnsupportedMediaType, "Neither JSON nor a multipart form"),
 			errAnswer(http.StatusUnprocessableEntity, "Not a readable C3D file, over the analysis limits, no channel gives an estimate, or a rejected session"),

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -195,7 +197,60 @@ func (h *handler) getPatient(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, settingsResponse(code, p))
+	out := settingsResponse(code, p)
+	setVersionTag(w, out.SettingsVersion)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// setVersionTag answers the settings version as the ETag that a PUT's
+// If-Match gives back.
+func setVersionTag(w http.ResponseWriter, version int) {
+	w.Header().Set("ETag", `"`+strconv.Itoa(version)+`"`)
+}
+
+// ifMatch reads a PUT's If-Match: the settings versions it names, and
+// all for "*" (any existing version); present is false without the
+// header. A tag that is not
+// a quoted version number never matches (a weak one either: If-Match
+// compares strongly); a header that is not a list of entity tags is a
+// 400.
+func ifMatch(r *http.Request) (versions []int, all, present bool, err error) {
+	vals := r.Header.Values("If-Match")
+	if len(vals) == 0 {
+		return nil, false, false, nil
+	}
+	for _, v := range vals {
+		for _, tag := range strings.Split(v, ",") {
+			tag = strings.TrimSpace(tag)
+			switch {
+			case tag == "":
+			case tag == "*":
+				all = true
+			case strings.HasPrefix(tag, `W/"`) && strings.HasSuffix(tag, `"`) && len(tag) >= 4:
+				// weak: never matches
+			case len(tag) >= 2 && tag[0] == '"' && tag[len(tag)-1] == '"' && !strings.Contains(tag[1:len(tag)-1], `"`):
+				if n, err := strconv.Atoi(tag[1 : len(tag)-1]); err == nil && strconv.Itoa(n) == tag[1:len(tag)-1] && n >= 0 {
+					versions = append(versions, n)
+				}
+			default:
+				return nil, false, true, badRequest(`If-Match: %q is not an entity tag; send the settings_version read, quoted ("3"), as GET /patients/{code} answers it in ETag`, tag)
+			}
+		}
+	}
+	return versions, all, true, nil
+}
+
+// versionConflict is the 412 of a save whose If-Match (or read) version
+// is not the current one.
+func versionConflict(w http.ResponseWriter, code string, sent []int, current int) {
+	setVersionTag(w, current)
+	read := "the version sent"
+	if len(sent) == 1 {
+		read = "version " + strconv.Itoa(sent[0])
+	}
+	writeJSON(w, http.StatusPreconditionFailed, apidoc.ErrorResponse{Error: fmt.Sprintf(
+		"the settings of patient %s are at version %d, not %s (If-Match): they were saved meanwhile; read version %d (GET /patients/%s), apply the change to it and save again",
+		code, current, read, current, code)})
 }
 
 func (h *handler) putSettings(w http.ResponseWriter, r *http.Request) {
@@ -209,6 +264,11 @@ func (h *handler) putSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ps, err := h.settingsStore()
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	matches, matchAny, conditional, err := ifMatch(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -228,12 +288,42 @@ func (h *handler) putSettings(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	// With If-Match the save is made only on the version the client read
+	// (a compare-and-swap in the store), so that a save made meanwhile is
+	// never silently replaced; without it the last writer wins.
+	expected := -1
+	if conditional {
+		cur := 0
+		p, err := ps.CurrentSettings(r.Context(), code)
+		switch {
+		case err == nil:
+			cur = p.Version
+		case !errors.Is(err, store.ErrNotFound):
+			h.fail(w, r, err)
+			return
+		}
+		if !slices.Contains(matches, cur) && !(matchAny && cur > 0) {
+			versionConflict(w, code, matches, cur)
+			return
+		}
+		expected = cur
+	}
 	// The change is recorded before it is made.
 	if err := h.audit(r, actionSettingsUpdate, code, ""); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	p, err := ps.SaveSettings(r.Context(), code, doc, updatedBy(r))
+	var p *store.PatientSettings
+	if expected >= 0 {
+		p, err = ps.SaveSettingsIf(r.Context(), code, doc, updatedBy(r), expected)
+	} else {
+		p, err = ps.SaveSettings(r.Context(), code, doc, updatedBy(r))
+	}
+	var conflict *store.VersionConflictError
+	if errors.As(err, &conflict) {
+		versionConflict(w, code, []int{expected}, conflict.Current)
+		return
+	}
 	if errors.Is(err, store.ErrInvalidInput) {
 		writeJSON(w, http.StatusUnprocessableEntity, apidoc.ErrorResponse{Error: err.Error()})
 		return
@@ -242,6 +332,7 @@ func (h *handler) putSettings(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	setVersionTag(w, p.Version)
 	writeJSON(w, http.StatusOK, settingsResponse(code, p))
 }
 
@@ -271,20 +362,35 @@ func (h *handler) settingsHistory(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// versionTag documents the ETag of a settings answer.
+var versionTag = map[string]string{"ETag": "the current settings version, quoted (\"3\"; \"0\": none): PUT /patients/{code}/settings takes it back in If-Match"}
+
+func withHeaders(r apidoc.Response, h map[string]string) apidoc.Response {
+	r.Headers = h
+	return r
+}
+
 func settingsRoutes(tags, guarded []string, code apidoc.Param, badPatient, noPatient apidoc.Response) []route {
 	none := errAnswer(http.StatusNotImplemented, "The server's store keeps no patient settings")
 	return []route{
 		{apidoc.Op{Method: "GET", Path: "/patients/{code}", Tags: tags, Security: guarded, Summary: "A patient's current settings",
 			Description: "The current settings version of the patient: session parameters (emg.Params, as `emgd analyze --params` reads them) plus muscle_names and sessions_per_week. A patient without settings has version 0 and settings {}.",
 			Params:      []apidoc.Param{code},
-			Responses:   []apidoc.Response{jsonAnswer(http.StatusOK, "The settings in force", PatientSettingsResponse{}), badPatient, noPatient, none}},
+			Responses: []apidoc.Response{withHeaders(jsonAnswer(http.StatusOK, "The settings in force", PatientSettingsResponse{}), versionTag),
+				badPatient, noPatient, none}},
 			func(h *handler) http.HandlerFunc { return h.getPatient }},
 		{apidoc.Op{Method: "PUT", Path: "/patients/{code}/settings", Tags: tags, Security: guarded, Summary: "Save a patient's settings as a new version",
-			Description: "The whole settings document (what GET /patients/{code} answers in settings). It becomes the next version; every version is kept. Phase 2 of sessions created from now on uses it; stored analyses do not change.",
-			Params:      []apidoc.Param{code},
-			Body:        &apidoc.Body{ContentType: "application/json", Type: SettingsDocument{}, Required: true},
-			Responses: []apidoc.Response{jsonAnswer(http.StatusOK, "The saved version", PatientSettingsResponse{}), badPatient,
+			Description: "The whole settings document (what GET /patients/{code} answers in settings). It becomes the next version; every version is kept. Phase 2 of sessions created from now on uses it; stored analyses do not change. " +
+				"Send `If-Match` with the ETag GET /patients/{code} answered (`\"<settings_version>\"`, `\"0\"` for a patient without settings) to save only if nobody saved meanwhile: " +
+				"when the current version is another, nothing is saved and the answer is 412 naming it (the edit is then made again on that version). " +
+				"Without If-Match the save is unconditional: the last writer wins, and a version saved between the client's read and this save is replaced (it stays in the history).",
+			Params: []apidoc.Param{code, {Name: "If-Match", In: "header",
+				Description: "the settings version read, as GET /patients/{code} answers it in ETag (\"3\"); * : any existing version", Type: ""}},
+			Body: &apidoc.Body{ContentType: "application/json", Type: SettingsDocument{}, Required: true},
+			Responses: []apidoc.Response{withHeaders(jsonAnswer(http.StatusOK, "The saved version", PatientSettingsResponse{}), versionTag),
+				errAnswer(http.StatusBadRequest, "A malformed patient code or If-Match header"),
 				errAnswer(http.StatusNotFound, "A patient the user may not see (another therapist's)"),
+				withHeaders(errAnswer(http.StatusPreconditionFailed, "If-Match names a version that is no longer current: another save came first; the message and ETag give the current version; nothing is saved"), versionTag),
 				errAnswer(http.StatusRequestEntityTooLarge, "A document over 1 MiB"),
 				errAnswer(http.StatusUnprocessableEntity, "An invalid value or an unknown key; the message names the field"), none}},
 			func(h *handler) http.HandlerFunc { return h.putSettings }},
