@@ -102,5 +102,8 @@ func (c *cors) annotate(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Set("Access-Control-Allow-Credentials", "true")
+	// The settings version a PUT gives back in If-Match, readable by
+	// the script.
+	h.Set("Access-Control-Expose-Headers", "ETag")
 	h.Add("Vary", "Origin")
 }

@@ -73,7 +73,8 @@ func TestCORS(t *testing.T) {
 		resp, _ := e.raw("GET", path, "Origin", allowed, "Accept-Encoding", "gzip")
 		h := resp.Header
 		vary := strings.Join(h.Values("Vary"), ",")
-		if h.Get("Access-Control-Allow-Origin") != allowed || h.Get("Access-Control-Allow-Credentials") != "true" || !strings.Contains(vary, "Origin") {
+		if h.Get("Access-Control-Allow-Origin") != allowed || h.Get("Access-Control-Allow-Credentials") != "true" || !strings.Contains(vary, "Origin") ||
+			h.Get("Access-Control-Expose-Headers") != "ETag" {
 			t.Errorf("GET %s from %s: %d %v", path, allowed, resp.StatusCode, h)
 		}
 		if strings.HasPrefix(path, "/signals/") && !strings.Contains(vary, "Accept-Encoding") {
