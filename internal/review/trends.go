@@ -41,6 +41,8 @@ type TrendChannel struct {
 	MPF               *float64 `json:"mpf"`
 	MDF               *float64 `json:"mdf"`
 	FatigueIndex      *float64 `json:"fatigue_index" doc:"fatigue_index_fi_nsm5"`
+	MVC               *float64 `json:"mvc" doc:"the MVC (V) the analysis used: the settings' own value for the channel or the session-wide one, else the estimate from the session; null when the analysis has no MVC threshold"`
+	MVCEstimated      bool     `json:"mvc_estimated" doc:"true when the MVC was estimated from the session (95th percentile of its envelope), not given in the settings"`
 }
 
 // TrendWeek is one ISO week's adherence.
@@ -64,8 +66,43 @@ func trendSession(d *sessionData, set Settings) TrendSession {
 		ts.Channels[base] = TrendChannel{Muscle: muscleOf(set, base), Contractions: ch.ContractionCount, Good: ch.GoodContractionCount,
 			Expected: d.expected(base), MVCCompliant: ch.MVCCompliantCount, DurationCompliant: ch.DurationCompliantCount,
 			RMS: ch.RMS, MAV: ch.MAV, MPF: ch.MPF, MDF: ch.MDF, FatigueIndex: ch.FatigueIndexFINSM5}
+		c := ts.Channels[base]
+		c.MVC, c.MVCEstimated = d.mvcUsed(base, ch)
+		ts.Channels[base] = c
 	}
 	return ts
+}
+
+// mvcUsed is the MVC the analysis used for base, and whether it was
+// estimated from the session: a given MVC as the parameters hold it,
+// else the threshold divided by its percentage of the MVC.
+func (d *sessionData) mvcUsed(base string, ch *channelStats) (*float64, bool) {
+	p := d.Params
+	switch ch.MVCEstimationMethod {
+	case emg.MVCUserProvided:
+		if v, ok := p.MVC[base]; ok && v > 0 {
+			return &v, false
+		}
+	case emg.MVCGlobalProvided:
+		if p.MVCGlobal != nil && *p.MVCGlobal > 0 {
+			v := *p.MVCGlobal
+			return &v, false
+		}
+	}
+	if ch.MVC75Threshold == nil {
+		return nil, false
+	}
+	pct := emg.DefaultThresholdPct
+	if v, ok := p.MVCThresholdPct[base]; ok {
+		pct = v
+	} else if p.ThresholdPct != nil {
+		pct = *p.ThresholdPct
+	}
+	v := *ch.MVC75Threshold / (pct / 100)
+	if !(pct > 0) || math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil, false
+	}
+	return &v, ch.MVCEstimationMethod == emg.MVCBackendEstimation
 }
 
 // weeks counts sessions per ISO week from the week of from (else of the
