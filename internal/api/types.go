@@ -121,6 +121,7 @@ type Analysis struct {
 	ParamsHash        string           `json:"params_hash"`
 	ProcessingVersion string           `json:"processing_version"`
 	Scores            json.RawMessage  `json:"scores" doc:"the scores (an object), or null"`
+	SettingsVersion   int              `json:"settings_version" doc:"the patient's settings version the analysis used (0: none, the defaults and the request's parameters)"`
 }
 
 // AnalyticsSummary is the stored aggregates in emgd analyze's shape.
@@ -195,5 +196,24 @@ func analysisOf(a *store.AnalysisResult) (*Analysis, error) {
 	return &Analysis{ProcessingVersion: a.ProcessingVersion, Params: rawOrNull(a.Params), ParamsHash: a.ParamsHash,
 		AnalyticsSummary: AnalyticsSummary{Analytics: an, AvailableChannels: stored.AvailableChannels, ProcessingVersion: stored.ProcessingVersion,
 			Warnings: stored.Warnings},
-		Scores: rawOrNull(a.Scores), CreatedAt: a.CreatedAt}, nil
+		Scores: rawOrNull(a.Scores), CreatedAt: a.CreatedAt, SettingsVersion: analysisSettingsVersion(a, stored.SettingsVersion)}, nil
+}
+
+// analysisSettingsVersion is the settings version an analysis recorded
+// (as the review reads it): a top-level settings_version of its
+// parameters, else of its summary (inSummary), else of its scores, else 0.
+func analysisSettingsVersion(a *store.AnalysisResult, inSummary int) int {
+	var p, sc struct {
+		SettingsVersion *int `json:"settings_version"`
+	}
+	if json.Unmarshal(a.Params, &p) == nil && p.SettingsVersion != nil {
+		return *p.SettingsVersion
+	}
+	if inSummary != 0 {
+		return inSummary
+	}
+	if json.Unmarshal(a.Scores, &sc) == nil && sc.SettingsVersion != nil {
+		return *sc.SettingsVersion
+	}
+	return 0
 }
