@@ -167,8 +167,17 @@ func TestDashboardLoginTherapist(t *testing.T) {
 	// again from /auth/me).
 	saveSessionsPerWeek := func(value, version string) {
 		t.Helper()
+		b.reqs.reset()
 		b.do("P001's settings "+value, chromedp.Navigate(srv.base+"/#/patients/P001"), chromedp.WaitVisible(css("#settings-form")),
 			b.poll(`document.querySelectorAll('#p-sessions tbody tr[data-code]').length === 2`, 20*time.Second),
+			// The MVC chart from the trends alone: two sessions, two
+			// muscles, each MVC estimated (hollow).
+			b.poll(`document.querySelectorAll('svg[data-chart="mvc"] .point.hollow[data-value]').length === 4`, 20*time.Second))
+		time.Sleep(300 * time.Millisecond) // the browser reports requests asynchronously
+		if per := b.reqs.matching("/sessions/"); len(per) != 0 {
+			t.Errorf("the patient page read sessions one by one: %v", per)
+		}
+		b.do("P001's settings "+value+": save",
 			chromedp.SetValue(css("#set-sessions_per_week"), value),
 			chromedp.Click(css("#set-save")),
 			b.poll(`document.querySelector('#set-version') && document.querySelector('#set-version').dataset.version === '`+version+`' || document.querySelector('#set-error').textContent !== ''`, 20*time.Second))

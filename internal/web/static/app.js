@@ -794,7 +794,7 @@
 
   // ---------- patient page ----------
 
-  const pat = { code: '', known: false, savedVersion: 0, from: '', to: '', trends: null, current: null, history: [], details: new Map(), dirty: false,
+  const pat = { code: '', known: false, savedVersion: 0, from: '', to: '', trends: null, current: null, history: [], dirty: false,
     lastRecorded: null, mvcEstimate: null, polls: 0, queuedVersion: 0 };
   const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
   const DEFAULTS = { threshold_pct: 75, duration_threshold_ms: 2000, expected_contractions: 12, sessions_per_week: 3 };
@@ -833,7 +833,7 @@
     const from = DATE_RE.test(q.get('from') || '') ? q.get('from') : '';
     const to = DATE_RE.test(q.get('to') || '') ? q.get('to') : '';
     if (pat.code !== code) {
-      Object.assign(pat, { code, savedVersion: 0, trends: null, current: null, history: [], details: new Map(), dirty: false, lastRecorded: null, mvcEstimate: null, queuedVersion: 0 });
+      Object.assign(pat, { code, savedVersion: 0, trends: null, current: null, history: [], dirty: false, lastRecorded: null, mvcEstimate: null, queuedVersion: 0 });
       $('#reanalyze-box').hidden = true;
       $('#re-state').textContent = '';
       $('#set-state').textContent = '';
@@ -897,7 +897,6 @@
     showHistory();
     offerReanalysis();
     fillMVCSessions();
-    loadDetails(gen);
     const busy = pat.trends.sessions.some((x) => x.status === 'pending' || x.status === 'processing');
     if (busy || pat.polls > 0) {
       if (pat.polls > 0) pat.polls--;
@@ -998,47 +997,30 @@
     return { mvc: an.mvc75_threshold / (pct / 100), pct, threshold: an.mvc75_threshold, estimated: an.mvc_estimation_method === 'backend_estimation', method: an.mvc_estimation_method };
   }
 
+  // trendMVC is the MVC a session's analysis used for base, as the trends
+  // give it, and whether it was estimated from the session.
+  function trendMVC(s, base) {
+    const c = s && s.channels && s.channels[base];
+    return c && c.mvc != null ? { mvc: c.mvc, estimated: !!c.mvc_estimated } : null;
+  }
+
+  // drawMVC charts the MVC of every session from the trends' answer (no
+  // request per session).
   function drawMVC() {
     const slot = $('#p-mvc-chart');
     if (!slot) return;
     const ss = pat.trends.sessions.filter((s) => s.channels && Object.keys(s.channels).length);
     const cats = categories(ss);
     const bases = [...new Set(ss.flatMap((s) => Object.keys(s.channels)))].sort();
-    const have = ss.filter((s) => pat.details.has(s.session_id + '|' + s.settings_version)).length;
     if (!ss.length) { slot.replaceChildren(); return; }
     const series = bases.map((b) => {
-      const vals = ss.map((s) => mvcOf(pat.details.get(s.session_id + '|' + s.settings_version), b));
+      const vals = ss.map((s) => trendMVC(s, b));
       return { name: muscleLabel(b, muscleOf(b)), values: vals.map((v) => (v ? v.mvc : null)), hollow: vals.map((v) => !!(v && v.estimated)),
-        notes: vals.map((v) => (v ? (v.estimated ? 'estimated from the session' : 'set') + ', threshold ' + num(v.pct) + ' % = ' + num(v.threshold) + ' V' : '')) };
+        notes: vals.map((v) => (v ? (v.estimated ? 'estimated from the session' : 'set in the settings') : '')) };
     });
-    slot.replaceChildren(window.emgdCharts.lines({ id: 'mvc', title: 'MVC (V)', note: have < ss.length ? '(reading ' + have + ' of ' + ss.length + ' sessions…)' : 'per session; hollow: estimated from the session',
+    slot.replaceChildren(window.emgdCharts.lines({ id: 'mvc', title: 'MVC (V)', note: 'per session; hollow: estimated from the session',
       summary: series.map((s) => s.name + ' ' + s.values.map(num).join(', ')).join('; '), categories: cats, format: num, yLabel: 'V', zero: true,
       hollowNote: 'hollow marker: estimated from that session (no MVC set)', series }));
-  }
-
-  // loadDetails reads each session's analysis (a few at a time) for the
-  // MVC it used, then draws the MVC chart.
-  async function loadDetails(gen) {
-    const todo = pat.trends.sessions.filter((s) => s.channels && Object.keys(s.channels).length && !pat.details.has(s.session_id + '|' + s.settings_version)).slice(-120);
-    if (!todo.length) return;
-    let i = 0;
-    const worker = async () => {
-      while (i < todo.length) {
-        const s = todo[i++];
-        try {
-          const d = await api('/sessions/' + encodeURIComponent(s.session_id));
-          if (gen !== routeGen) return;
-          pat.details.set(s.session_id + '|' + s.settings_version, d);
-        } catch (err) {
-          if (gen !== routeGen) return;
-          pat.details.set(s.session_id + '|' + s.settings_version, null);
-        }
-      }
-    };
-    await Promise.all([worker(), worker(), worker()]);
-    if (gen !== routeGen) return;
-    drawMVC();
-    showSettingsSource();
   }
 
   function drawWeeks() {
@@ -1174,7 +1156,7 @@
   function latestMVC(base) {
     const ss = pat.trends ? pat.trends.sessions : [];
     for (let i = ss.length - 1; i >= 0; i--) {
-      const v = mvcOf(pat.details.get(ss[i].session_id + '|' + ss[i].settings_version), base);
+      const v = trendMVC(ss[i], base);
       if (v && v.estimated) return { v, s: ss[i] };
     }
     return null;
@@ -1527,8 +1509,11 @@
       const tr = await api('/patients/' + enc + '/trends' + (d ? rangeQuery(d, d) : ''));
       if (gen !== routeGen || !view.review || view.review.key !== key) return;
       const row = (tr.sessions || []).find((s) => s.session_id === sess.id);
+      // The analysis names its settings version itself; the trends' row
+      // gives the muscle names.
+      if (a.settings_version != null) view.review.version = a.settings_version;
       if (row) {
-        view.review.version = row.settings_version;
+        if (a.settings_version == null) view.review.version = row.settings_version;
         for (const [b, c] of Object.entries(row.channels || {})) if (c.muscle) view.review.muscles[b] = c.muscle;
       }
       if (view.review.version) {
