@@ -251,7 +251,8 @@ func (e *scopeEnv) call(q request, who string, broken bool) (int, []byte) {
 type routeCase struct {
 	// kind: patient (the request names one patient's data), list (the
 	// answer lists several patients'), global (no patient's data, guarded),
-	// open (not guarded, or static).
+	// admin (a change to what scores every patient: admins only, 403 for a
+	// therapist), open (not guarded, or static).
 	kind string
 	req  func(e *scopeEnv, tg target) request
 	want int // the success status (0: 200)
@@ -294,6 +295,17 @@ func scopeCases() map[string]routeCase {
 	}
 	global := func(action string, req func(e *scopeEnv, tg target) request) routeCase {
 		return routeCase{kind: "global", req: req, action: action}
+	}
+	adminOnly := func(action string, req func(e *scopeEnv, tg target) request) routeCase {
+		return routeCase{kind: "admin", req: req, action: action}
+	}
+	// globalConfig stores a fresh configuration that names no patient.
+	globalConfig := func(e *scopeEnv) string {
+		c, err := e.store.CreateScoringConfig(context.Background(), store.ScoringConfig{Name: "g", Weights: store.DefaultScoringWeights()})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return c.ID
 	}
 	scoring := `{"configuration_name":"c","weight_compliance":0.4,"weight_symmetry":0.3,"weight_effort":0.2,"weight_game":0.1}`
 	// customConfig stores a fresh custom configuration of tg's patient.
@@ -349,10 +361,12 @@ func scopeCases() map[string]routeCase {
 		"GET /health":                        openGet("/health"),
 		"GET /config/defaults":               global("", func(*scopeEnv, target) request { return get("/config/defaults") }),
 		"GET /scoring/configurations":        {kind: "list", listed: configPatients, req: func(*scopeEnv, target) request { return get("/scoring/configurations") }},
-		"POST /scoring/configurations":       global("scoring.create", func(*scopeEnv, target) request { return jsonReq("POST", "/scoring/configurations", scoring) }),
+		"POST /scoring/configurations":       adminOnly("scoring.create", func(*scopeEnv, target) request { return jsonReq("POST", "/scoring/configurations", scoring) }),
 		"GET /scoring/configurations/active": global("", func(*scopeEnv, target) request { return get("/scoring/configurations/active") }),
-		"PUT /scoring/configurations/{config_id}/activate": patient("scoring.activate", false, func(e *scopeEnv, tg target) request {
-			return request{method: "PUT", path: "/scoring/configurations/" + customConfig(e, tg) + "/activate"}
+		// Whatever configuration is activated, it scores every patient
+		// without their own.
+		"PUT /scoring/configurations/{config_id}/activate": adminOnly("scoring.activate", func(e *scopeEnv, _ target) request {
+			return request{method: "PUT", path: "/scoring/configurations/" + globalConfig(e) + "/activate"}
 		}),
 		"DELETE /scoring/configurations/{config_id}": patient("scoring.delete", false, func(e *scopeEnv, tg target) request {
 			return request{method: "DELETE", path: "/scoring/configurations/" + customConfig(e, tg)}
@@ -363,7 +377,7 @@ func scopeCases() map[string]routeCase {
 		"POST /scoring/configurations/custom": upd(patient("scoring.custom", false, func(_ *scopeEnv, tg target) request {
 			return jsonReq("POST", "/scoring/configurations/custom", `{"configuration_name":"mine","therapist_id":"t2","patient_id":"`+tg.patient+`"}`)
 		})),
-		"PUT /scoring/configurations/default": global("scoring.default", func(*scopeEnv, target) request {
+		"PUT /scoring/configurations/default": adminOnly("scoring.default", func(*scopeEnv, target) request {
 			return jsonReq("PUT", "/scoring/configurations/default", `{"configuration_name":"GHOSTLY+ Default"}`)
 		}),
 		"GET /scoring/adherence/{patient_code}": patient("adherence.read", false, func(_ *scopeEnv, tg target) request {
@@ -501,6 +515,18 @@ func everyRoute(t *testing.T, st store.Store) {
 				}
 			case "global":
 				e.expect(t, c, c.req(e, e.p1), "therapist", want, "")
+			case "admin":
+				n, queued := e.audit.len(), e.queued()
+				if code, body := e.call(c.req(e, e.p1), "therapist", false); code != 403 || !bytes.Contains(body, []byte("admin only")) {
+					t.Errorf("therapist: %d %.300s, want 403 admin only", code, body)
+				}
+				if got := e.audit.since(n); len(got) > 0 {
+					t.Errorf("therapist: audited %+v", got)
+				}
+				if e.queued() != queued {
+					t.Errorf("therapist: a job was queued")
+				}
+				e.expect(t, c, c.req(e, e.p1), "admin", want, "")
 			case "list":
 				for _, who := range []string{"therapist", "admin"} {
 					code, body := e.expect(t, c, c.req(e, e.p1), who, want, "")
@@ -553,7 +579,11 @@ func everyRoute(t *testing.T, st store.Store) {
 				// An auditor that fails: 503, and nothing done.
 				queued := e.queued()
 				before, _ := st.CurrentSettings(context.Background(), "P001")
-				if code, body := e.call(c.req(e, e.p1), "therapist", true); code != 503 {
+				who := "therapist"
+				if c.kind == "admin" {
+					who = "admin"
+				}
+				if code, body := e.call(c.req(e, e.p1), who, true); code != 503 {
 					t.Errorf("failing auditor: %d %.300s, want 503", code, body)
 				}
 				if e.queued() != queued {

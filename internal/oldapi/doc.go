@@ -39,6 +39,15 @@
 //     sent; keeps it active and global; recreates it if missing.
 //   - GET /scoring/adherence/{patient_code}?sessions_completed=: see below.
 //
+// With accounts, what applies to every patient's scores is an admin's:
+// POST /scoring/configurations (it stores no patient), activating any
+// configuration (the one active scores every patient without their own),
+// deleting one that names no patient and PUT /scoring/configurations/default
+// answer a therapist 403 {"message":"admin only: ..."} before the body is
+// read or anything is audited. A patient's configuration (custom, deleted,
+// read) stays the business of users who may see that patient; another
+// patient's answers 404 as an absent one (scope.go).
+//
 // Scoring configurations are stored in emgd's database (table
 // scoring_configurations, migration 00003), which a fresh database creates
 // holding GHOSTLY-TRIAL-DEFAULT with the old weights (compliance 0.50,

@@ -360,6 +360,9 @@ func (h *handler) activeConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) createConfig(w http.ResponseWriter, r *http.Request) {
+	if !adminOnly(w, r, "a scoring configuration without a patient can be activated for every patient; a therapist saves a patient's with POST /scoring/configurations/custom") {
+		return
+	}
 	q, ok := decodeScoringRequest(r, w)
 	if !ok {
 		return
@@ -386,8 +389,13 @@ type MessageResponse struct {
 
 func (h *handler) activateConfig(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("config_id")
-	patient, ok := h.configInScope(w, r, id)
-	if !ok || !h.audit(w, r, actionScoringActive, patient) {
+	// Whatever configuration it names: the active configuration scores
+	// every patient without their own (the store keeps one active).
+	if !adminOnly(w, r, "the active scoring configuration scores every patient") {
+		return
+	}
+	c, ok := h.configInScope(w, r, id)
+	if !ok || !h.audit(w, r, actionScoringActive, configPatient(c)) {
 		return
 	}
 	_, err := h.st.ActivateScoringConfig(r.Context(), id)
@@ -403,8 +411,14 @@ func (h *handler) activateConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) deleteConfig(w http.ResponseWriter, r *http.Request) {
-	patient, ok := h.configInScope(w, r, r.PathValue("config_id"))
-	if !ok || !h.audit(w, r, actionScoringDelete, patient) {
+	c, ok := h.configInScope(w, r, r.PathValue("config_id"))
+	if !ok {
+		return
+	}
+	if c != nil && configPatient(c) == "" && !adminOnly(w, r, "this scoring configuration names no patient: it can apply to every patient") {
+		return
+	}
+	if !h.audit(w, r, actionScoringDelete, configPatient(c)) {
 		return
 	}
 	err := h.st.DeleteScoringConfig(r.Context(), r.PathValue("config_id"))
@@ -482,6 +496,9 @@ func (h *handler) saveCustom(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) saveDefault(w http.ResponseWriter, r *http.Request) {
+	if !adminOnly(w, r, "the default scoring configuration scores every patient") {
+		return
+	}
 	q, ok := decodeScoringRequest(r, w)
 	if !ok {
 		return

@@ -47,20 +47,34 @@ func (h *handler) audit(w http.ResponseWriter, r *http.Request, action, patient 
 
 // configInScope answers 404, as for an absent configuration, when the
 // configuration id is another patient's than the principal's, and reports
-// whether the request may go on; it returns the configuration's patient.
-func (h *handler) configInScope(w http.ResponseWriter, r *http.Request, id string) (string, bool) {
+// whether the request may go on; it returns the configuration (nil when
+// there is none: the route answers its own 404).
+func (h *handler) configInScope(w http.ResponseWriter, r *http.Request, id string) (*store.ScoringConfig, bool) {
 	c, err := h.st.GetScoringConfig(r.Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidInput):
-		return "", true // the route answers its own 404
+		return nil, true // the route answers its own 404
 	case err != nil:
 		h.internal(w, r, "Reading the scoring configuration", err)
-		return "", false
+		return nil, false
 	case !mayConfig(r, c):
 		httpError(w, r, http.StatusNotFound, "Scoring configuration not found")
-		return "", false
+		return nil, false
 	}
-	return configPatient(c), true
+	return c, true
+}
+
+// adminOnly answers 403 and returns false unless the request's principal
+// sees every patient (an admin, the read token, or no accounts): the
+// change it asks for (why) applies to every patient's scores. Checked
+// before anything else, so that the answer says nothing of what the
+// request names.
+func adminOnly(w http.ResponseWriter, r *http.Request, why string) bool {
+	if auth.FromContext(r.Context()).All() {
+		return true
+	}
+	httpError(w, r, http.StatusForbidden, "admin only: "+why)
+	return false
 }
 
 // deref is *p, or "".
