@@ -102,6 +102,9 @@ func (s *Server) routes() []struct {
 			s.read(s.getSession)},
 		{apidoc.Op{Method: "POST", Path: "/sessions/{id}/recalc", Tags: []string{"sessions"},
 			Summary: "Analyse a session again with new parameters", Params: []apidoc.Param{sessionRef},
+			Description: "The parameters override the patient's settings (of the session's creation) field by field. The settings' values for a channel " +
+				"the recording does not have are left out, with a warning in the analysis's analytics_summary.warnings; a parameter sent here naming " +
+				"such a channel is not: the session then fails with an error naming it (invalid parameter mvc: no channel \"CH3\" in the recording).",
 			Body: &apidoc.Body{ContentType: "application/json", Type: emg.Params{}, Description: "Session parameters (all optional; an empty body takes the defaults)"},
 			Responses: []apidoc.Response{jsonAnswer(http.StatusAccepted, "Enqueued", RecalcResponse{}),
 				errAnswer(http.StatusBadRequest, "Not JSON, or unknown fields"), errAnswer(http.StatusNotFound, "No such session"),
