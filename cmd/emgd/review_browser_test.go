@@ -3,6 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -375,6 +378,9 @@ func TestDashboardWeeklyReview(t *testing.T) {
 				if h := b.text("#s-analytics thead"); !strings.Contains(h, "CH1 · Left quadriceps") {
 					t.Errorf("channel table header %q", h)
 				}
+				if hidden := eval[bool](b, `document.querySelector('#s-notes').hidden`); !hidden {
+					t.Errorf("analysis notes shown for a session without warnings: %q", b.text("#s-notes"))
+				}
 				b.shot("review-session-desktop.png")
 			} else {
 				// Tablet: a vertical swipe over a chart scrolls the page.
@@ -420,4 +426,142 @@ func TestDashboardWeeklyReview(t *testing.T) {
 			b.checkNoErrors()
 		})
 	}
+}
+
+// settingsCall is a request on a patient's settings with the token:
+// method, path, a JSON body (none when empty) and If-Match (none when
+// empty); it answers the status, the ETag and the decoded body.
+func (s *dashServer) settingsCall(method, path, body, ifMatch string) (int, string, map[string]any) {
+	s.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, s.base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+dashToken)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if ifMatch != "" {
+		req.Header.Set("If-Match", ifMatch)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, resp.Header.Get("ETag"), out
+}
+
+// A save in the settings form names the version the form was filled
+// from: when another save came meanwhile (here through the API) the page
+// says who saved which version when, keeps the user's edits (the fields
+// they did not touch take the new version's values, the ones both changed
+// are marked) and the next save makes the version after it; "Load their
+// version" drops the edits instead. A session whose patient's settings
+// name a channel the recording does not have lists the analysis's warning
+// under "Analysis notes".
+func TestDashboardSettingsConflict(t *testing.T) {
+	if chromium() == "" {
+		testenv.Require(t, "Chromium not installed (apt-get install chromium)")
+	}
+	ghostly := testenv.Testdata(t, "ghostly")
+	dir := t.TempDir()
+	addr, _ := startServe(t, serverConfig{DataDir: dir, ReadToken: dashToken}, true)
+	srv := &dashServer{t: t, dir: dir, base: "http://" + addr}
+
+	b := openBrowser(t, 1280, 800)
+	b.do("open P081", chromedp.Navigate(srv.base+"/#/patients/P081"), chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem('emgd.token', '`+dashToken+`')`),
+		chromedp.Reload(), chromedp.WaitVisible(css("#settings-form")),
+		b.poll(`document.querySelector('#set-source').textContent.includes('version 0') && !!document.querySelector('#set-muscle_names-CH1')`, 20*time.Second))
+
+	// Edits in the page, then a save through the API before the page's.
+	b.do("edit", chromedp.ScrollIntoView(css("#settings-form")), chromedp.SendKeys(css("#set-threshold_pct"), "60"),
+		chromedp.SendKeys(css("#set-muscle_names-CH1"), "Left quadriceps"))
+	code, etag, _ := srv.settingsCall("PUT", "/patients/P081/settings",
+		`{"threshold_pct": 70, "sessions_per_week": 2, "mvc": {"CH3": 0.0003}, "muscle_names": {"CH3": "Left calf"}}`, `"0"`)
+	if code != 200 || etag != `"1"` {
+		t.Fatalf("save through the API: %d, ETag %s", code, etag)
+	}
+	b.do("save on version 0", chromedp.Click(css("#set-save")),
+		b.poll(`!document.querySelector('#set-conflict').hidden && document.querySelector('#set-conflict').dataset.version === '1'`, 15*time.Second))
+	msg := b.text("#set-conflict-text")
+	for _, want := range []string{"Saved meanwhile by api at ", " as version 1: your changes are kept in the form; review and save again.",
+		"Changed by both: MVC threshold (% of MVC) (theirs: 70, yours: 60)"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("conflict message %q lacks %q", msg, want)
+		}
+	}
+	form := eval[map[string]string](b, `Object.fromEntries([...document.querySelectorAll('#settings-form input')].filter(i => i.value).map(i => [i.id, i.value]))`)
+	for id, want := range map[string]string{"set-threshold_pct": "60", "set-muscle_names-CH1": "Left quadriceps", "set-sessions_per_week": "2",
+		"set-mvc-CH3": "0.0003", "set-muscle_names-CH3": "Left calf"} {
+		if form[id] != want {
+			t.Errorf("after the conflict %s reads %q, want %q (form %v)", id, form[id], want, form)
+		}
+	}
+	if v := eval[string](b, `(document.querySelector('#set-version') || {dataset: {}}).dataset.version || ''`); v != "1" {
+		t.Errorf("version in force shown after the conflict %q, want 1", v)
+	}
+	if src := b.text("#src-sessions_per_week"); !strings.Contains(src, "set in version 1 by api") {
+		t.Errorf("sessions per week source after the conflict %q", src)
+	}
+	if cls := eval[string](b, `document.querySelector('#set-threshold_pct').className`); !strings.Contains(cls, "clash") {
+		t.Errorf("the field both changed is not marked: class %q", cls)
+	}
+	b.shot("review-settings-conflict.png")
+
+	// Saved again: the next version, with both saves' changes.
+	b.do("save again", chromedp.Click(css("#set-save")),
+		b.poll(`!!document.querySelector('#set-version[data-version="2"]') && document.querySelector('#set-conflict').hidden`, 15*time.Second))
+	if st := b.text("#set-state"); !strings.Contains(st, "Saved as version 2") {
+		t.Errorf("save state %q", st)
+	}
+	code, etag, cur := srv.settingsCall("GET", "/patients/P081", "", "")
+	doc, _ := cur["settings"].(map[string]any)
+	if code != 200 || etag != `"2"` || doc["threshold_pct"] != 60.0 || doc["sessions_per_week"] != 2.0 ||
+		fmt.Sprint(doc["muscle_names"]) != "map[CH1:Left quadriceps CH3:Left calf]" || fmt.Sprint(doc["mvc"]) != "map[CH3:0.0003]" {
+		t.Errorf("after the second save: %d, ETag %s, %v", code, etag, cur)
+	}
+
+	// Another save meanwhile; "Load their version" drops the edit.
+	b.do("edit again", chromedp.SetValue(css("#set-threshold_pct"), ""), chromedp.SendKeys(css("#set-threshold_pct"), "65"))
+	if code, etag, _ := srv.settingsCall("PUT", "/patients/P081/settings",
+		`{"threshold_pct": 80, "sessions_per_week": 2, "mvc": {"CH3": 0.0003}, "muscle_names": {"CH1": "Left quadriceps", "CH3": "Left calf"}}`, `"2"`); code != 200 || etag != `"3"` {
+		t.Fatalf("second save through the API: %d, ETag %s", code, etag)
+	}
+	b.do("save on version 2", chromedp.Click(css("#set-save")),
+		b.poll(`!document.querySelector('#set-conflict').hidden && document.querySelector('#set-conflict').dataset.version === '3'`, 15*time.Second))
+	b.do("load theirs", chromedp.Click(css("#set-load-theirs")),
+		b.poll(`document.querySelector('#set-conflict').hidden && document.querySelector('#set-threshold_pct').value === '80'`, 10*time.Second))
+	if st := b.text("#set-state"); !strings.Contains(st, "version 3") {
+		t.Errorf("after loading theirs the state reads %q", st)
+	}
+	if _, etag, _ := srv.settingsCall("GET", "/patients/P081", "", ""); etag != `"3"` {
+		t.Errorf("loading theirs saved something: ETag %s", etag)
+	}
+
+	// A recording with CH1 and CH2 for settings naming CH3: the session
+	// lists the analysis's warning.
+	srv.deliverFile("P081/Ghostly_Emg_20230321_17-23-09-0409.c3d", filepath.Join(ghostly, "Ghostly_Emg_20230321_17-23-09-0409.c3d"))
+	s := srv.wait("P081S001")
+	if s["status"] != "completed" {
+		t.Fatalf("P081S001: %v %v", s["status"], s["error"])
+	}
+	if a, _ := s["analysis"].(map[string]any); a == nil || fmt.Sprint(a["analytics_summary"].(map[string]any)["warnings"]) == "<nil>" {
+		t.Fatalf("P081S001's analysis has no warnings: %v", s["analysis"])
+	}
+	b.do("open the session", chromedp.Evaluate[chromedp.Void](`location.hash = '#/session/`+fmt.Sprint(s["id"])+`'`),
+		chromedp.WaitVisible(css("#view-session")), b.poll(`!document.querySelector('#s-notes').hidden`, 20*time.Second))
+	notes := eval[[]string](b, `[...document.querySelectorAll('#s-notes-list li')].map(l => l.textContent)`)
+	if len(notes) != 1 || !strings.Contains(notes[0], `patient P081 settings version 3: channel "CH3"`) || !strings.Contains(notes[0], "is not in this recording") ||
+		!strings.Contains(notes[0], "ignored for this session") {
+		t.Errorf("analysis notes %q", notes)
+	}
+	if h := b.text("#s-notes-title"); h != "Analysis notes" {
+		t.Errorf("notes heading %q", h)
+	}
+	b.shot("review-session-notes.png")
+	b.checkNoErrors()
 }

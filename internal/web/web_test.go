@@ -41,7 +41,7 @@ func TestServesTheDashboard(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
 		t.Errorf("CSP %q", csp)
 	}
-	for _, want := range []string{`src="/ui/app.js?v=`, `src="/ui/charts.js?v=`, `href="/ui/style.css?v=`, `href="/ui/favicon.svg?v=`, `href="/favicon.ico"`, `id="view-list"`, `id="view-session"`, `id="view-upload"`, `id="view-patients"`, `id="view-patient"`, `id="settings-form"`,
+	for _, want := range []string{`src="/ui/app.js?v=`, `src="/ui/charts.js?v=`, `href="/ui/style.css?v=`, `href="/ui/favicon.svg?v=`, `href="/favicon.ico"`, `id="view-list"`, `id="view-session"`, `id="view-upload"`, `id="view-patients"`, `id="view-patient"`, `id="settings-form"`, `id="set-conflict"`, `id="set-load-theirs"`, `id="s-notes"`,
 		`id="token"`, `id="u-file"`, `id="u-patient"`, `value="P000"`, `<progress id="u-progress"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("index.html lacks %s", want)

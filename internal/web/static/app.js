@@ -794,8 +794,11 @@
 
   // ---------- patient page ----------
 
+  // base: the settings version and document the form was filled from
+  // (sent back in If-Match on save); keepChannels: channels whose edits a
+  // save made meanwhile would otherwise drop from the form.
   const pat = { code: '', known: false, savedVersion: 0, from: '', to: '', trends: null, current: null, history: [], dirty: false,
-    lastRecorded: null, mvcEstimate: null, polls: 0, queuedVersion: 0 };
+    lastRecorded: null, mvcEstimate: null, polls: 0, queuedVersion: 0, base: null, keepChannels: [] };
   const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
   const DEFAULTS = { threshold_pct: 75, duration_threshold_ms: 2000, expected_contractions: 12, sessions_per_week: 3 };
   const WEIGHTS = [['w_compliance', 'compliance', 0.5], ['w_symmetry', 'symmetry', 0.25], ['w_effort', 'effort', 0.25], ['w_game', 'game', 0],
@@ -833,7 +836,8 @@
     const from = DATE_RE.test(q.get('from') || '') ? q.get('from') : '';
     const to = DATE_RE.test(q.get('to') || '') ? q.get('to') : '';
     if (pat.code !== code) {
-      Object.assign(pat, { code, savedVersion: 0, trends: null, current: null, history: [], dirty: false, lastRecorded: null, mvcEstimate: null, queuedVersion: 0 });
+      Object.assign(pat, { code, savedVersion: 0, trends: null, current: null, history: [], dirty: false, lastRecorded: null, mvcEstimate: null, queuedVersion: 0,
+        base: null, keepChannels: [] });
       $('#reanalyze-box').hidden = true;
       $('#re-state').textContent = '';
       $('#set-state').textContent = '';
@@ -892,7 +896,8 @@
     drawTrends();
     drawWeeks();
     drawPatientSessions();
-    if (withForm) fillSettings();
+    // A form nobody is editing follows a version saved elsewhere.
+    if (withForm || (!pat.dirty && pat.base && pat.base.version !== pat.current.settings_version)) fillSettings();
     else showSettingsSource();
     showHistory();
     offerReanalysis();
@@ -922,6 +927,7 @@
     for (const k of ['muscle_names', 'mvc', 'mvc_threshold_pct', 'expected_contractions_per_channel', 'duration_thresholds_s']) {
       for (const b of Object.keys(doc[k] || {})) if (b !== 'left' && b !== 'right') set.add(b);
     }
+    for (const b of pat.keepChannels) set.add(b);
     if (!set.size) { set.add('CH1'); set.add('CH2'); }
     return [...set].sort();
   }
@@ -1123,26 +1129,35 @@
       el('span', { id: errId(key, ch), class: 'field-error', role: 'alert' })];
   }
 
+  // formFields lists the form's inputs: each one's id, a name for
+  // messages, and the text it shows for a settings document.
+  function formFields() {
+    const text = (v) => (v == null ? '' : String(v));
+    const out = [];
+    for (const [key] of SCALARS) {
+      out.push({ id: fieldId(key), ch: '', name: (($('label[for="' + fieldId(key) + '"]') || {}).textContent || key), show: (d) => text(valueIn(d, key)) });
+    }
+    for (const ch of channelsOf()) {
+      for (const [key, , label] of PER_CHANNEL) out.push({ id: fieldId(key, ch), ch, name: ch + ' ' + label.toLowerCase(), show: (d) => text(valueIn(d, key, ch)) });
+    }
+    for (const [k, name] of WEIGHTS) out.push({ id: 'set-' + k, ch: '', name: name + ' weight', show: (d) => text(d && d.weights ? d.weights[k] : undefined) });
+    return out;
+  }
+
+  // fillSettings fills the form from the version in force, which becomes
+  // the form's base (the version a save names in If-Match).
   function fillSettings() {
     const doc = (pat.current && pat.current.settings) || {};
     const body = $('#set-channels tbody');
     body.replaceChildren(...channelsOf().map((ch) => el('tr', { 'data-ch': ch },
       el('th', { scope: 'row', text: ch }),
       ...PER_CHANNEL.map(([key, kind, label, ph]) => el('td', {}, ...inputFor(key, kind, ch, label, ph === 'all' ? placeholderAll(key) : ph))))));
-    for (const [key] of PER_CHANNEL) {
-      for (const ch of channelsOf()) {
-        const v = valueIn(doc, key, ch);
-        const input = document.getElementById(fieldId(key, ch));
-        if (input) input.value = v == null ? '' : String(v);
-      }
+    for (const f of formFields()) {
+      const input = document.getElementById(f.id);
+      if (input) input.value = f.show(doc);
     }
-    for (const [key] of SCALARS) {
-      const v = doc[key];
-      $('#' + fieldId(key)).value = v == null ? '' : String(v);
-    }
-    const w = doc.weights || null;
-    for (const [k] of WEIGHTS) $('#set-' + k).value = w && w[k] != null ? String(w[k]) : '';
-    $('#set-weights-box').open = !!w;
+    $('#set-weights-box').open = !!doc.weights;
+    pat.base = { version: (pat.current && pat.current.settings_version) || 0, doc: JSON.parse(JSON.stringify(doc)) };
     clearFieldErrors();
     pat.dirty = false;
     showSettingsSource();
@@ -1210,12 +1225,14 @@
     document.querySelectorAll('#settings-form .field-error').forEach((e) => { e.textContent = ''; });
     document.querySelectorAll('#settings-form [aria-invalid]').forEach((e) => e.removeAttribute('aria-invalid'));
     $('#set-error').textContent = '';
+    $('#set-conflict').hidden = true;
+    document.querySelectorAll('#settings-form .clash').forEach((e) => e.classList.remove('clash'));
   }
 
-  // readForm is the current settings document with the form's values:
-  // keys the form does not show are kept as they are.
+  // readForm is the settings document the form was filled from with the
+  // form's values: keys the form does not show are kept as they are.
   function readForm() {
-    const doc = JSON.parse(JSON.stringify((pat.current && pat.current.settings) || {}));
+    const doc = JSON.parse(JSON.stringify(pat.base ? pat.base.doc : (pat.current && pat.current.settings) || {}));
     const parse = (input, kind) => {
       const raw = input.value.trim();
       if (raw === '') return undefined;
@@ -1285,11 +1302,15 @@
     state.textContent = 'Saving…';
     $('#set-save').disabled = true;
     const gen = routeGen;
+    // Saved only on the version the form was filled from: a version
+    // saved meanwhile answers 412 instead of being replaced.
+    const version = pat.base ? pat.base.version : (pat.current && pat.current.settings_version) || 0;
     try {
-      const out = await api('/patients/' + encodeURIComponent(pat.code) + '/settings', { method: 'PUT', body: doc });
+      const out = await api('/patients/' + encodeURIComponent(pat.code) + '/settings', { method: 'PUT', body: doc, headers: { 'If-Match': '"' + version + '"' } });
       if (gen !== routeGen) return;
       pat.current = out;
       pat.dirty = false;
+      pat.keepChannels = [];
       state.textContent = 'Saved as version ' + out.settings_version + '.';
       try {
         const h = await api('/patients/' + encodeURIComponent(pat.code) + '/settings/history');
@@ -1309,10 +1330,73 @@
       if (gen !== routeGen) return;
       state.textContent = '';
       if (err.status === 422) showFieldError(err.message);
+      else if (err.status === 412) await settingsConflict(gen, err);
       else $('#set-error').textContent = 'Not saved: ' + explain(err);
     } finally {
       $('#set-save').disabled = false;
     }
+  }
+
+  // settingsConflict follows a 412: a version was saved after the one the
+  // form was filled from. That version becomes the one in force on the
+  // page and the form's base; the fields the user changed keep their
+  // values, the others show the new version's, and the fields both
+  // changed are marked. The next save names the new version.
+  async function settingsConflict(gen, conflict) {
+    const enc = encodeURIComponent(pat.code);
+    const missing = (err) => { if (err.status === 404) return null; throw err; };
+    let cur, hist;
+    try {
+      [cur, hist] = await Promise.all([api('/patients/' + enc).catch(missing), api('/patients/' + enc + '/settings/history').catch(() => null)]);
+    } catch (err) {
+      if (gen !== routeGen) return;
+      $('#set-error').textContent = 'Not saved: ' + explain(conflict) + ' The version in force could not be read (' + explain(err) + '): reload the page.';
+      return;
+    }
+    if (gen !== routeGen) return;
+    const base = (pat.base && pat.base.doc) || {};
+    const edits = [];
+    for (const f of formFields()) {
+      const input = document.getElementById(f.id);
+      if (input && input.value.trim() !== f.show(base)) edits.push({ f, value: input.value });
+    }
+    pat.current = cur || { patient_code: pat.code, settings: {}, settings_version: 0, updated_at: null, updated_by: null };
+    if (hist) pat.history = hist.versions || [];
+    pat.known = true;
+    pat.keepChannels = [...new Set(edits.filter((e) => e.f.ch && e.value.trim() !== '').map((e) => e.f.ch))];
+    fillSettings();
+    const theirs = pat.current.settings || {};
+    const clashes = [];
+    for (const { f, value } of edits) {
+      const input = document.getElementById(f.id);
+      if (!input) continue;
+      const t = f.show(theirs);
+      if (t !== f.show(base) && t !== value.trim()) {
+        clashes.push(f.name + ' (theirs: ' + (t || 'empty') + ', yours: ' + (value.trim() || 'empty') + ')');
+        input.classList.add('clash');
+      }
+      input.value = value;
+      if (f.id.startsWith('set-w_')) $('#set-weights-box').open = true;
+    }
+    pat.dirty = edits.length > 0;
+    showHistory();
+    showSummary();
+    offerReanalysis();
+    const c = pat.current;
+    const who = c.settings_version
+      ? 'Saved meanwhile by ' + (c.updated_by || 'someone') + ' at ' + (serverTime(c.updated_at) || 'an unknown time') + ' as version ' + c.settings_version
+      : 'The settings changed meanwhile (now version ' + c.settings_version + ')';
+    setText($('#set-conflict-text'), who + ': ' + (edits.length ? 'your changes are kept in the form; review and save again.' : 'the form shows that version now.') +
+      (clashes.length ? ' Changed by both: ' + clashes.join('; ') + '.' : ''));
+    $('#set-conflict').hidden = false;
+    $('#set-conflict').dataset.version = String(c.settings_version);
+  }
+
+  // loadTheirs drops the form's edits for the version in force.
+  function loadTheirs() {
+    pat.keepChannels = [];
+    fillSettings();
+    $('#set-state').textContent = 'The form shows version ' + ((pat.current && pat.current.settings_version) || 0) + ' (your changes were dropped).';
   }
 
   // offerReanalysis shows the reanalysis box when sessions of the range
@@ -1444,6 +1528,7 @@
       view.id = null;
       view.sess = null;
       for (const sel of ['#s-meta', '#s-scores', '#s-compliance', '#chart-list']) $(sel).replaceChildren();
+      showNotes(null);
       $('#s-status').replaceChildren();
       $('#s-failure').hidden = true;
       $('#s-replaced').hidden = true;
@@ -1482,12 +1567,24 @@
     wireDownload($('#s-csv'), '/sessions/' + encodeURIComponent(sess.id) + '/export.csv', sess.session_code + '.csv', '#s-export-state');
     wireDownload($('#s-report'), '/sessions/' + encodeURIComponent(sess.id) + '/report', sess.session_code + '-report.html', '#s-export-state');
     renderAnalytics(a ? a.analytics_summary.analytics : null);
+    showNotes(a);
     renderReview(sess);
     sessionReview(sess, gen);
     if (sess.status === 'pending' || sess.status === 'processing') {
       later(() => showSession(id, gen), 1500);
     }
     if (first) setupCharts(gen);
+  }
+
+  // showNotes lists the analysis's warnings (analytics_summary.warnings:
+  // e.g. the patient's settings for a channel the recording does not
+  // have, left out of this session); hidden when there are none.
+  function showNotes(a) {
+    const ws = a && a.analytics_summary && Array.isArray(a.analytics_summary.warnings)
+      ? a.analytics_summary.warnings.filter((w) => typeof w === 'string' && w) : [];
+    const list = $('#s-notes-list');
+    if (list.textContent !== ws.join('')) list.replaceChildren(...ws.map((w) => el('li', { text: w })));
+    $('#s-notes').hidden = !ws.length;
   }
 
   // ---------- session review: parameters, compliance, scores, statistics ----------
@@ -2401,7 +2498,8 @@
     });
     $('#settings-form').addEventListener('submit', saveSettings);
     $('#settings-form').addEventListener('input', () => { pat.dirty = true; });
-    $('#set-reset').addEventListener('click', () => { fillSettings(); $('#set-state').textContent = 'Changes undone.'; });
+    $('#set-reset').addEventListener('click', () => { pat.keepChannels = []; fillSettings(); $('#set-state').textContent = 'Changes undone.'; });
+    $('#set-load-theirs').addEventListener('click', loadTheirs);
     $('#re-run').addEventListener('click', runReanalysis);
     $('#mvc-run').addEventListener('click', estimateMVC);
     $('#mvc-use').addEventListener('click', useMVC);
