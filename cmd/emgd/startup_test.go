@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,27 +71,15 @@ func TestOwnPackagesInitLight(t *testing.T) {
 }
 
 // Start-up budget of every linked package, emgd's and the libraries': an
-// emgd command costs about 4 times a hello-world Go program's CPU, mostly
+// emgd command costs about 4-5 times a hello-world Go program's CPU, mostly
 // the kernel mapping the binary's pages and the heap its packages'
 // initialisers fill (BENCHMARKS.md, "Start-up and whole-process cost").
 // client_golang (with procfs and protobuf) and the AWS SDK's config package
-// (with the SSO, SSO-OIDC, STS and sign-in clients) allocated 0.8 MB of the
-// 1.2 MB at init and were replaced (internal/metrics, storage's
-// s3config.go); a library added since must initialise lightly or stay out
-// of the binary. This test binary links what emgd links, plus its tests'
-// imports (about 50 KB at init); emgd itself allocated 348 KB at init when
-// the bound was set.
-const maxInitBytesAll = 512 << 10
-
-// heavyModules are modules emgd must not link again: their initialisers
-// were most of its start-up.
-var heavyModules = []string{
-	"github.com/prometheus/client_golang", "github.com/prometheus/client_model", "github.com/prometheus/common",
-	"github.com/prometheus/procfs", "google.golang.org/protobuf",
-	"github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/service/sts",
-	"github.com/aws/aws-sdk-go-v2/service/sso", "github.com/aws/aws-sdk-go-v2/service/ssooidc",
-	"github.com/aws/aws-sdk-go-v2/service/signin",
-}
+// allocate most of it; they stay, as the well-kept libraries for metrics
+// and S3 credentials. The bound catches a library added since that
+// initialises heavily: it must initialise lightly or stay out of the binary.
+// This test binary links what emgd links, plus its tests' imports.
+const maxInitBytesAll = 1536 << 10
 
 func TestAllPackagesInitLight(t *testing.T) {
 	trace := initTrace(t)
@@ -128,18 +115,4 @@ func TestAllPackagesInitLight(t *testing.T) {
 		t.Errorf("the linked packages allocate %d bytes at init (budget %d); the largest:\n%s", total, maxInitBytesAll, strings.Join(top, "\n"))
 	}
 	t.Logf("%d packages with init work, %d bytes", seen, total)
-}
-
-func TestHeavyModulesNotLinked(t *testing.T) {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		t.Fatal("no build information")
-	}
-	for _, d := range bi.Deps {
-		for _, m := range heavyModules {
-			if d.Path == m {
-				t.Errorf("%s is linked: its package initialisers cost every command's start (see maxInitBytesAll)", m)
-			}
-		}
-	}
 }

@@ -14,12 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"emgd/emg"
 	"emgd/internal/api/httperr"
 	"emgd/internal/apidoc"
 	"emgd/internal/auth"
 	"emgd/internal/jsonsafe"
-	"emgd/internal/metrics"
 	"emgd/internal/service"
 	"emgd/internal/store"
 	"emgd/internal/webhook"
@@ -57,14 +58,14 @@ type Server struct {
 	svc      *service.Service
 	cfg      Config
 	log      *slog.Logger
-	registry *metrics.Registry
+	registry *prometheus.Registry
 	mux      *apidoc.Mux
 	cors     *cors // nil without CORSOrigins
 }
 
 // New builds the server. reg is the registry /metrics serves (the service's
 // metrics should be registered on it).
-func New(svc *service.Service, cfg Config, reg *metrics.Registry, log *slog.Logger) *Server {
+func New(svc *service.Service, cfg Config, reg *prometheus.Registry, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}

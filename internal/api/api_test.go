@@ -13,11 +13,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"emgd/emg"
 	"emgd/internal/analysis"
 	"emgd/internal/api"
 	"emgd/internal/apidoc/apidoctest"
-	"emgd/internal/metrics"
 	"emgd/internal/service"
 	"emgd/internal/storage"
 	"emgd/internal/store"
@@ -68,7 +69,7 @@ func newEnvOn(t *testing.T, cfg api.Config, st store.Store) *env {
 	if err := fs.CreateBucket(context.Background(), "c3d-examples"); err != nil {
 		t.Fatal(err)
 	}
-	reg := metrics.NewRegistry()
+	reg := prometheus.NewRegistry()
 	q := &recordingQueue{}
 	svc := &service.Service{Store: st, Storage: fs, Queue: q, Metrics: service.NewMetrics(reg)}
 	a := api.New(svc, cfg, reg, nil)

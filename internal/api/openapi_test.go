@@ -13,10 +13,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"emgd/internal/api"
 	"emgd/internal/apidoc"
 	"emgd/internal/apidoc/apidoctest"
-	"emgd/internal/metrics"
 	"emgd/internal/oldapi"
 	"emgd/internal/review"
 	"emgd/internal/service"
@@ -47,7 +48,7 @@ func fullServer(t *testing.T, cfg api.Config) (*env, *api.Server, *apidoctest.Ch
 	if err := fs.CreateBucket(context.Background(), "c3d-examples"); err != nil {
 		t.Fatal(err)
 	}
-	reg := metrics.NewRegistry()
+	reg := prometheus.NewRegistry()
 	q := &recordingQueue{}
 	svc := &service.Service{Store: st, Storage: fs, Queue: q, Metrics: service.NewMetrics(reg)}
 	a := api.New(svc, cfg, reg, nil)

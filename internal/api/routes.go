@@ -3,9 +3,10 @@ package api
 import (
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"emgd/emg"
 	"emgd/internal/apidoc"
-	"emgd/internal/metrics"
 )
 
 // info is the API document's header (built when the server is, not at
@@ -121,8 +122,8 @@ func (s *Server) routes() []struct {
 			http.HandlerFunc(s.readyz)},
 		{apidoc.Op{Method: "GET", Path: "/metrics", Tags: []string{"operations"}, Summary: "Prometheus metrics",
 			Responses: []apidoc.Response{{Status: http.StatusOK, Description: "Prometheus text exposition format",
-				ContentType: metrics.ContentType, Type: apidoc.String}}},
-			http.HandlerFunc(s.serveMetrics)},
+				ContentType: "text/plain; version=0.0.4; charset=utf-8", ContentTypes: []string{"application/openmetrics-text; version=1.0.0; charset=utf-8"}, Type: apidoc.String}}},
+			promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})},
 		{apidoc.Op{Method: "GET", Path: "/openapi.json", Tags: []string{"operations"}, Summary: "This document",
 			Description: "OpenAPI 3.1, derived on first request from the Go types the handlers answer.",
 			Responses: []apidoc.Response{jsonAnswer(http.StatusOK, "The OpenAPI document", map[string]any{}),
@@ -134,13 +135,5 @@ func (s *Server) routes() []struct {
 				w.Header().Set("Content-Type", "text/html; charset=utf-8")
 				w.Write(docsHTML)
 			})},
-	}
-}
-
-// serveMetrics writes the registry's metrics in the Prometheus text format.
-func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", metrics.ContentType)
-	if s.registry != nil {
-		s.registry.WriteText(w)
 	}
 }

@@ -18,13 +18,14 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"emgd/internal/api"
 	"emgd/internal/apidoc"
 	"emgd/internal/apidoc/apidoctest"
 	"emgd/internal/app"
 	"emgd/internal/app/apptest"
 	"emgd/internal/auth"
-	"emgd/internal/metrics"
 	"emgd/internal/oldapi"
 	"emgd/internal/review"
 	"emgd/internal/service"
@@ -119,7 +120,7 @@ func newScopeEnv(t *testing.T, st store.Store) *scopeEnv {
 	if err := fs.CreateBucket(context.Background(), "c3d-examples"); err != nil {
 		t.Fatal(err)
 	}
-	reg := metrics.NewRegistry()
+	reg := prometheus.NewRegistry()
 	q := &recordingQueue{}
 	svc := &service.Service{Store: st, Storage: fs, Queue: q, Metrics: service.NewMetrics(reg)}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -12,8 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"emgd/internal/api"
-	"emgd/internal/metrics"
 	"emgd/internal/service"
 	"emgd/internal/storage"
 	"emgd/internal/store"
@@ -47,7 +48,7 @@ func FuzzWebhook(f *testing.F) {
 	for _, p := range []string{filepath.Join(dir, "outside.c3d"), filepath.Join(root, "outside.c3d")} {
 		os.WriteFile(p, rec, 0o644)
 	}
-	reg := metrics.NewRegistry()
+	reg := prometheus.NewRegistry()
 	svc := &service.Service{Store: st, Storage: fs, Queue: &recordingQueue{}, Metrics: service.NewMetrics(reg)}
 	h := api.New(svc, api.Config{}, reg, nil)
 

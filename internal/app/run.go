@@ -11,10 +11,12 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"emgd/emg"
 	"emgd/internal/api"
 	"emgd/internal/jobs"
-	"emgd/internal/metrics"
 	"emgd/internal/oldapi"
 	"emgd/internal/review"
 	"emgd/internal/service"
@@ -72,8 +74,8 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, ready chan<- string
 		startProfiler(cfg.PprofAddr, log)
 	}
 
-	reg := metrics.NewRegistry()
-	reg.MustRegister(metrics.NewGoCollector(), metrics.NewProcessCollector())
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc := &service.Service{Store: st, Storage: stg, Log: log, Metrics: service.NewMetrics(reg),
 		Config: cfg.ServiceConfig(emg.Analyzer{Workers: cfg.AnalysisProcs})}
 	workers := jobs.NewWorkers()
@@ -154,7 +156,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, ready chan<- string
 // /metrics from reg), signals, upload, the old backend's routes, the
 // account routes and the dashboard, the read routes behind the guard
 // (accounts, API tokens, the read token; open while there is none).
-func handler(cfg *Config, svc *service.Service, reg *metrics.Registry, log *slog.Logger) http.Handler {
+func handler(cfg *Config, svc *service.Service, reg *prometheus.Registry, log *slog.Logger) http.Handler {
 	guard := newGuard(cfg, svc.Store, log)
 	apiCfg := api.Config{
 		WebhookAuth: webhook.Auth{Secret: cfg.WebhookSecret, Token: cfg.WebhookToken},
@@ -190,8 +192,8 @@ func startProfiler(addr string, log *slog.Logger) {
 }
 
 // queueDepth reports the jobs waiting or running.
-func queueDepth(q jobs.Queue) metrics.Collector {
-	return metrics.NewGaugeFunc(metrics.Opts{Name: "emgd_queue_depth", Help: "Analysis jobs available, scheduled, retryable or running."}, func() float64 {
+func queueDepth(q jobs.Queue) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emgd_queue_depth", Help: "Analysis jobs available, scheduled, retryable or running."}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		n, err := q.Depth(ctx)

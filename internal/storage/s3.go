@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	smithy "github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -28,7 +30,7 @@ type S3Config struct {
 	// https://PROJECT.supabase.co/storage/v1/s3 (a path prefix is kept).
 	// Empty means AWS itself.
 	Endpoint string
-	// Region defaults to AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1.
+	// Region defaults to AWS_REGION, then us-east-1.
 	Region string
 	// AccessKey and SecretKey, when set, are used instead of the usual
 	// environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
@@ -82,17 +84,31 @@ type S3 struct {
 var _ Backend = (*S3)(nil)
 
 // OpenS3 connects to an S3-compatible server. Nothing is sent until the first
-// operation. The credentials and the other AWS_* settings it reads are listed
-// in s3config.go; a source of credentials it does not support is an error.
+// operation.
 func OpenS3(ctx context.Context, c S3Config) (*S3, error) {
 	if err := ValidateBucket(c.Bucket); err != nil {
 		return nil, err
 	}
-	opts, err := s3Options(c)
-	if err != nil {
-		return nil, err
+	opts := []func(*config.LoadOptions) error{}
+	region := c.Region
+	if region == "" && os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
+		region = "us-east-1"
 	}
-	client := s3.New(opts, func(o *s3.Options) {
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	if c.AccessKey != "" {
+		opts = append(opts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, c.SessionToken)))
+	}
+	if c.HTTPClient != nil {
+		opts = append(opts, config.WithHTTPClient(c.HTTPClient))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("storage: load AWS configuration: %w", err)
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if c.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.Endpoint)
 		}

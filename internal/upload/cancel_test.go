@@ -6,8 +6,9 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"emgd/internal/api"
-	"emgd/internal/metrics"
 	"emgd/internal/service"
 	"emgd/internal/storage"
 	"emgd/internal/store"
@@ -42,7 +43,7 @@ func TestClientGoneStopsTheAnalysis(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := &service.Service{Store: st, Storage: fs, Queue: &queue{}}
-	a := api.New(svc, api.Config{}, metrics.NewRegistry(), nil)
+	a := api.New(svc, api.Config{}, prometheus.NewRegistry(), nil)
 	(&upload.Handler{Svc: svc}).Register(a.Mux(), a.ReadGuard)
 	// The handler waits for its analysis turn on the context too; either
 	// way a gone client is answered 499 (several tries, as the select

@@ -20,11 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"emgd/emg"
 	"emgd/internal/analysis"
 	"emgd/internal/api"
 	"emgd/internal/apidoc/apidoctest"
-	"emgd/internal/metrics"
 	"emgd/internal/service"
 	"emgd/internal/storage"
 	"emgd/internal/store"
@@ -65,7 +66,7 @@ func newEnv(t *testing.T, cfg api.Config, h *upload.Handler) *env {
 	if err := fs.CreateBucket(context.Background(), "c3d-examples"); err != nil {
 		t.Fatal(err)
 	}
-	reg := metrics.NewRegistry()
+	reg := prometheus.NewRegistry()
 	q := &queue{}
 	svc := &service.Service{Store: st, Storage: fs, Queue: q, Metrics: service.NewMetrics(reg)}
 	a := api.New(svc, cfg, reg, nil)
