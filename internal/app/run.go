@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,6 +62,12 @@ func openBackends(ctx context.Context, cfg *Config) (storage.Backend, store.Stor
 // flight, running jobs get up to the job timeout to finish, and jobs still
 // running then are left for the stuck-job rescue. ready, when set, receives
 // the listening address ("" for a worker) once requests are taken.
+// analysisNice is how much serve lowers its analyses' CPU priority.
+const analysisNice = 10
+
+// baseProcs is the process's GOMAXPROCS as Go chose it (the cores it may use).
+var baseProcs = runtime.GOMAXPROCS(0)
+
 func Run(ctx context.Context, cfg *Config, log *slog.Logger, ready chan<- string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -78,6 +85,16 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, ready chan<- string
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc := &service.Service{Store: st, Storage: stg, Log: log, Metrics: service.NewMetrics(reg),
 		Config: cfg.ServiceConfig(emg.Analyzer{Workers: cfg.AnalysisProcs})}
+	if cfg.HTTP && cfg.Workers > 0 {
+		// Webhooks before analyses: each analysis on a thread of nice 10,
+		// and a Go processor more per worker, so that phase 1 always has
+		// one to run on while the analyses hold theirs (BENCHMARKS.md,
+		// "Phase 1 on SQLite and PostgreSQL").
+		svc.Config.AnalysisNice = analysisNice
+		if os.Getenv("GOMAXPROCS") == "" {
+			runtime.GOMAXPROCS(baseProcs + cfg.Workers)
+		}
+	}
 	workers := jobs.NewWorkers()
 	(&service.AnalyzeWorker{Svc: svc}).Register(workers)
 	jcfg := jobs.Config{Workers: workers, MaxWorkers: max(cfg.Workers, 0), JobTimeout: cfg.JobTimeout, RescueStuckJobsAfter: cfg.RescueAfter, MaxAttempts: cfg.MaxAttempts, Logger: log}

@@ -143,6 +143,10 @@ type Config struct {
 	// DefaultMaxObjectBytes): a larger one, whether its size is announced
 	// by the storage or found while reading, fails its session at once.
 	MaxObjectBytes int64
+	// AnalysisNice, when above 0, runs each analysis on an OS thread whose
+	// nice value is raised by this much, so that the kernel prefers phase 1
+	// when the cores are short (lowprio.go).
+	AnalysisNice int
 }
 
 // DefaultMaxObjectBytes is the default Config.MaxObjectBytes, 1 GiB.
