@@ -55,6 +55,12 @@ func openBackends(ctx context.Context, cfg *Config) (storage.Backend, store.Stor
 	return stg, st, nil
 }
 
+// analysisNice is how much serve lowers its analyses' CPU priority.
+const analysisNice = 10
+
+// baseProcs is the process's GOMAXPROCS as Go chose it (the cores it may use).
+var baseProcs = runtime.GOMAXPROCS(0)
+
 // Run is emgd serve (cfg.HTTP) or emgd worker: it opens the backends, starts
 // the analysis workers, the sweep and, for serve, the HTTP server and the
 // reconcile and retention loops, and runs until ctx ends. Then it shuts down
@@ -62,12 +68,6 @@ func openBackends(ctx context.Context, cfg *Config) (storage.Backend, store.Stor
 // flight, running jobs get up to the job timeout to finish, and jobs still
 // running then are left for the stuck-job rescue. ready, when set, receives
 // the listening address ("" for a worker) once requests are taken.
-// analysisNice is how much serve lowers its analyses' CPU priority.
-const analysisNice = 10
-
-// baseProcs is the process's GOMAXPROCS as Go chose it (the cores it may use).
-var baseProcs = runtime.GOMAXPROCS(0)
-
 func Run(ctx context.Context, cfg *Config, log *slog.Logger, ready chan<- string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
