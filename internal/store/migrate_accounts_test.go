@@ -7,59 +7,36 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"emgd/internal/store"
-	"emgd/internal/store/storetest"
 )
 
 // TestUpgradeAddsAccounts: a database of migration 5, with a session in
 // it, upgrades in place to one without accounts (the service stays open
 // as before) whose sessions are untouched, and accounts work after it.
 func TestUpgradeAddsAccounts(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		open func(t *testing.T) store.Store
-		gd   goose.Dialect
-	}{
-		{"SQLite", func(t *testing.T) store.Store { return storetest.OpenSQLite(t, store.Options{NoMigrate: true}) }, goose.DialectSQLite3},
-		{"Postgres", func(t *testing.T) store.Store { return storetest.OpenPostgres(t, store.Options{NoMigrate: true}) }, goose.DialectPostgres},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			s := tc.open(t)
-			fsys, err := store.Migrations(s.Dialect())
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := goose.NewProvider(tc.gd, storetest.DB(s), fsys, goose.WithDisableGlobalRegistry(true))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := p.UpTo(ctx, 5); err != nil {
-				t.Fatal(err)
-			}
-			sess, _, err := s.CreateSession(ctx, store.NewSession{Bucket: "c3d-examples", ObjectKey: "P001/a.c3d", ETag: "e1"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Migrate(ctx); err != nil {
-				t.Fatalf("upgrade: %v", err)
-			}
-			if got, err := s.GetSession(ctx, sess.ID); err != nil || got.SessionCode != sess.SessionCode {
-				t.Errorf("session after the upgrade = %+v, %v", got, err)
-			}
-			a, _ := store.AccountsOf(s)
-			if has, err := a.HasUsers(ctx); err != nil || has {
-				t.Errorf("HasUsers after the upgrade = %v, %v; want none", has, err)
-			}
-			if _, err := a.CreateUser(ctx, store.NewUser{Email: "ana@example.org", Role: store.RoleAdmin}); err != nil {
-				t.Errorf("CreateUser after the upgrade: %v", err)
-			}
-			// Down and up again: the migration is reversible.
-			if _, err := p.DownTo(ctx, 5); err != nil {
-				t.Fatalf("down: %v", err)
-			}
-			if err := s.Migrate(ctx); err != nil {
-				t.Fatalf("up again: %v", err)
-			}
-		})
-	}
+	atMigration(t, 5, func(t *testing.T, ctx context.Context, s store.Store, p *goose.Provider) {
+		sess, _, err := s.CreateSession(ctx, store.NewSession{Bucket: "c3d-examples", ObjectKey: "P001/a.c3d", ETag: "e1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("upgrade: %v", err)
+		}
+		if got, err := s.GetSession(ctx, sess.ID); err != nil || got.SessionCode != sess.SessionCode {
+			t.Errorf("session after the upgrade = %+v, %v", got, err)
+		}
+		a, _ := store.AccountsOf(s)
+		if has, err := a.HasUsers(ctx); err != nil || has {
+			t.Errorf("HasUsers after the upgrade = %v, %v; want none", has, err)
+		}
+		if _, err := a.CreateUser(ctx, store.NewUser{Email: "ana@example.org", Role: store.RoleAdmin}); err != nil {
+			t.Errorf("CreateUser after the upgrade: %v", err)
+		}
+		// Down and up again: the migration is reversible.
+		if _, err := p.DownTo(ctx, 5); err != nil {
+			t.Fatalf("down: %v", err)
+		}
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("up again: %v", err)
+		}
+	})
 }
