@@ -18,7 +18,6 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"emgd/internal/testenv"
 	"emgd/internal/testrec"
 )
 
@@ -105,12 +104,8 @@ type pixels struct {
 // The dashboard in a real browser: upload a recording through the page,
 // wait for its analysis, open it, see the charts drawn and zoom them.
 func TestDashboardInBrowser(t *testing.T) {
-	if chromium() == "" {
-		testenv.Require(t, "Chromium not installed (apt-get install chromium)")
-	}
-	dir := t.TempDir()
-	addr, _ := startServe(t, serverConfig{DataDir: dir, ReadToken: "tok-123", UploadLimitMB: 1}, true)
-	base := "http://" + addr
+	srv := startDashServer(t, serverConfig{ReadToken: "tok-123", UploadLimitMB: 1})
+	dir, base := srv.dir, srv.base
 	sample := filepath.Join(t.TempDir(), "Ghostly_Emg_20240105_09-30-00-0001.c3d")
 	sampleBytes := testrec.Ghostly(testrec.Options{Seed: 9, GameScore: 40})
 	if err := os.WriteFile(sample, sampleBytes, 0o644); err != nil {
@@ -342,10 +337,7 @@ type browser struct {
 // the test.
 func openBrowser(t *testing.T, w, h int) *browser {
 	t.Helper()
-	exe := chromium()
-	if exe == "" {
-		testenv.Require(t, "Chromium not installed (apt-get install chromium)")
-	}
+	exe := requireChromium(t)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.Headless,

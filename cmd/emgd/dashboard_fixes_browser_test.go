@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,7 +20,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"emgd/c3d"
-	"emgd/internal/testenv"
 	"emgd/internal/testrec"
 )
 
@@ -40,20 +37,8 @@ const dashToken = "tok-fixes"
 // its webhook.
 func (s *dashServer) deliver(key string, rec []byte) {
 	s.t.Helper()
-	path := filepath.Join(s.dir, "storage", "c3d-examples", filepath.FromSlash(key))
-	os.MkdirAll(filepath.Dir(path), 0o755)
-	if err := os.WriteFile(path, rec, 0o644); err != nil {
-		s.t.Fatal(err)
-	}
-	body := `{"type":"INSERT","table":"objects","schema":"storage","record":{"bucket_id":"c3d-examples","name":"` + key + `","metadata":{}}}`
-	resp, err := http.Post(s.base+"/webhooks/storage/c3d-upload", "application/json", strings.NewReader(body))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		s.t.Fatalf("webhook %s: %d", key, resp.StatusCode)
-	}
+	s.put(key, rec)
+	s.webhook(key, 200)
 }
 
 // session is GET /sessions/{code} with the token.
@@ -171,12 +156,7 @@ func touchPinch(x, y, from, to float64) chromedp.Action[chromedp.Void] {
 // than colour; a failed session reads as a message with what to do; a
 // replaced session links to its newer one; times say which clock they are.
 func TestDashboardClinicFixes(t *testing.T) {
-	if chromium() == "" {
-		testenv.Require(t, "Chromium not installed (apt-get install chromium)")
-	}
-	dir := t.TempDir()
-	addr, _ := startServe(t, serverConfig{DataDir: dir, ReadToken: dashToken}, true)
-	srv := &dashServer{t: t, dir: dir, base: "http://" + addr}
+	srv := startDashServer(t, serverConfig{ReadToken: dashToken})
 
 	srv.deliver("P030/Ghostly_Emg_20240105_09-30-00-0001.c3d", scaledRecording(t, 1000))
 	srv.deliver("P031/broken.c3d", nanRecording())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"emgd/internal/testenv"
@@ -28,14 +26,10 @@ import (
 // The admin sees both patients and the therapist's entries in the audit
 // trail, filtered by user and by patient.
 func TestDashboardLoginTherapist(t *testing.T) {
-	if chromium() == "" {
-		testenv.Require(t, "Chromium not installed (apt-get install chromium)")
-	}
 	ghostly := testenv.Testdata(t, "ghostly")
 	rec := func(name string) string { return filepath.Join(ghostly, name) }
-	dir := t.TempDir()
-	addr, _ := startServe(t, serverConfig{DataDir: dir}, true)
-	srv := &dashServer{t: t, dir: dir, base: "http://" + addr}
+	srv := startDashServer(t, serverConfig{})
+	dir := srv.dir
 
 	// Ingested while the service is open (no account yet).
 	srv.deliverFile("P001/Ghostly_Emg_20230321_17-23-09-0409.c3d", rec("Ghostly_Emg_20230321_17-23-09-0409.c3d"))
@@ -80,11 +74,7 @@ func TestDashboardLoginTherapist(t *testing.T) {
 
 	b := openBrowser(t, 1280, 800)
 	downloads := t.TempDir()
-	b.do("viewport, downloads", chromedp.EmulateViewport(1280, 800), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads})
-		return err
-	}))
+	b.do("viewport, downloads", chromedp.EmulateViewport(1280, 800), allowDownloads(downloads))
 
 	// The sign-in form, labelled, focused on the email; nothing else.
 	b.do("open", chromedp.Navigate(srv.base+"/"), chromedp.WaitVisible(css(signInForm)),

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"emgd/internal/testenv"
 	"emgd/internal/testrec"
 )
 
@@ -18,28 +14,12 @@ import (
 // "rejected", its row says why it does not count, and its page explains
 // the refusal without a Recalculate button.
 func TestDashboardRejectedUpload(t *testing.T) {
-	if chromium() == "" {
-		testenv.Require(t, "Chromium not installed (apt-get install chromium)")
-	}
-	dir := t.TempDir()
-	addr, _ := startServe(t, serverConfig{DataDir: dir, ReadToken: dashToken}, true)
-	srv := &dashServer{t: t, dir: dir, base: "http://" + addr}
+	srv := startDashServer(t, serverConfig{ReadToken: dashToken})
 	srv.deliver("P060/Ghostly_Emg_20240105_09-30-00-0001.c3d", testrec.Ghostly(testrec.Options{Seed: 1, Seconds: 12}))
 	srv.wait("P060S001")
 	key := "P060/Ghostly_Emg_20240106_09-30-00-0001.c3d"
-	path := filepath.Join(dir, "storage", "c3d-examples", filepath.FromSlash(key))
-	if err := os.WriteFile(path, []byte("half a recording, cut off by the tablet"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	body := `{"type":"INSERT","table":"objects","schema":"storage","record":{"bucket_id":"c3d-examples","name":"` + key + `","metadata":{}}}`
-	resp, err := http.Post(srv.base+"/webhooks/storage/c3d-upload", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 422 {
-		t.Fatalf("webhook of a broken file: %d, want 422", resp.StatusCode)
-	}
+	srv.put(key, []byte("half a recording, cut off by the tablet"))
+	srv.webhook(key, 422)
 	rej := srv.session("P060R001")
 	if rej["status"] != "rejected" {
 		t.Fatalf("P060R001: %v", rej)

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
@@ -39,20 +38,8 @@ func (s *dashServer) deliverFile(key, src string) {
 // its webhook: phase 1 answers 422 and records the upload as rejected.
 func (s *dashServer) deliverRejected(key string) {
 	s.t.Helper()
-	path := filepath.Join(s.dir, "storage", "c3d-examples", filepath.FromSlash(key))
-	os.MkdirAll(filepath.Dir(path), 0o755)
-	if err := os.WriteFile(path, []byte("the tablet lost its connection half-way"), 0o644); err != nil {
-		s.t.Fatal(err)
-	}
-	body := `{"type":"INSERT","table":"objects","schema":"storage","record":{"bucket_id":"c3d-examples","name":"` + key + `","metadata":{}}}`
-	resp, err := http.Post(s.base+"/webhooks/storage/c3d-upload", "application/json", strings.NewReader(body))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 422 {
-		s.t.Fatalf("webhook of a broken file %s: %d, want 422", key, resp.StatusCode)
-	}
+	s.put(key, []byte("the tablet lost its connection half-way"))
+	s.webhook(key, 422)
 }
 
 // get is an authorised GET of the server; it returns the answer's status,
@@ -118,14 +105,9 @@ func (b *browser) screenshotTop(name string, height, scale float64) []byte {
 // explained and its statistics with units; a vertical swipe over a chart
 // scrolls the page on a tablet.
 func TestDashboardWeeklyReview(t *testing.T) {
-	if chromium() == "" {
-		testenv.Require(t, "Chromium not installed (apt-get install chromium)")
-	}
 	ghostly := testenv.Testdata(t, "ghostly")
 	rec := func(name string) string { return filepath.Join(ghostly, name) }
-	dir := t.TempDir()
-	addr, _ := startServe(t, serverConfig{DataDir: dir, ReadToken: dashToken}, true)
-	srv := &dashServer{t: t, dir: dir, base: "http://" + addr}
+	srv := startDashServer(t, serverConfig{ReadToken: dashToken})
 
 	// P071: one session. P072: four sessions over three ISO weeks
 	// (2023-W10, W11 and two in W12), then an upload the tablet cut off.
@@ -152,11 +134,7 @@ func TestDashboardWeeklyReview(t *testing.T) {
 			b.do("viewport, downloads", chromedp.EmulateViewport(int64(size.w), int64(size.h), func(p1 *emulation.SetDeviceMetricsOverrideParams, p2 *emulation.SetTouchEmulationEnabledParams) {
 				p2.Enabled = tablet
 				p1.Mobile = tablet
-			}), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-				_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-					Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads})
-				return err
-			}))
+			}), allowDownloads(downloads))
 			b.do("open the list", chromedp.Navigate(srv.base+"/"), chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem('emgd.token', '`+dashToken+`')`),
 				chromedp.Reload(), chromedp.WaitVisible(css(`#sessions tr[data-code="P072S004"]`)))
 
@@ -464,13 +442,8 @@ func (s *dashServer) settingsCall(method, path, body, ifMatch string) (int, stri
 // name a channel the recording does not have lists the analysis's warning
 // under "Analysis notes".
 func TestDashboardSettingsConflict(t *testing.T) {
-	if chromium() == "" {
-		testenv.Require(t, "Chromium not installed (apt-get install chromium)")
-	}
 	ghostly := testenv.Testdata(t, "ghostly")
-	dir := t.TempDir()
-	addr, _ := startServe(t, serverConfig{DataDir: dir, ReadToken: dashToken}, true)
-	srv := &dashServer{t: t, dir: dir, base: "http://" + addr}
+	srv := startDashServer(t, serverConfig{ReadToken: dashToken})
 
 	b := openBrowser(t, 1280, 800)
 	b.do("open P081", chromedp.Navigate(srv.base+"/#/patients/P081"), chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem('emgd.token', '`+dashToken+`')`),
