@@ -330,7 +330,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	opts := store.ListOptions{Scope: scope(r), PatientCode: q.Get("patient"), Status: store.Status(q.Get("status")), Cursor: q.Get("cursor")}
+	opts := store.ListOptions{Scope: auth.Scope(r.Context()), PatientCode: q.Get("patient"), Status: store.Status(q.Get("status")), Cursor: q.Get("cursor")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {

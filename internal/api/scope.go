@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"emgd/internal/auth"
-	"emgd/internal/store"
 )
 
 // The audit trail's actions of this package's routes.
@@ -32,10 +31,4 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, action, patient, 
 		return false
 	}
 	return true
-}
-
-// scope is the request principal's patient scope, for listings.
-func scope(r *http.Request) store.Scope {
-	ps, restricted := auth.Scope(r.Context())
-	return store.Scope{Patients: ps, Restricted: restricted}
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"emgd/internal/store"
 )
 
 // Role is what a user may do.
@@ -87,15 +89,15 @@ func FromContext(ctx context.Context) *Principal {
 // patient or session.
 func May(ctx context.Context, patient string) bool { return FromContext(ctx).May(patient) }
 
-// Scope returns the patients the request's principal is restricted to, and
-// whether it is restricted at all: a listing filters to those (an empty
-// list then shows nothing).
-func Scope(ctx context.Context) (patients []string, restricted bool) {
+// Scope is the request principal's patient scope for listings, filtered
+// in SQL: restricted to its patients (an empty list then shows nothing),
+// or not restricted at all.
+func Scope(ctx context.Context) store.Scope {
 	p := FromContext(ctx)
 	if p.All() {
-		return nil, false
+		return store.Scope{}
 	}
-	return p.Patients, true
+	return store.Scope{Patients: p.Patients, Restricted: true}
 }
 
 // Entry is one line of the audit trail: who did what to which patient.

@@ -69,8 +69,7 @@ func (h *handler) adherence(w http.ResponseWriter, r *http.Request) {
 	var first time.Time
 	// Another patient's than the principal's lists nothing: not found, as
 	// an absent one.
-	ps, restricted := auth.Scope(r.Context())
-	opts := store.ListOptions{Scope: store.Scope{Patients: ps, Restricted: restricted}, PatientCode: code, Limit: store.MaxListLimit}
+	opts := store.ListOptions{Scope: auth.Scope(r.Context()), PatientCode: code, Limit: store.MaxListLimit}
 	for {
 		page, err := h.st.ListSessions(r.Context(), opts)
 		if err != nil {

@@ -212,7 +212,7 @@ func (h *handler) patient(r *http.Request) (string, Settings, error) {
 }
 
 func (h *handler) patients(w http.ResponseWriter, r *http.Request) {
-	ps, err := h.st.Patients(r.Context(), store.PatientOptions{Scope: scope(r)})
+	ps, err := h.st.Patients(r.Context(), store.PatientOptions{Scope: auth.Scope(r.Context())})
 	if err != nil {
 		h.fail(w, r, err)
 		return

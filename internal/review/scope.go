@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"emgd/internal/auth"
-	"emgd/internal/store"
 )
 
 // The audit trail's actions of the review's reading and settings routes.
@@ -17,12 +16,6 @@ const (
 	actionSettingsRead   = "settings.read"   // GET /patients/{code}/settings/history
 	actionSettingsUpdate = "settings.update" // PUT /patients/{code}/settings
 )
-
-// scope is the request principal's patient scope, for listings.
-func scope(r *http.Request) store.Scope {
-	ps, restricted := auth.Scope(r.Context())
-	return store.Scope{Patients: ps, Restricted: restricted}
-}
 
 // updatedBy names who saves settings: the principal's email, or
 // UpdatedByAPI without one (no accounts, the read token).
