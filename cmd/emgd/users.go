@@ -386,16 +386,6 @@ func tokensList(name string, args []string, stdout, stderr io.Writer) int {
 	})
 }
 
-// auditJSON is a line of emgd audit --json.
-type auditJSON struct {
-	At          time.Time `json:"at"`
-	User        string    `json:"user"`
-	Action      string    `json:"action"`
-	PatientCode string    `json:"patient_code"`
-	SessionID   string    `json:"session_id"`
-	IP          string    `json:"ip"`
-}
-
 func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	const name = "audit"
 	fs := newFlagSet(name, "[--patient P] [--user E] [--from D] [--to D] [--limit N] [--json] [flags]", stderr)
@@ -432,7 +422,7 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	return withAccounts(name, &cfg, stderr, func(ctx context.Context, a *app.Accounts) error {
 		return a.Audit(ctx, f, *limit, func(e store.AuditEntry) error {
 			if *asJSON {
-				return enc.Encode(auditJSON{At: e.At, User: e.User, Action: e.Action, PatientCode: e.PatientCode, SessionID: e.SessionID, IP: e.IP})
+				return enc.Encode(auth.AuditEntryOf(e))
 			}
 			_, err := fmt.Fprintf(stdout, "%s %s %s %s %s %s\n", e.At.Format("2006-01-02T15:04:05.000000Z"), dash(e.User), e.Action,
 				dash(e.PatientCode), dash(e.SessionID), dash(e.IP))

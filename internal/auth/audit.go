@@ -19,6 +19,11 @@ type AuditEntryJSON struct {
 	IP          string    `json:"ip"`
 }
 
+// AuditEntryOf is e as GET /audit and emgd audit --json show it.
+func AuditEntryOf(e store.AuditEntry) AuditEntryJSON {
+	return AuditEntryJSON{At: e.At, User: e.User, Action: e.Action, PatientCode: e.PatientCode, SessionID: e.SessionID, IP: e.IP}
+}
+
 // AuditResponse is a page of the audit trail, newest first.
 type AuditResponse struct {
 	Success    bool             `json:"success" doc:"always true"`
@@ -96,8 +101,7 @@ func (g *Guard) auditList(w http.ResponseWriter, r *http.Request) {
 	}
 	out := AuditResponse{Success: true, Entries: make([]AuditEntryJSON, 0, len(page.Entries))}
 	for _, e := range page.Entries {
-		out.Entries = append(out.Entries, AuditEntryJSON{At: e.At, User: e.User, Action: e.Action, PatientCode: e.PatientCode,
-			SessionID: e.SessionID, IP: e.IP})
+		out.Entries = append(out.Entries, AuditEntryOf(e))
 	}
 	if page.NextCursor != "" {
 		out.NextCursor = &page.NextCursor

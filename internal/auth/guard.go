@@ -388,19 +388,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-// guardAuditor is a StoreAuditor on the guard's clock.
+// guardAuditor appends audit entries to the guard's database, stamped by
+// the guard's clock.
 type guardAuditor struct{ g *Guard }
 
 func (a guardAuditor) Append(ctx context.Context, e Entry) error {
-	e.At = a.g.now()
-	return StoreAuditor{Accounts: a.g.Accounts}.Append(ctx, e)
-}
-
-// StoreAuditor appends audit entries to the database.
-type StoreAuditor struct{ Accounts store.Accounts }
-
-// Append writes e.
-func (a StoreAuditor) Append(ctx context.Context, e Entry) error {
-	return a.Accounts.AppendAudit(ctx, store.AuditEntry{At: e.At, User: e.User, Action: e.Action,
+	return a.g.Accounts.AppendAudit(ctx, store.AuditEntry{At: a.g.now(), User: e.User, Action: e.Action,
 		PatientCode: e.PatientCode, SessionID: e.SessionID, IP: e.IP})
 }
