@@ -15,7 +15,6 @@ import (
 
 	"emgd/emg"
 	"emgd/internal/apidoc"
-	"emgd/internal/auth"
 	"emgd/internal/service"
 	"emgd/internal/store"
 )
@@ -86,7 +85,7 @@ func (h *handler) doMVC(w http.ResponseWriter, r *http.Request) (*MVCResponse, e
 		if err != nil {
 			return nil, err
 		}
-		if err := h.audit(r, "mvc.calibrate", code, sess.ID); err != nil {
+		if err := h.audit(r, actionMVCCalibrate, code, sess.ID); err != nil {
 			return nil, err
 		}
 		release, err := h.turn(r.Context())
@@ -117,7 +116,7 @@ func (h *handler) doMVC(w http.ResponseWriter, r *http.Request) (*MVCResponse, e
 		out.SettingsVersion = v
 		return out, nil
 	}
-	p, err := h.saveMVC(r.Context(), code, est.MVC)
+	p, err := h.saveMVC(r.Context(), code, est.MVC, updatedBy(r))
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +199,7 @@ func (h *handler) mvcRecording(w http.ResponseWriter, r *http.Request, code stri
 	if size == 0 {
 		return false, nil, &requestError{http.StatusUnprocessableEntity, "the file is empty: not a C3D file"}
 	}
-	if err := h.audit(r, "mvc.calibrate", code, ""); err != nil {
+	if err := h.audit(r, actionMVCCalibrate, code, ""); err != nil {
 		return false, nil, err
 	}
 	release, err := h.turn(r.Context())
@@ -249,18 +248,14 @@ const saveMVCAttempts = 5
 // saveMVC writes the patient's current settings with mvc as their MVC per
 // channel (a channel's earlier value, under any of its names, replaced;
 // other channels and every other setting unchanged) as the next version,
-// saved by the request's principal. The save is a compare-and-swap on the
+// saved by by (updatedBy: the user's email, or UpdatedByAPI, as settings saves name it). The save is a compare-and-swap on the
 // version read: when another save came in between, the estimate is merged
 // again into that newer version (its other fields kept), up to
 // saveMVCAttempts times; then 409.
-func (h *handler) saveMVC(ctx context.Context, code string, mvc map[string]float64) (*store.PatientSettings, error) {
+func (h *handler) saveMVC(ctx context.Context, code string, mvc map[string]float64, by string) (*store.PatientSettings, error) {
 	ps, err := h.settingsStore()
 	if err != nil {
 		return nil, err
-	}
-	by := auth.FromContext(ctx).Name()
-	if by == "" {
-		by = UpdatedByAPI
 	}
 	for range saveMVCAttempts {
 		var d SettingsDocument

@@ -191,7 +191,7 @@ func (h *handler) doReanalyze(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.audit(r, "patient.reanalyze", code, ""); err != nil {
+	if err := h.audit(r, actionPatientReanalyze, code, ""); err != nil {
 		return err
 	}
 	pr := dr.storeRange(code)

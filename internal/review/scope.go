@@ -8,13 +8,15 @@ import (
 
 // The audit trail's actions of the review's reading and settings routes.
 const (
-	actionPatientsList   = "patients.list"   // GET /patients
-	actionPatientRead    = "patient.read"    // GET /patients/{code}: the current settings
-	actionTrendsRead     = "trends.read"     // GET /patients/{code}/trends
-	actionExportCSV      = "export.csv"      // GET /sessions/{id}/export.csv, /patients/{code}/export.csv
-	actionReportRead     = "report.read"     // GET /sessions/{id}/report, /patients/{code}/report
-	actionSettingsRead   = "settings.read"   // GET /patients/{code}/settings/history
-	actionSettingsUpdate = "settings.update" // PUT /patients/{code}/settings
+	actionPatientsList     = "patients.list"     // GET /patients
+	actionPatientRead      = "patient.read"      // GET /patients/{code}: the current settings
+	actionTrendsRead       = "trends.read"       // GET /patients/{code}/trends
+	actionExportCSV        = "export.csv"        // GET /sessions/{id}/export.csv, /patients/{code}/export.csv
+	actionReportRead       = "report.read"       // GET /sessions/{id}/report, /patients/{code}/report
+	actionSettingsRead     = "settings.read"     // GET /patients/{code}/settings/history
+	actionSettingsUpdate   = "settings.update"   // PUT /patients/{code}/settings
+	actionPatientReanalyze = "patient.reanalyze" // POST /patients/{code}/reanalyze
+	actionMVCCalibrate     = "mvc.calibrate"     // POST /patients/{code}/mvc
 )
 
 // updatedBy names who saves settings: the principal's email, or
