@@ -135,8 +135,9 @@ type Accounts interface {
 	SetUserDisabled(ctx context.Context, id string, disabled bool) error
 	// SetUserPassword replaces a user's password hash.
 	SetUserPassword(ctx context.Context, id, passwordHash string) error
-	// AssignPatient gives a user a patient (added false when it had it);
-	// UnassignPatient takes it away (removed false when it had not).
+	// AssignPatient gives a user a patient (added false when it had it;
+	// ErrInvalidInput when patientCode is not IsPatientCode); UnassignPatient
+	// takes it away (removed false when it had not).
 	AssignPatient(ctx context.Context, userID, patientCode string) (added bool, err error)
 	UnassignPatient(ctx context.Context, userID, patientCode string) (removed bool, err error)
 	// UserPatients returns a user's patient codes, sorted.
@@ -330,8 +331,8 @@ func (q *queries) SetUserPassword(ctx context.Context, id, passwordHash string) 
 }
 
 func (q *queries) AssignPatient(ctx context.Context, userID, patientCode string) (bool, error) {
-	if patientCode == "" {
-		return false, fmt.Errorf("%w: patient code is required", ErrInvalidInput)
+	if !IsPatientCode(patientCode) {
+		return false, fmt.Errorf("%w: patient code %q is not P followed by 1 to 12 digits", ErrInvalidInput, patientCode)
 	}
 	if _, err := q.GetUser(ctx, userID); err != nil {
 		return false, err

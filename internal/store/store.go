@@ -303,13 +303,24 @@ type Store interface {
 	Close() error
 }
 
-var patientRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^P\d+$`) })
+// PatientCodePattern is a patient code, unanchored: P and its number
+// (service.md's P\d+), at most 12 digits so that a code stays a short
+// identifier in paths, logs and the audit trail. Every package checks
+// patient codes with it (IsPatientCode) or builds on it.
+const PatientCodePattern = `P\d{1,12}`
 
-// PatientCodeFromKey returns the first segment of key matching P\d+, or
-// "P000".
+// patientRe is built on first use (nothing at init).
+var patientRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + PatientCodePattern + `$`) })
+
+// IsPatientCode reports whether s is a patient code (PatientCodePattern),
+// such as P001.
+func IsPatientCode(s string) bool { return patientRe().MatchString(s) }
+
+// PatientCodeFromKey returns the first segment of key that is a patient
+// code, or "P000".
 func PatientCodeFromKey(key string) string {
 	for seg := range strings.SplitSeq(key, "/") {
-		if patientRe().MatchString(seg) {
+		if IsPatientCode(seg) {
 			return seg
 		}
 	}

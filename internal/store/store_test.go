@@ -105,10 +105,23 @@ func TestPostgresOpenURL(t *testing.T) {
 	}
 }
 
+func TestIsPatientCode(t *testing.T) {
+	for code, want := range map[string]bool{
+		"P0": true, "P001": true, "P999999999999": true,
+		"": false, "P": false, "p001": false, "P001 ": false, " P001": false, "P0x1": false, "P-1": false,
+		"P1234567890123": false, "P001S001": false, "P\u0661": false, "P001\n": false,
+	} {
+		if got := store.IsPatientCode(code); got != want {
+			t.Errorf("IsPatientCode(%q) = %v, want %v", code, got, want)
+		}
+	}
+}
+
 func TestPatientCodeFromKey(t *testing.T) {
 	for k, want := range map[string]string{
 		"P001/x.c3d": "P001", "a/P12/x.c3d": "P12", "P1x/P002/x.c3d": "P002", "x.c3d": "P000",
 		"p001/x.c3d": "P000", "P/x.c3d": "P000", "P0001.c3d": "P000", "P0001": "P0001",
+		"P1234567890123/P999999999999/x.c3d": "P999999999999",
 	} {
 		if got := store.PatientCodeFromKey(k); got != want {
 			t.Errorf("PatientCodeFromKey(%q) = %s, want %s", k, got, want)

@@ -138,7 +138,8 @@ func testUsers(t *testing.T, a store.Accounts) {
 }
 
 // testAssignments: assigning is idempotent, patients read back sorted,
-// unassigning removes one; an unknown user is ErrNotFound.
+// unassigning removes one; an unknown user is ErrNotFound, anything but a
+// patient code ErrInvalidInput.
 func testAssignments(t *testing.T, a store.Accounts) {
 	c := ctx(t)
 	th := mustUser(t, a, "theo@example.org", store.RoleTherapist)
@@ -175,8 +176,13 @@ func testAssignments(t *testing.T, a store.Accounts) {
 	if _, err := a.AssignPatient(c, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "P001"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("assigning to nobody: %v, want ErrNotFound", err)
 	}
-	if _, err := a.AssignPatient(c, th.ID, ""); !errors.Is(err, store.ErrInvalidInput) {
-		t.Errorf("assigning no patient: %v, want ErrInvalidInput", err)
+	for _, bad := range []string{"", "P", "p001", "bob", " P001", "P001 ", "P001S001", "P1234567890123", "P00'1"} {
+		if _, err := a.AssignPatient(c, th.ID, bad); !errors.Is(err, store.ErrInvalidInput) {
+			t.Errorf("assigning patient %q: %v, want ErrInvalidInput", bad, err)
+		}
+	}
+	if p, err := a.UserPatients(c, th.ID); err != nil || !reflect.DeepEqual(p, []string{"P010"}) {
+		t.Errorf("UserPatients after refused assignments = %v, %v", p, err)
 	}
 }
 
