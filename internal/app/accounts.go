@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"time"
 
 	"emgd/internal/auth"
@@ -49,8 +48,6 @@ func (a *Accounts) Close() error { return a.st.Close() }
 // (a malformed email, role, patient code or password): the command's
 // usage, not the database.
 var ErrUsage = errors.New("usage")
-
-var patientCodeRe = regexp.MustCompile(`^P\d+$`)
 
 // GeneratePassword returns a random password of 20 characters (120 bits).
 func GeneratePassword() string {
@@ -118,8 +115,8 @@ func (a *Accounts) SetPassword(ctx context.Context, email, password string) erro
 
 // Assign gives the user a patient (added false when they had it).
 func (a *Accounts) Assign(ctx context.Context, email, patient string) (bool, error) {
-	if !patientCodeRe.MatchString(patient) {
-		return false, fmt.Errorf("%w: --patient must be a patient code such as P001", ErrUsage)
+	if !store.IsPatientCode(patient) {
+		return false, fmt.Errorf("%w: --patient must be a patient code such as P001 (P and up to 12 digits)", ErrUsage)
 	}
 	u, err := a.user(ctx, email)
 	if err != nil {

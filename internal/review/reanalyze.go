@@ -44,19 +44,6 @@ func (h *handler) pipeline() (*service.Service, error) {
 	return h.act.svc, nil
 }
 
-// allowed checks the path's patient code and that the request's principal
-// may see that patient (404 as for an absent one, when not).
-func allowed(r *http.Request) (string, error) {
-	code := r.PathValue("code")
-	if !patientCodeRe().MatchString(code) {
-		return "", badRequest("patient code %q is not P followed by digits", code)
-	}
-	if !auth.May(r.Context(), code) {
-		return "", notFound("no patient %s", code)
-	}
-	return code, nil
-}
-
 // audit records the request's change, or answers 503 when it cannot.
 func (h *handler) audit(r *http.Request, action, patient, sessionID string) error {
 	if err := auth.Audit(r, action, patient, sessionID); err != nil {

@@ -16,8 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
-	"sync"
 	"time"
 
 	"emgd/internal/apidoc"
@@ -96,9 +94,6 @@ type Patient struct {
 	LastRecordedAt  *string `json:"last_recorded_at" doc:"the newest recording's wall clock, no zone"`
 	SettingsVersion int     `json:"settings_version"`
 }
-
-// patientCodeRe is built on first use (nothing at init).
-var patientCodeRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^P\d{1,12}$`) })
 
 // requestError is a request's own mistake (400) or an unknown patient or
 // session (404), with its message.
@@ -188,12 +183,9 @@ func (dr dateRange) storeRange(code string) store.PatientRange {
 // patient checks the path's patient code and that the patient exists (a
 // session or settings name it), and returns its settings.
 func (h *handler) patient(r *http.Request) (string, Settings, error) {
-	code := r.PathValue("code")
-	if !patientCodeRe().MatchString(code) {
-		return "", Settings{}, badRequest("patient code %q is not P followed by digits", code)
-	}
-	if !auth.May(r.Context(), code) { // another's patient: as if absent
-		return "", Settings{}, notFound("no patient %s", code)
+	code, err := allowed(r)
+	if err != nil {
+		return "", Settings{}, err
 	}
 	set, err := h.set.Settings(r.Context(), code)
 	if err != nil {

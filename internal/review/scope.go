@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"emgd/internal/auth"
+	"emgd/internal/store"
 )
 
 // The audit trail's actions of the review's reading and settings routes.
@@ -26,4 +27,18 @@ func updatedBy(r *http.Request) string {
 		return p.Email
 	}
 	return UpdatedByAPI
+}
+
+// allowed checks the path's patient code (400 when it is none) and that
+// the request's principal may see that patient (404 as for an absent one,
+// when not).
+func allowed(r *http.Request) (string, error) {
+	code := r.PathValue("code")
+	if !store.IsPatientCode(code) {
+		return "", badRequest("patient code %q is not P followed by 1 to 12 digits", code)
+	}
+	if !auth.May(r.Context(), code) {
+		return "", notFound("no patient %s", code)
+	}
+	return code, nil
 }

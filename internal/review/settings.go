@@ -15,7 +15,6 @@ import (
 
 	"emgd/emg"
 	"emgd/internal/apidoc"
-	"emgd/internal/auth"
 	"emgd/internal/store"
 )
 
@@ -254,13 +253,9 @@ func versionConflict(w http.ResponseWriter, code string, sent []int, current int
 }
 
 func (h *handler) putSettings(w http.ResponseWriter, r *http.Request) {
-	code := r.PathValue("code")
-	if !patientCodeRe().MatchString(code) {
-		h.fail(w, r, badRequest("patient code %q is not P followed by digits", code))
-		return
-	}
-	if !auth.May(r.Context(), code) { // another's patient
-		h.fail(w, r, notFound("no patient %s", code))
+	code, err := allowed(r)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	ps, err := h.settingsStore()
