@@ -716,12 +716,7 @@ func (pl *plan) back(ws *workspace, rec Recording, st *baseState, env []float64)
 
 	// Step 5: MVC threshold.
 	p := pl.p
-	pct := DefaultThresholdPct
-	if v, ok := p.MVCThresholdPct[base]; ok {
-		pct = v
-	} else if p.ThresholdPct != nil {
-		pct = *p.ThresholdPct
-	}
+	pct := p.ThresholdPctFor(base)
 	var mvcThr float64
 	switch {
 	case p.MVC[base] > 0:

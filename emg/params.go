@@ -146,6 +146,21 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// ThresholdPctFor is the percentage of the MVC at which channel base's MVC
+// threshold lies: its own (MVCThresholdPct), else the session's
+// (ThresholdPct), else DefaultThresholdPct. Keys are compared as given:
+// the analysis asks with base names ("CH1") after resolving the keys of
+// the parameters it was handed ("CH1 Raw") to them.
+func (p *Params) ThresholdPctFor(base string) float64 {
+	if v, ok := p.MVCThresholdPct[base]; ok {
+		return v
+	}
+	if p.ThresholdPct != nil {
+		return *p.ThresholdPct
+	}
+	return DefaultThresholdPct
+}
+
 // Validate checks every given parameter; the error is a *ParamError.
 func (p *Params) Validate() error {
 	if _, err := LookupProfile(p.Profile); err != nil {

@@ -92,12 +92,7 @@ func (d *sessionData) mvcUsed(base string, ch *channelStats) (*float64, bool) {
 	if ch.MVC75Threshold == nil {
 		return nil, false
 	}
-	pct := emg.DefaultThresholdPct
-	if v, ok := p.MVCThresholdPct[base]; ok {
-		pct = v
-	} else if p.ThresholdPct != nil {
-		pct = *p.ThresholdPct
-	}
+	pct := p.ThresholdPctFor(base)
 	v := *ch.MVC75Threshold / (pct / 100)
 	if !(pct > 0) || math.IsNaN(v) || math.IsInf(v, 0) {
 		return nil, false
