@@ -610,7 +610,17 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	if err != nil {
 		return err
 	}
-	ra, size, sum, cleanup, err := s.spool(body, info.Size)
+	// The copy (hashed) and the analysis are phase 2's computation: they run
+	// at low priority (lowprio.go); its database reads and writes do not, so
+	// a descheduled low-priority thread never holds the database's writer.
+	var ra io.ReaderAt
+	var size int64
+	var sum string
+	var cleanup func()
+	err = lowPriority(s.Config.AnalysisNice, func() (err error) {
+		ra, size, sum, cleanup, err = s.spool(body, info.Size)
+		return err
+	})
 	body.Close()
 	if errors.Is(err, storage.ErrVersionGone) {
 		return s.fail(ctx, sess, objectChanged(sess, err))
@@ -638,7 +648,10 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 	var res *emg.Result
 	if err == nil {
 		params.Weights = &scoring.Weights
-		res, err = analysis.AnalyzeContext(yieldingContext{ctx, &s.prio}, ra, size, path.Base(sess.ObjectKey), params, s.Config.Analyzer) // yields to phase 1 (yield.go)
+		err = lowPriority(s.Config.AnalysisNice, func() (err error) {
+			res, err = analysis.AnalyzeContext(yieldingContext{ctx, &s.prio}, ra, size, path.Base(sess.ObjectKey), params, s.Config.Analyzer) // yields to phase 1 (yield.go)
+			return err
+		})
 	} else if ctx.Err() == nil {
 		return err // the database: retried
 	}

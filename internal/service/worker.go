@@ -48,7 +48,7 @@ func (w *AnalyzeWorker) Work(ctx context.Context, job jobs.Job[AnalyzeArgs]) (er
 	if hook := w.Svc.testHook; hook != nil {
 		hook(job.Args)
 	}
-	return lowPriority(w.Svc.Config.AnalysisNice, func() error { return w.Svc.Process(ctx, job.Args) })
+	return w.Svc.Process(ctx, job.Args) // its computation at low priority (Config.AnalysisNice)
 }
 
 // RiverQueue enqueues phase-2 jobs on the job queue (River, behind
