@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"emgd/internal/api/httperr"
 	"emgd/internal/apidoc"
@@ -84,15 +83,8 @@ type ReanalyzeResponse struct {
 	Sessions    int    `json:"sessions" doc:"sessions queued for a new analysis (each is pending until its analysis is done)"`
 	// SettingsVersion is the version the analyses will use unless the
 	// settings change again before they run.
-	SettingsVersion int              `json:"settings_version" doc:"the patient's current settings version (0: none); each analysis records the version it used"`
-	Skipped         []SkippedSession `json:"skipped" doc:"sessions of the range not queued, with why"`
-}
-
-// SkippedSession is a session a reanalysis left alone.
-type SkippedSession struct {
-	SessionID   string `json:"session_id"`
-	SessionCode string `json:"session_code"`
-	Reason      string `json:"reason"`
+	SettingsVersion int                      `json:"settings_version" doc:"the patient's current settings version (0: none); each analysis records the version it used"`
+	Skipped         []service.SkippedSession `json:"skipped" doc:"sessions of the range not queued, with why"`
 }
 
 // maxActionBody bounds the JSON bodies of the reanalysis and the MVC
@@ -130,28 +122,6 @@ func readJSONBody(w http.ResponseWriter, r *http.Request, v any, optional bool) 
 	return nil
 }
 
-// parseDates checks a reanalysis's from and to.
-func (q ReanalyzeRequest) parseDates() (dateRange, error) {
-	var dr dateRange
-	for _, f := range []struct {
-		name, v string
-		dst     *time.Time
-	}{{"from", q.From, &dr.From}, {"to", q.To, &dr.To}} {
-		if f.v == "" {
-			continue
-		}
-		t, err := time.Parse(time.DateOnly, f.v)
-		if err != nil {
-			return dr, badRequest("%s: %q is not a date (YYYY-MM-DD)", f.name, f.v)
-		}
-		*f.dst = t
-	}
-	if !dr.From.IsZero() && !dr.To.IsZero() && dr.To.Before(dr.From) {
-		return dr, badRequest("from (%s) is after to (%s)", q.From, q.To)
-	}
-	return dr, nil
-}
-
 func (h *handler) reanalyze(w http.ResponseWriter, r *http.Request) {
 	if err := h.doReanalyze(w, r); err != nil {
 		h.failService(w, r, err)
@@ -174,7 +144,7 @@ func (h *handler) doReanalyze(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSONBody(w, r, &q, true); err != nil {
 		return err
 	}
-	dr, err := q.parseDates()
+	dr, err := parseDates(q.From, q.To)
 	if err != nil {
 		return err
 	}
@@ -186,9 +156,9 @@ func (h *handler) doReanalyze(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := ReanalyzeResponse{PatientCode: code, Sessions: re.Sessions, SettingsVersion: re.SettingsVersion, Skipped: []SkippedSession{}}
-	for _, s := range re.Skipped {
-		out.Skipped = append(out.Skipped, SkippedSession{SessionID: s.SessionID, SessionCode: s.SessionCode, Reason: s.Reason})
+	out := ReanalyzeResponse{PatientCode: code, Sessions: re.Sessions, SettingsVersion: re.SettingsVersion, Skipped: re.Skipped}
+	if out.Skipped == nil {
+		out.Skipped = []service.SkippedSession{}
 	}
 	writeJSON(w, http.StatusAccepted, out)
 	return nil
@@ -212,7 +182,7 @@ func actionRoutes(tags, guarded []string, code apidoc.Param, noPatient apidoc.Re
 			Params: []apidoc.Param{code},
 			Body:   &apidoc.Body{ContentType: "application/json", Type: ReanalyzeRequest{}, Description: "Optional: no body analyses every session."},
 			Responses: []apidoc.Response{jsonAnswer(http.StatusAccepted, "The sessions queued", ReanalyzeResponse{}),
-				errAnswer(http.StatusBadRequest, "A malformed patient code or date, from after to, an unknown key or malformed JSON"),
+				errAnswer(http.StatusBadRequest, "A malformed patient code or date, from after to, a range over 3660 days, an unknown key or malformed JSON"),
 				noPatient, errAnswer(http.StatusRequestEntityTooLarge, "A body over 64 KiB"), none}},
 			func(h *handler) http.HandlerFunc { return h.reanalyze }},
 		mvcRoute(tags, guarded, code, none),

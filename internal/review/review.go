@@ -144,20 +144,26 @@ type dateRange struct {
 // maxRangeDays bounds a range (its weeks are listed one by one).
 const maxRangeDays = 3660
 
+// parseRange reads the query's from and to (parseDates).
 func parseRange(r *http.Request) (dateRange, error) {
-	var dr dateRange
 	q := r.URL.Query()
+	return parseDates(q.Get("from"), q.Get("to"))
+}
+
+// parseDates reads from and to (YYYY-MM-DD, either empty for unbounded):
+// a 400 for a malformed date, from after to, or a range over maxRangeDays.
+func parseDates(from, to string) (dateRange, error) {
+	var dr dateRange
 	for _, f := range []struct {
-		name string
-		dst  *time.Time
-	}{{"from", &dr.From}, {"to", &dr.To}} {
-		v := q.Get(f.name)
-		if v == "" {
+		name, v string
+		dst     *time.Time
+	}{{"from", from, &dr.From}, {"to", to, &dr.To}} {
+		if f.v == "" {
 			continue
 		}
-		t, err := time.Parse(time.DateOnly, v)
+		t, err := time.Parse(time.DateOnly, f.v)
 		if err != nil {
-			return dr, badRequest("%s: %q is not a date (YYYY-MM-DD)", f.name, v)
+			return dr, badRequest("%s: %q is not a date (YYYY-MM-DD)", f.name, f.v)
 		}
 		*f.dst = t
 	}

@@ -48,11 +48,12 @@ type PatientReanalysis struct {
 	Skipped []SkippedSession
 }
 
-// SkippedSession is a session ReanalyzePatient left alone.
+// SkippedSession is a session ReanalyzePatient left alone (in the JSON
+// of POST /patients/{code}/reanalyze as it is).
 type SkippedSession struct {
-	SessionID   string
-	SessionCode string
-	Reason      string
+	SessionID   string `json:"session_id"`
+	SessionCode string `json:"session_code"`
+	Reason      string `json:"reason"`
 }
 
 // ReanalyzePatient queues the analysis of each current session of the
