@@ -104,8 +104,7 @@ func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 		fs.Var(durationFlag{&c.ReconcileEvery}, "reconcile-every", "list the buckets this often and give .c3d objects without a session one, as emgd reconcile does; off when 0 (EMGD_RECONCILE_EVERY)")
 		fs.Var(durationFlag{&c.Retention}, "retention", "delete sessions, their analyses and stored files once older than this (e.g. 365d), checked hourly, as emgd purge does; off when 0 (EMGD_RETENTION)")
 	}
-	fs.StringVar(&c.DataDir, "data-dir", d.DataDir, "data folder for the embedded defaults: <dir>/emgd.db and <dir>/storage (EMGD_DATA_DIR)")
-	fs.StringVar(&c.DatabaseURL, "database-url", "", "postgres://... for PostgreSQL; default SQLite in the data folder (EMGD_DATABASE_URL)")
+	bindDatabase(fs, c.appConfig())
 	fs.StringVar(&c.StorageURL, "storage", "", "s3://BUCKET?endpoint=...&region=... for S3; default a folder per bucket in the data folder (EMGD_STORAGE_URL)")
 	fs.IntVar(&c.Workers, "workers", d.Workers, "analysis jobs run at once; 0 for none (EMGD_WORKERS)")
 	c.JobTimeout = d.JobTimeout
@@ -122,6 +121,14 @@ func (c *serverConfig) bind(fs *flag.FlagSet, withHTTP bool) {
 	c.LogLevel = d.LogLevel
 	fs.Var(levelFlag{&c.LogLevel}, "log-level", "debug, info, warn or error (EMGD_LOG_LEVEL)")
 	fs.BoolVar(&c.LogJSON, "log-json", d.LogJSON, "log JSON lines (EMGD_LOG_JSON=1)")
+}
+
+// bindDatabase registers --data-dir and --database-url (with their EMGD_*
+// variables): the server commands' and those that need the database only
+// (users, tokens, audit) are these same flags.
+func bindDatabase(fs *flag.FlagSet, cfg *app.Config) {
+	fs.StringVar(&cfg.DataDir, "data-dir", app.Defaults().DataDir, "data folder for the embedded defaults: <dir>/emgd.db and <dir>/storage (EMGD_DATA_DIR)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "postgres://... for PostgreSQL; default SQLite in the data folder (EMGD_DATABASE_URL)")
 }
 
 // validate checks the settings (app.Config.Validate).

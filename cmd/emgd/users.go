@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,15 +20,6 @@ import (
 
 // stdin is where --password-stdin reads (tests replace it).
 var stdin io.Reader = os.Stdin
-
-// bindDatabase registers --data-dir and --database-url as serve has them
-// (with their EMGD_* variables), for the commands that need the database
-// only.
-func bindDatabase(fs *flag.FlagSet, cfg *app.Config) {
-	d := app.Defaults()
-	fs.StringVar(&cfg.DataDir, "data-dir", d.DataDir, "data folder for the embedded defaults: <dir>/emgd.db (EMGD_DATA_DIR)")
-	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "postgres://... for PostgreSQL; default SQLite in the data folder (EMGD_DATABASE_URL)")
-}
 
 // subcommand is one of emgd users' or emgd tokens' subcommands.
 type subcommand struct {
