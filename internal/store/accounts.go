@@ -334,9 +334,10 @@ func (q *queries) AssignPatient(ctx context.Context, userID, patientCode string)
 	if !IsPatientCode(patientCode) {
 		return false, fmt.Errorf("%w: patient code %q is not P followed by 1 to 12 digits", ErrInvalidInput, patientCode)
 	}
-	if _, err := q.GetUser(ctx, userID); err != nil {
-		return false, err
+	if !validID(userID) {
+		return false, fmt.Errorf("%w: no user %q", ErrNotFound, userID)
 	}
+	// An unknown user is the foreign key's violation: no query before.
 	n, err := q.c.exec(ctx, `INSERT INTO user_patients (user_id, patient_code, assigned_at) VALUES ($1, $2, $3)
 		ON CONFLICT (user_id, patient_code) DO NOTHING`, strings.ToLower(userID), patientCode, q.d.ts(now()))
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -173,8 +174,15 @@ func testAssignments(t *testing.T, a store.Accounts) {
 	if p, err := a.UserPatients(c, other.ID); err != nil || !reflect.DeepEqual(p, []string{"P003"}) {
 		t.Errorf("another user's patients = %v, %v", p, err)
 	}
-	if _, err := a.AssignPatient(c, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "P001"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("assigning to nobody: %v, want ErrNotFound", err)
+	for _, id := range []string{"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "", "nobody", strings.ToUpper(th.ID) + "x"} {
+		if _, err := a.AssignPatient(c, id, "P001"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("assigning to user %q: %v, want ErrNotFound", id, err)
+		}
+	}
+	if added, err := a.AssignPatient(c, strings.ToUpper(th.ID), "P004"); err != nil || !added {
+		t.Errorf("assigning by the user's id in upper case: %v, %v", added, err)
+	} else if _, err := a.UnassignPatient(c, th.ID, "P004"); err != nil {
+		t.Fatal(err)
 	}
 	for _, bad := range []string{"", "P", "p001", "bob", " P001", "P001 ", "P001S001", "P1234567890123", "P00'1"} {
 		if _, err := a.AssignPatient(c, th.ID, bad); !errors.Is(err, store.ErrInvalidInput) {
