@@ -24,7 +24,7 @@ func errAnswer(code int, desc string) apidoc.Response {
 func routes() []route {
 	tags := []string{"review"}
 	guarded := []string{apidoc.ReadToken}
-	code := apidoc.Param{Name: "code", In: "path", Description: "a patient code (P followed by digits)", Type: ""}
+	code := apidoc.Param{Name: "code", In: "path", Description: "a patient code (P followed by 1 to 12 digits, e.g. P001)", Type: ""}
 	id := apidoc.Param{Name: "id", In: "path", Description: "session id or session code", Type: ""}
 	rng := []apidoc.Param{code,
 		{Name: "from", In: "query", Description: "first recording date, YYYY-MM-DD (inclusive)", Type: ""},
