@@ -389,10 +389,14 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // guardAuditor appends audit entries to the guard's database, stamped by
-// the guard's clock.
+// the guard's clock; an entry it cannot write is logged with its cause.
 type guardAuditor struct{ g *Guard }
 
 func (a guardAuditor) Append(ctx context.Context, e Entry) error {
-	return a.g.Accounts.AppendAudit(ctx, store.AuditEntry{At: a.g.now(), User: e.User, Action: e.Action,
+	err := a.g.Accounts.AppendAudit(ctx, store.AuditEntry{At: a.g.now(), User: e.User, Action: e.Action,
 		PatientCode: e.PatientCode, SessionID: e.SessionID, IP: e.IP})
+	if err != nil {
+		a.g.log().Error("audit trail unavailable", "action", e.Action, "patient", e.PatientCode, "error", err)
+	}
+	return err
 }

@@ -95,7 +95,10 @@ func newEnvOn(t *testing.T, st store.Store, configure func(g *auth.Guard)) *env 
 	probe := func(w http.ResponseWriter, r *http.Request) {
 		p := auth.FromContext(r.Context())
 		if err := auth.Audit(r, "probe.read", "P001", "P001S001"); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			b, _ := json.Marshal(apidoc.ErrorResponse{Error: err.Error()})
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write(b)
 			return
 		}
 		b, _ := json.Marshal(probeAnswer{Email: p.Email, Role: string(p.Role), Patients: p.Patients, Via: p.Via})

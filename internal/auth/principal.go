@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"time"
@@ -122,21 +123,37 @@ func WithAuditor(ctx context.Context, a Auditor) context.Context {
 	return context.WithValue(ctx, auditorKey{}, a)
 }
 
+// ErrAuditUnavailable is what Audit's errors are: the entry was not
+// written, so the request is refused with 503 (httperr.Status) and nothing
+// of the patient's data is served or changed. Its text is the answer's
+// message, in each API's error shape.
+var ErrAuditUnavailable = errors.New("audit trail unavailable")
+
+// auditError is Audit's error: its text is ErrAuditUnavailable's, safe to
+// answer; the cause (logged by the guard's auditor) unwraps.
+type auditError struct{ cause error }
+
+func (e *auditError) Error() string   { return ErrAuditUnavailable.Error() }
+func (e *auditError) Unwrap() []error { return []error{ErrAuditUnavailable, e.cause} }
+
 // Audit records that the request's principal did action on patient (and
 // session, when one): every read of patient data and every change. It
 // fills At, User and IP from the request. Without an auditor in the
-// context (no guard ran) it does nothing. An error means the entry was
-// not written: the handler answers 503 rather than serve health data
-// unrecorded.
+// context (no guard ran) it does nothing. An error (ErrAuditUnavailable)
+// means the entry was not written: the handler answers it as it answers
+// any error, a 503, rather than serve health data unrecorded.
 func Audit(r *http.Request, action, patient, sessionID string) error {
 	a, _ := r.Context().Value(auditorKey{}).(Auditor)
 	if a == nil {
 		return nil
 	}
-	return a.Append(r.Context(), Entry{
+	if err := a.Append(r.Context(), Entry{
 		At: time.Now().UTC(), User: FromContext(r.Context()).Name(), Action: action,
 		PatientCode: patient, SessionID: sessionID, IP: clientIP(r),
-	})
+	}); err != nil {
+		return &auditError{cause: err}
+	}
+	return nil
 }
 
 // clientIP is the request's remote address without its port.

@@ -1,7 +1,8 @@
 // Package httperr is the one mapping from the errors of emgd's pipeline
-// (internal/service) and storage to HTTP statuses, shared by every handler
-// package (api, upload, signals). Those packages keep their own messages
-// and answer shapes; only the status comes from here.
+// (internal/service), storage and audit trail (internal/auth) to HTTP
+// statuses, shared by every handler package (api, upload, signals, oldapi,
+// review). Those packages keep their own messages and answer shapes; only
+// the status comes from here.
 package httperr
 
 import (
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 
+	"emgd/internal/auth"
 	"emgd/internal/service"
 	"emgd/internal/storage"
 )
@@ -28,6 +30,9 @@ const StatusClientClosed = 499
 //   - 422 service.ErrInvalidFile, service.ErrInvalidParams,
 //     storage.ErrInvalidKey (a stored session's object cannot be read);
 //   - 499 context.Canceled;
+//   - 503 auth.ErrAuditUnavailable (the request's audit entry was not
+//     written: nothing is served or changed unrecorded), whatever its cause
+//     (a client gone away included);
 //   - 503 anything else (service.ErrUnavailable: storage or database
 //     unreachable, retry later).
 //
@@ -37,6 +42,8 @@ func Status(err error) int {
 	switch {
 	case err == nil:
 		return http.StatusOK
+	case errors.Is(err, auth.ErrAuditUnavailable):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, service.ErrBadKey):
 		return http.StatusBadRequest
 	case errors.Is(err, service.ErrObjectMissing), errors.Is(err, service.ErrSessionNotFound):
@@ -57,4 +64,16 @@ func Status(err error) int {
 		return StatusClientClosed
 	}
 	return http.StatusServiceUnavailable
+}
+
+// Message is the message to answer err with, beside Status(err): err's
+// text, except for a 503, whose cause inside the server is not the
+// client's business: unavailable stands for it ("database unavailable"),
+// unless err is an audit entry not written (auth.ErrAuditUnavailable),
+// whose text is meant for the client.
+func Message(err error, unavailable string) string {
+	if Status(err) == http.StatusServiceUnavailable && !errors.Is(err, auth.ErrAuditUnavailable) {
+		return unavailable
+	}
+	return err.Error()
 }
