@@ -289,16 +289,12 @@ func (s *Server) ingest(ctx context.Context, ev webhook.Event) (*service.Outcome
 	return s.svc.Ingest(ctx, service.Event{Bucket: ev.Bucket, Key: ev.Key, RawKey: ev.RawKey, ETag: ev.ETag, Size: ev.Size})
 }
 
-// fail answers err with its status (httperr.Status): its message, or
-// unavailable when the server cannot answer (the cause is not the
-// client's business).
+// fail answers err with its status and message (httperr.Status and
+// Message): its text, or unavailable when the server cannot answer (the
+// cause is not the client's business); an audit entry not written
+// (auth.Audit) answers 503 "audit trail unavailable".
 func fail(w http.ResponseWriter, err error, unavailable string) {
-	code := httperr.Status(err)
-	msg := err.Error()
-	if code == http.StatusServiceUnavailable {
-		msg = unavailable
-	}
-	writeError(w, code, msg)
+	writeError(w, httperr.Status(err), httperr.Message(err, unavailable))
 }
 
 // findSession finds the session ref names and answers 404 when there is
@@ -319,7 +315,11 @@ func (s *Server) findSession(w http.ResponseWriter, r *http.Request, ref string)
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	sess := s.findSession(w, r, r.PathValue("ref"))
-	if sess == nil || !s.audit(w, r, actionSessionStatus, sess.PatientCode, sess.ID) {
+	if sess == nil {
+		return
+	}
+	if err := auth.Audit(r, actionSessionStatus, sess.PatientCode, sess.ID); err != nil {
+		fail(w, err, "database unavailable")
 		return
 	}
 	writeJSON(w, 200, StatusResponse{Success: true, SessionID: sess.ID, SessionCode: sess.SessionCode,
@@ -352,7 +352,8 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "database unavailable")
 		return
 	}
-	if !s.audit(w, r, actionSessionsList, opts.PatientCode, "") {
+	if err := auth.Audit(r, actionSessionsList, opts.PatientCode, ""); err != nil {
+		fail(w, err, "database unavailable")
 		return
 	}
 	var withAnalysis []string
@@ -394,7 +395,8 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "database unavailable")
 		return
 	}
-	if !s.audit(w, r, actionSessionRead, sess.PatientCode, sess.ID) {
+	if err := auth.Audit(r, actionSessionRead, sess.PatientCode, sess.ID); err != nil {
+		fail(w, err, "database unavailable")
 		return
 	}
 	writeJSON(w, 200, out)
@@ -423,7 +425,11 @@ func (s *Server) recalc(w http.ResponseWriter, r *http.Request) {
 	// The session is found first: another patient's answers 404 as an
 	// absent one, and the change is recorded before it is made.
 	sess := s.findSession(w, r, r.PathValue("id"))
-	if sess == nil || !s.audit(w, r, actionSessionRecalc, sess.PatientCode, sess.ID) {
+	if sess == nil {
+		return
+	}
+	if err := auth.Audit(r, actionSessionRecalc, sess.PatientCode, sess.ID); err != nil {
+		fail(w, err, "database unavailable")
 		return
 	}
 	re, err := s.svc.Reanalyze(r.Context(), sess.ID, params)

@@ -3,8 +3,6 @@ package api
 import (
 	"fmt"
 	"net/http"
-
-	"emgd/internal/auth"
 )
 
 // The audit trail's actions of this package's routes.
@@ -19,16 +17,4 @@ const (
 // principal's: the same status and message either way.
 func notFound(w http.ResponseWriter, ref string) {
 	writeError(w, http.StatusNotFound, fmt.Sprintf("no session %q", ref))
-}
-
-// audit records the request's action (auth.Audit); when the entry cannot
-// be written it answers 503 and returns false: nothing is served
-// unrecorded.
-func (s *Server) audit(w http.ResponseWriter, r *http.Request, action, patient, sessionID string) bool {
-	if err := auth.Audit(r, action, patient, sessionID); err != nil {
-		s.log.Error("audit trail unavailable", "action", action, "error", err)
-		writeError(w, http.StatusServiceUnavailable, "audit trail unavailable")
-		return false
-	}
-	return true
 }

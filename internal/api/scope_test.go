@@ -586,6 +586,8 @@ func everyRoute(t *testing.T, st store.Store) {
 				}
 				if code, body := e.call(c.req(e, e.p1), who, true); code != 503 {
 					t.Errorf("failing auditor: %d %.300s, want 503", code, body)
+				} else if msg := refusal(t, p, body); msg != "audit trail unavailable" {
+					t.Errorf("failing auditor: %q in %.300s, want audit trail unavailable", msg, body)
 				}
 				if e.queued() != queued {
 					t.Errorf("failing auditor: a job was queued")
@@ -597,6 +599,34 @@ func everyRoute(t *testing.T, st store.Store) {
 		})
 	}
 	e.env.t = t
+}
+
+// refusal is the message of an error answer of route: the old backend's
+// shape ({error: HTTP_ERROR, message, status_code, path}) for its routes,
+// emgd's ({success: false, error}) for the others.
+func refusal(t *testing.T, route string, body []byte) string {
+	t.Helper()
+	var out struct {
+		Success    *bool  `json:"success"`
+		Error      string `json:"error"`
+		Message    string `json:"message"`
+		StatusCode int    `json:"status_code"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Errorf("error answer %.300s: %v", body, err)
+		return ""
+	}
+	old := strings.Contains(route, " /scoring/") || route == "POST /analysis/recalc" || route == "POST /mvc/calibrate"
+	if old {
+		if out.Error != "HTTP_ERROR" || out.Success != nil || out.StatusCode == 0 {
+			t.Errorf("error answer %.300s: not the old backend's shape", body)
+		}
+		return out.Message
+	}
+	if out.Success == nil || *out.Success {
+		t.Errorf("error answer %.300s: not emgd's shape", body)
+	}
+	return out.Error
 }
 
 // expect sends q as who, checks its status and that the audit trail got

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"emgd/internal/api/httperr"
 	"emgd/internal/auth"
 	"emgd/internal/store"
 )
@@ -99,7 +100,8 @@ func (h *handler) adherence(w http.ResponseWriter, r *http.Request) {
 		httpError(w, r, http.StatusNotFound, "Patient not found: "+code)
 		return
 	}
-	if !h.audit(w, r, actionAdherenceRead, code) {
+	if err := auth.Audit(r, actionAdherenceRead, code, ""); err != nil {
+		httpError(w, r, httperr.Status(err), err.Error())
 		return
 	}
 	now := h.now().UTC()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"emgd/emg"
+	"emgd/internal/api/httperr"
 	"emgd/internal/apidoc"
 	"emgd/internal/auth"
 	"emgd/internal/store"
@@ -369,7 +370,8 @@ func (h *handler) createConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	// As the old route, therapist_id and patient_id are not stored here
 	// (POST /scoring/configurations/custom stores them).
-	if !h.audit(w, r, actionScoringCreate, "") {
+	if err := auth.Audit(r, actionScoringCreate, "", ""); err != nil {
+		httpError(w, r, httperr.Status(err), err.Error())
 		return
 	}
 	c, err := h.st.CreateScoringConfig(r.Context(), store.ScoringConfig{Name: q.ConfigurationName,
@@ -395,7 +397,11 @@ func (h *handler) activateConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, ok := h.configInScope(w, r, id)
-	if !ok || !h.audit(w, r, actionScoringActive, configPatient(c)) {
+	if !ok {
+		return
+	}
+	if err := auth.Audit(r, actionScoringActive, configPatient(c), ""); err != nil {
+		httpError(w, r, httperr.Status(err), err.Error())
 		return
 	}
 	_, err := h.st.ActivateScoringConfig(r.Context(), id)
@@ -418,7 +424,8 @@ func (h *handler) deleteConfig(w http.ResponseWriter, r *http.Request) {
 	if c != nil && configPatient(c) == "" && !adminOnly(w, r, "this scoring configuration names no patient: it can apply to every patient") {
 		return
 	}
-	if !h.audit(w, r, actionScoringDelete, configPatient(c)) {
+	if err := auth.Audit(r, actionScoringDelete, configPatient(c), ""); err != nil {
+		httpError(w, r, httperr.Status(err), err.Error())
 		return
 	}
 	err := h.st.DeleteScoringConfig(r.Context(), r.PathValue("config_id"))
@@ -453,8 +460,11 @@ func (h *handler) getCustom(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, "Reading the custom scoring configuration", err)
 		return
 	}
-	if patient != "" && !h.audit(w, r, actionScoringRead, patient) {
-		return
+	if patient != "" {
+		if err := auth.Audit(r, actionScoringRead, patient, ""); err != nil {
+			httpError(w, r, httperr.Status(err), err.Error())
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, CustomScoringConfigurationResponse{
 		ScoringConfigurationResponse: configResponse(c),
@@ -483,7 +493,8 @@ func (h *handler) saveCustom(w http.ResponseWriter, r *http.Request) {
 		httpError(w, r, http.StatusNotFound, "Patient not found: "+*q.PatientID)
 		return
 	}
-	if !h.audit(w, r, actionScoringCustom, deref(q.PatientID)) {
+	if err := auth.Audit(r, actionScoringCustom, deref(q.PatientID), ""); err != nil {
+		httpError(w, r, httperr.Status(err), err.Error())
 		return
 	}
 	c, err := h.st.SaveCustomScoringConfig(r.Context(), store.ScoringConfig{Name: q.ConfigurationName,
@@ -503,7 +514,8 @@ func (h *handler) saveDefault(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !h.audit(w, r, actionScoringDefault, "") {
+	if err := auth.Audit(r, actionScoringDefault, "", ""); err != nil {
+		httpError(w, r, httperr.Status(err), err.Error())
 		return
 	}
 	c, err := h.st.SaveDefaultScoringConfig(r.Context(), q.Description, q.weights())

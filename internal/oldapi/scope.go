@@ -33,18 +33,6 @@ func configPatient(c *store.ScoringConfig) string {
 	return *c.PatientID
 }
 
-// audit records the request's action (auth.Audit); when the entry cannot
-// be written it answers 503 and returns false: nothing is served or
-// changed unrecorded.
-func (h *handler) audit(w http.ResponseWriter, r *http.Request, action, patient string) bool {
-	if err := auth.Audit(r, action, patient, ""); err != nil {
-		h.log.Error("audit trail unavailable", "action", action, "error", err)
-		httpError(w, r, http.StatusServiceUnavailable, "audit trail unavailable")
-		return false
-	}
-	return true
-}
-
 // configInScope answers 404, as for an absent configuration, when the
 // configuration id is another patient's than the principal's, and reports
 // whether the request may go on; it returns the configuration (nil when

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"emgd/emg"
+	"emgd/internal/auth"
 	"emgd/internal/store"
 )
 
@@ -342,7 +343,7 @@ func (h *handler) sessionCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	set, err := h.set.Settings(r.Context(), d.S.PatientCode)
 	if err == nil {
-		err = h.audit(r, actionExportCSV, d.S.PatientCode, d.S.ID)
+		err = auth.Audit(r, actionExportCSV, d.S.PatientCode, d.S.ID)
 	}
 	if err != nil {
 		h.fail(w, r, err)
@@ -369,7 +370,7 @@ func (h *handler) patientCSV(w http.ResponseWriter, r *http.Request) {
 		dr, err = parseRange(r)
 	}
 	if err == nil {
-		err = h.audit(r, actionExportCSV, code, "")
+		err = auth.Audit(r, actionExportCSV, code, "")
 	}
 	if err != nil {
 		h.fail(w, r, err)

@@ -15,6 +15,7 @@ import (
 
 	"emgd/emg"
 	"emgd/internal/apidoc"
+	"emgd/internal/auth"
 	"emgd/internal/service"
 	"emgd/internal/store"
 )
@@ -85,7 +86,7 @@ func (h *handler) doMVC(w http.ResponseWriter, r *http.Request) (*MVCResponse, e
 		if err != nil {
 			return nil, err
 		}
-		if err := h.audit(r, actionMVCCalibrate, code, sess.ID); err != nil {
+		if err := auth.Audit(r, actionMVCCalibrate, code, sess.ID); err != nil {
 			return nil, err
 		}
 		release, err := h.turn(r.Context())
@@ -199,7 +200,7 @@ func (h *handler) mvcRecording(w http.ResponseWriter, r *http.Request, code stri
 	if size == 0 {
 		return false, nil, &requestError{http.StatusUnprocessableEntity, "the file is empty: not a C3D file"}
 	}
-	if err := h.audit(r, actionMVCCalibrate, code, ""); err != nil {
+	if err := auth.Audit(r, actionMVCCalibrate, code, ""); err != nil {
 		return false, nil, err
 	}
 	release, err := h.turn(r.Context())

@@ -43,15 +43,6 @@ func (h *handler) pipeline() (*service.Service, error) {
 	return h.act.svc, nil
 }
 
-// audit records the request's change, or answers 503 when it cannot.
-func (h *handler) audit(r *http.Request, action, patient, sessionID string) error {
-	if err := auth.Audit(r, action, patient, sessionID); err != nil {
-		h.log.Error("audit trail not written", "action", action, "patient", patient, "error", err)
-		return &requestError{http.StatusServiceUnavailable, "the audit trail cannot be written; nothing was done"}
-	}
-	return nil
-}
-
 // failService answers an error of the service with httperr's status (the
 // review's own errors as fail does).
 func (h *handler) failService(w http.ResponseWriter, r *http.Request, err error) {
@@ -148,7 +139,7 @@ func (h *handler) doReanalyze(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.audit(r, actionPatientReanalyze, code, ""); err != nil {
+	if err := auth.Audit(r, actionPatientReanalyze, code, ""); err != nil {
 		return err
 	}
 	pr := dr.storeRange(code)

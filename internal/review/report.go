@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"emgd/emg"
+	"emgd/internal/auth"
 )
 
 // The charts are drawn here as SVG shapes in a fixed coordinate space;
@@ -438,7 +439,7 @@ func (h *handler) sessionReport(w http.ResponseWriter, r *http.Request) {
 	}
 	set, err := h.set.Settings(r.Context(), d.S.PatientCode)
 	if err == nil {
-		err = h.audit(r, actionReportRead, d.S.PatientCode, d.S.ID)
+		err = auth.Audit(r, actionReportRead, d.S.PatientCode, d.S.ID)
 	}
 	if err != nil {
 		h.fail(w, r, err)
@@ -461,7 +462,7 @@ func (h *handler) patientReport(w http.ResponseWriter, r *http.Request) {
 		tr, all, err = h.trendsOf(r.Context(), code, set, dr)
 	}
 	if err == nil {
-		err = h.audit(r, actionReportRead, code, "")
+		err = auth.Audit(r, actionReportRead, code, "")
 	}
 	if err != nil {
 		h.fail(w, r, err)

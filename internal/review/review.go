@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"time"
 
+	"emgd/internal/api/httperr"
 	"emgd/internal/apidoc"
 	"emgd/internal/auth"
 	"emgd/internal/service"
@@ -123,12 +124,15 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // fail answers err in emgd's error shape: its own status for a
-// requestError, 503 for the database.
+// requestError, 503 "audit trail unavailable" for an audit entry not
+// written (auth.Audit; the guard logged why), 503 for the database.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var re *requestError
 	switch {
 	case errors.As(err, &re):
 		writeJSON(w, re.code, apidoc.ErrorResponse{Success: false, Error: re.msg})
+	case errors.Is(err, auth.ErrAuditUnavailable):
+		writeJSON(w, httperr.Status(err), apidoc.ErrorResponse{Success: false, Error: err.Error()})
 	case errors.Is(err, context.Canceled):
 	default:
 		h.log.Error("review", "path", r.URL.Path, "error", err)
@@ -217,7 +221,7 @@ func (h *handler) patients(w http.ResponseWriter, r *http.Request) {
 	}
 	versions, err := h.set.Versions(r.Context())
 	if err == nil {
-		err = h.audit(r, actionPatientsList, "", "")
+		err = auth.Audit(r, actionPatientsList, "", "")
 	}
 	if err != nil {
 		h.fail(w, r, err)
@@ -273,7 +277,7 @@ func (h *handler) trends(w http.ResponseWriter, r *http.Request) {
 		if dr, err = parseRange(r); err == nil {
 			var out *TrendsResponse
 			if out, _, err = h.trendsOf(r.Context(), code, set, dr); err == nil {
-				if err = h.audit(r, actionTrendsRead, code, ""); err == nil {
+				if err = auth.Audit(r, actionTrendsRead, code, ""); err == nil {
 					writeJSON(w, http.StatusOK, out)
 					return
 				}

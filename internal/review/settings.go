@@ -15,6 +15,7 @@ import (
 
 	"emgd/emg"
 	"emgd/internal/apidoc"
+	"emgd/internal/auth"
 	"emgd/internal/store"
 )
 
@@ -192,7 +193,7 @@ func (h *handler) getPatient(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.audit(r, actionPatientRead, code, ""); err != nil {
+	if err := auth.Audit(r, actionPatientRead, code, ""); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -304,7 +305,7 @@ func (h *handler) putSettings(w http.ResponseWriter, r *http.Request) {
 		expected = cur
 	}
 	// The change is recorded before it is made.
-	if err := h.audit(r, actionSettingsUpdate, code, ""); err != nil {
+	if err := auth.Audit(r, actionSettingsUpdate, code, ""); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -344,7 +345,7 @@ func (h *handler) settingsHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	l, err := ps.SettingsHistory(r.Context(), code)
 	if err == nil {
-		err = h.audit(r, actionSettingsRead, code, "")
+		err = auth.Audit(r, actionSettingsRead, code, "")
 	}
 	if err != nil {
 		h.fail(w, r, err)

@@ -166,6 +166,13 @@ type errResp struct {
 
 func (e *errResp) Error() string { return e.msg }
 
+// answerOf is the answer to err (httperr.Status and Message): a lookup
+// that failed, or an audit entry not written (auth.Audit: 503, nothing is
+// served unrecorded).
+func answerOf(err error) *errResp {
+	return &errResp{httperr.Status(err), httperr.Message(err, "database unavailable")}
+}
+
 func fail(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -184,11 +191,7 @@ type recording struct {
 func (h *Handler) session(ctx context.Context, ref string) (*store.Session, *errResp) {
 	sess, err := service.LookupSession(ctx, h.Store, ref)
 	if err != nil {
-		code, msg := httperr.Status(err), err.Error()
-		if code == http.StatusServiceUnavailable {
-			msg = "database unavailable"
-		}
-		return nil, &errResp{code, msg}
+		return nil, answerOf(err)
 	}
 	// Another patient's session than the principal's answers as an absent
 	// one.
@@ -294,7 +297,9 @@ func (h *Handler) channels(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer rec.obj.Close()
-	if !h.audit(w, r, actionChannelsRead, rec.sess.PatientCode, rec.sess.ID) {
+	if err := auth.Audit(r, actionChannelsRead, rec.sess.PatientCode, rec.sess.ID); err != nil {
+		e := answerOf(err)
+		fail(w, e.code, e.msg)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -408,7 +413,9 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 	etag := `"` + shortHash(answerFormat, sess.Bucket+"/"+sess.ObjectKey+"@"+ver, sess.ID, name, r.URL.Query().Encode()) + `"`
 	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
 		// The client shows the signal it holds: a read as well.
-		if !h.audit(w, r, actionSignalsRead, sess.PatientCode, sess.ID) {
+		if err := auth.Audit(r, actionSignalsRead, sess.PatientCode, sess.ID); err != nil {
+			e := answerOf(err)
+			fail(w, e.code, e.msg)
 			return
 		}
 		w.Header().Set("ETag", etag)
@@ -421,9 +428,12 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 		respKey += "\x00gzip"
 	}
 	if body, hit := h.Cache.GetBytes(respKey); hit {
-		if h.audit(w, r, actionSignalsRead, sess.PatientCode, sess.ID) {
-			writeBody(w, etag, gz, body)
+		if err := auth.Audit(r, actionSignalsRead, sess.PatientCode, sess.ID); err != nil {
+			e := answerOf(err)
+			fail(w, e.code, e.msg)
+			return
 		}
+		writeBody(w, etag, gz, body)
 		return
 	}
 	// Identical requests share one computation; each computation holds one
@@ -452,7 +462,9 @@ func (h *Handler) serveSignal(w http.ResponseWriter, r *http.Request, name strin
 		}
 		return
 	}
-	if !h.audit(w, r, actionSignalsRead, sess.PatientCode, sess.ID) {
+	if err := auth.Audit(r, actionSignalsRead, sess.PatientCode, sess.ID); err != nil {
+		e := answerOf(err)
+		fail(w, e.code, e.msg)
 		return
 	}
 	writeBody(w, etag, gz, v.([]byte))

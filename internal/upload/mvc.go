@@ -13,7 +13,9 @@ import (
 	"emgd/c3d"
 	"emgd/emg"
 	"emgd/internal/analysis"
+	"emgd/internal/api/httperr"
 	"emgd/internal/apidoc"
+	"emgd/internal/auth"
 	"emgd/internal/oldapi"
 )
 
@@ -178,7 +180,8 @@ func (h *Handler) calibrateFile(w http.ResponseWriter, r *http.Request) {
 		oldError(w, r, http.StatusBadRequest, "No EMG channels found in C3D file")
 		return
 	}
-	if !h.oldAudit(w, r, actionMVCCalibrate, firstOr(patients, "")) {
+	if err := auth.Audit(r, actionMVCCalibrate, firstOr(patients, ""), ""); err != nil {
+		oldError(w, r, httperr.Status(err), err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -250,7 +253,8 @@ func (h *Handler) calibrateExisting(w http.ResponseWriter, r *http.Request) {
 		out.MVCEstimations[g.name] = g.est
 		out.FileInfo.ChannelsProcessed = append(out.FileInfo.ChannelsProcessed, g.name)
 	}
-	if !h.oldAudit(w, r, actionMVCCalibrate, firstOr(patients, "")) {
+	if err := auth.Audit(r, actionMVCCalibrate, firstOr(patients, ""), ""); err != nil {
+		oldError(w, r, httperr.Status(err), err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"emgd/emg"
+	"emgd/internal/api/httperr"
 	"emgd/internal/apidoc"
+	"emgd/internal/auth"
 	"emgd/internal/oldapi"
 )
 
@@ -94,7 +96,11 @@ func (h *Handler) recalc(w http.ResponseWriter, r *http.Request) {
 	}
 	// The answer's patient must be the principal's (404 as if absent).
 	patients := namedPatients(body.existing.SourceFilename, deref(body.existing.PatientID))
-	if oldNotMine(w, r, patients) || !h.oldAudit(w, r, actionRecalc, firstOr(patients, "")) {
+	if oldNotMine(w, r, patients) {
+		return
+	}
+	if err := auth.Audit(r, actionRecalc, firstOr(patients, ""), ""); err != nil {
+		oldError(w, r, httperr.Status(err), err.Error())
 		return
 	}
 	signals, err := spool.finish()

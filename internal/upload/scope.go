@@ -67,26 +67,6 @@ func firstOr(codes []string, def string) string {
 	return def
 }
 
-// audit records the request's action (auth.Audit): an error is the 503
-// to answer (nothing is served unrecorded).
-func (h *Handler) audit(r *http.Request, action, patient, sessionID string) *httpError {
-	if err := auth.Audit(r, action, patient, sessionID); err != nil {
-		h.log().Error("audit trail unavailable", "action", action, "error", err)
-		return errorf(http.StatusServiceUnavailable, "audit trail unavailable")
-	}
-	return nil
-}
-
-// oldAudit is audit for the old backend's routes, answering their error
-// shape; it reports whether the request may go on.
-func (h *Handler) oldAudit(w http.ResponseWriter, r *http.Request, action, patient string) bool {
-	if e := h.audit(r, action, patient, ""); e != nil {
-		oldError(w, r, e.code, e.msg)
-		return false
-	}
-	return true
-}
-
 // oldNotMine answers the old backend's 404 when the request names a
 // patient its principal may not see, and reports whether it did.
 func oldNotMine(w http.ResponseWriter, r *http.Request, codes []string) bool {

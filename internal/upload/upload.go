@@ -19,6 +19,7 @@ import (
 	"emgd/emg"
 	"emgd/internal/api/httperr"
 	"emgd/internal/apidoc"
+	"emgd/internal/auth"
 	"emgd/internal/service"
 )
 
@@ -200,8 +201,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return e
 	}
 	// Recorded before anything is stored (nothing changes unrecorded).
-	if e := h.audit(r, actionUpload, firstOr(patients, ""), ""); e != nil {
-		return e
+	if err := auth.Audit(r, actionUpload, firstOr(patients, ""), ""); err != nil {
+		return errorf(httperr.Status(err), "%v", err)
 	}
 	weights, configID := h.weights(r.Context(), file, opt)
 
