@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -164,9 +165,18 @@ func verifyCtx(ctx context.Context, encoded, password string) (bool, error) {
 	return subtle.ConstantTimeCompare(key, h.key) == 1, nil
 }
 
+// dummyMade reports whether dummyHash was asked for.
+var dummyMade atomic.Bool
+
 // dummyHash is checked for logins naming no account (or one without a
-// password), so that they take as long as a wrong password.
-var dummyHash = sync.OnceValue(func() string {
+// password), so that they take as long as a wrong password. It is made by
+// the first login, whatever the account (every login asks for it first),
+// not at start-up, where its argon2id would compete with the first
+// webhooks for the processors of a server that may never see a login.
+var dummyHash = sync.OnceValue(makeDummyHash)
+
+func makeDummyHash() string {
+	dummyMade.Store(true)
 	var b [24]byte
 	rand.Read(b[:])
 	h, err := HashPassword(base64.RawStdEncoding.EncodeToString(b[:]))
@@ -174,4 +184,4 @@ var dummyHash = sync.OnceValue(func() string {
 		panic(err)
 	}
 	return h
-})
+}

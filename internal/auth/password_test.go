@@ -2,9 +2,11 @@ package auth_test
 
 import (
 	"errors"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"emgd/internal/auth"
 )
@@ -79,5 +81,28 @@ func TestPasswordBadHashes(t *testing.T) {
 		if ok, err := auth.VerifyPassword(bad, "password"); err == nil || ok {
 			t.Errorf("VerifyPassword(%q) = %v, %v; want an error", bad, ok, err)
 		}
+	}
+}
+
+// TestDummyHashMadeByTheFirstLogin: starting a server computes no argon2id
+// (it would compete with the first webhooks); the first login does, for an
+// unknown email as for a known one, so that neither answers faster.
+func TestDummyHashMadeByTheFirstLogin(t *testing.T) {
+	for _, email := range []string{"nobody@example.org", "therapist@example.org"} {
+		t.Run(email, func(t *testing.T) {
+			auth.ResetDummyHash()
+			e := newEnv(t, nil)
+			e.user("therapist@example.org", "therapist", "correct horse battery")
+			time.Sleep(100 * time.Millisecond) // a hash started in the background would have begun
+			if auth.DummyHashMade() {
+				t.Fatal("the dummy hash was made before any login")
+			}
+			if w := e.login(email, "wrong password!"); w.Code != http.StatusUnauthorized {
+				t.Fatalf("login answered %d, want 401", w.Code)
+			}
+			if !auth.DummyHashMade() {
+				t.Error("the first login did not make the dummy hash")
+			}
+		})
 	}
 }

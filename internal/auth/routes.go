@@ -17,9 +17,6 @@ func errAnswer(code int, desc string) apidoc.Response {
 // Register adds the account routes to mux: POST /auth/login, POST
 // /auth/logout, GET /auth/me and GET /audit.
 func (g *Guard) Register(mux apidoc.Router) {
-	// The hash checked for unknown emails is made now, so that the first
-	// such login takes no longer than the others.
-	go dummyHash()
 	tags := []string{"accounts"}
 	guarded := []string{apidoc.ReadToken}
 	unavailable := errAnswer(http.StatusServiceUnavailable, "Database unavailable")
