@@ -219,7 +219,9 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	// An unauthenticated sender may trigger phase 1 but, when reads are
 	// protected, learns nothing of the session beyond its acceptance.
-	// With a guard, reads are protected once an account exists.
+	// With a guard, reads are protected once an account exists; while
+	// none does, the guard asks the database at most once per
+	// auth.OpenRecheck here (Authenticated), not on every webhook.
 	redact := (s.cfg.WebhookRedacted() || s.cfg.Guard != nil && !s.cfg.WebhookAuth.Enabled()) && !s.mayRead(r)
 	var first *WebhookResponse
 	results := make([]WebhookResponse, 0, len(events))

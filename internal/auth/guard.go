@@ -57,9 +57,16 @@ type JWTVerifier interface {
 // session cookie, whose requests that change state need X-CSRF-Token.
 // While the database holds no account and no read token is set, every
 // request passes as an admin (ViaOpen): the service as it was before
-// accounts. The first account switches a running server to accounts (the
-// database is asked on each request until one exists; accounts are never
-// deleted, so that answer is kept).
+// accounts. The first account, made by emgd users add in another process
+// or on another replica, switches a running server to accounts: Wrap asks
+// the database on each request until one exists, so a guarded route
+// answers 401 from the next request on; accounts are never deleted (only
+// disabled), so that yes is kept for the process's life and never asked
+// again. Authenticated, which only decides what the storage webhook's
+// answer may carry, trusts a "no account" answer for OpenRecheck: an
+// unauthenticated webhook asks the database at most about once a second,
+// and may answer session data for up to OpenRecheck after the first
+// account appeared.
 //
 // A user's role, disabled flag and patients are read on every request:
 // disabling a user or changing their patients takes effect at once on
@@ -81,7 +88,15 @@ type Guard struct {
 	Now func() time.Time
 
 	accountsOn atomic.Bool
+	// openUntil is when (UnixNano, the guard's clock) Authenticated asks
+	// again after the database said it holds no account.
+	openUntil atomic.Int64
 }
+
+// OpenRecheck is how long Authenticated trusts the database's "no account"
+// answer: the storage webhook, whose answer time matters, does not ask it
+// on every request while the service is open.
+const OpenRecheck = time.Second
 
 func (g *Guard) now() time.Time {
 	if g.Now != nil {
@@ -119,7 +134,8 @@ func (g *Guard) lockFor() time.Duration {
 }
 
 // AccountsOn reports whether the database holds an account: then every
-// request needs credentials. Only the positive answer is kept.
+// request needs credentials. Only the positive answer is kept: while it
+// is no, each call asks the database.
 func (g *Guard) AccountsOn(ctx context.Context) (bool, error) {
 	if g.accountsOn.Load() {
 		return true, nil
@@ -135,6 +151,23 @@ func (g *Guard) AccountsOn(ctx context.Context) (bool, error) {
 		g.accountsOn.Store(true)
 	}
 	return has, nil
+}
+
+// accountsOnRecently is AccountsOn with its no kept for OpenRecheck
+// (stamped from before the question, so that no answer is trusted longer).
+func (g *Guard) accountsOnRecently(ctx context.Context) (bool, error) {
+	if g.accountsOn.Load() {
+		return true, nil
+	}
+	now := g.now()
+	if now.UnixNano() < g.openUntil.Load() {
+		return false, nil
+	}
+	on, err := g.AccountsOn(ctx)
+	if err == nil && !on {
+		g.openUntil.Store(now.Add(OpenRecheck).UnixNano())
+	}
+	return on, err
 }
 
 // denial is why a request is refused.
@@ -161,11 +194,12 @@ func bearerToken(r *http.Request) (string, bool) {
 	return strings.TrimSpace(h[7:]), true
 }
 
-// resolve finds who makes r.
-func (g *Guard) resolve(r *http.Request) (*Principal, *denial) {
+// resolve finds who makes r, asking accountsOn whether the database holds
+// an account (AccountsOn, or accountsOnRecently).
+func (g *Guard) resolve(r *http.Request, accountsOn func(context.Context) (bool, error)) (*Principal, *denial) {
 	ctx := r.Context()
 	if tok, ok := bearerToken(r); ok {
-		return g.bearer(ctx, tok)
+		return g.bearer(ctx, tok, accountsOn)
 	}
 	stale := false
 	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
@@ -175,7 +209,7 @@ func (g *Guard) resolve(r *http.Request) (*Principal, *denial) {
 		}
 		stale = true // an unknown or expired session is no credential
 	}
-	on, err := g.AccountsOn(ctx)
+	on, err := accountsOn(ctx)
 	if err != nil {
 		g.log().Warn("auth: accounts unreadable", "error", err)
 		return nil, errUnavailable
@@ -190,11 +224,11 @@ func (g *Guard) resolve(r *http.Request) (*Principal, *denial) {
 }
 
 // bearer resolves an Authorization: Bearer token.
-func (g *Guard) bearer(ctx context.Context, tok string) (*Principal, *denial) {
+func (g *Guard) bearer(ctx context.Context, tok string, accountsOn func(context.Context) (bool, error)) (*Principal, *denial) {
 	if g.ReadToken != "" && constantEqual(tok, g.ReadToken) {
 		return &Principal{Role: Admin, Via: ViaStatic}, nil
 	}
-	on, err := g.AccountsOn(ctx)
+	on, err := accountsOn(ctx)
 	if err != nil {
 		g.log().Warn("auth: accounts unreadable", "error", err)
 		return nil, errUnavailable
@@ -307,7 +341,7 @@ func safeMethod(m string) bool {
 // the Principal and the Auditor in the request's context.
 func (g *Guard) Wrap(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, d := g.resolve(r)
+		p, d := g.resolve(r, g.AccountsOn)
 		if d != nil {
 			g.deny(w, r, d)
 			return
@@ -330,9 +364,13 @@ func (g *Guard) Context(ctx context.Context, p *Principal) context.Context {
 }
 
 // Authenticated reports whether r carries credentials the guard accepts
-// (always true while the service is open). CSRF is not checked.
+// (always true while the service is open). CSRF is not checked. It decides
+// only what an answer may carry (the storage webhook's session data), so
+// a "no account" answer of the database is trusted for OpenRecheck: a
+// first account made elsewhere is seen within OpenRecheck, not at once as
+// Wrap sees it.
 func (g *Guard) Authenticated(r *http.Request) bool {
-	p, _ := g.resolve(r)
+	p, _ := g.resolve(r, g.accountsOnRecently)
 	return p != nil
 }
 
