@@ -73,3 +73,54 @@ func TestOpenWebhookAsksForAccountsOncePerRecheck(t *testing.T) {
 		t.Errorf("with an account, unauthenticated webhook: %d %v; want accepted without session data", code, b)
 	}
 }
+
+// patientsCounter counts the UserPatients questions to the database.
+type patientsCounter struct {
+	store.Accounts
+	n atomic.Int64
+}
+
+func (c *patientsCounter) UserPatients(ctx context.Context, userID string) ([]string, error) {
+	c.n.Add(1)
+	return c.Accounts.UserPatients(ctx, userID)
+}
+
+// A therapist's request reads their assigned patients once, when the
+// guard resolves their credentials: every route takes them from the
+// principal (auth.May, auth.Scope), none asks the database again.
+func TestTherapistRequestReadsAssignmentsOnce(t *testing.T) {
+	guard := &auth.Guard{}
+	e, _, _ := fullServer(t, api.Config{Guard: guard})
+	acc, _ := store.AccountsOf(e.store)
+	counter := &patientsCounter{Accounts: acc}
+	guard.Accounts = counter
+	ctx := context.Background()
+	u, err := acc.CreateUser(ctx, store.NewUser{Email: "theo@example.org", Role: "therapist"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.AssignPatient(ctx, u.ID, "P001"); err != nil {
+		t.Fatal(err)
+	}
+	tok, hash := auth.NewAPIToken()
+	if _, err := acc.CreateAPIToken(ctx, store.NewAPIToken{UserID: u.ID, Name: "script", TokenHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	as := []string{"Authorization", "Bearer " + tok}
+	info := e.put("P001/Ghostly_Emg_20230321_17-50-17-0881.c3d", testrec.Ghostly(testrec.Options{Seconds: 12}))
+	code, out := e.do("POST", "/webhooks/storage/c3d-upload", supabaseEvent("INSERT", "c3d-examples", "P001/Ghostly_Emg_20230321_17-50-17-0881.c3d", info.ETag, info.Size), as...)
+	id, _ := out["session_id"].(string)
+	if code != 200 || id == "" {
+		t.Fatalf("webhook with the therapist's token: %d %v", code, out)
+	}
+	for _, path := range []string{"/sessions", "/sessions/" + id, "/webhooks/storage/status/" + id, "/signals/jit/" + id + "/channels",
+		"/signals/jit/" + id + "/CH1%20Raw?max_points=50", "/patients", "/patients/P001", "/patients/P001/trends", "/scoring/adherence/P001"} {
+		before := counter.n.Load()
+		if code, out := e.do("GET", path, nil, as...); code != 200 {
+			t.Errorf("GET %s: %d %v", path, code, out)
+		}
+		if n := counter.n.Load() - before; n != 1 {
+			t.Errorf("GET %s: UserPatients asked %d times, want 1", path, n)
+		}
+	}
+}

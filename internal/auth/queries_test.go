@@ -183,6 +183,30 @@ func openTwice(t *testing.T, open func() (store.Store, error)) (store.Store, sto
 	return out[0], out[1]
 }
 
+// TestTherapistPatientsReadOncePerRequest: a therapist's request reads
+// their patients once, with their credentials, whether a cookie or an API
+// token: the handlers take them from the principal (auth.May, auth.Scope).
+func TestTherapistPatientsReadOncePerRequest(t *testing.T) {
+	var c *countingAccounts
+	e := newEnv(t, counted(&c))
+	u := e.user("theo@example.org", "therapist", "another good password", "P001", "P002")
+	cookie, _ := e.session("theo@example.org", "another good password")
+	tok, hash := auth.NewAPIToken()
+	if _, err := e.acc.CreateAPIToken(context.Background(), store.NewAPIToken{UserID: u.ID, Name: "n", TokenHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []req{{cookie: cookie}, {header: bearer(tok)}} {
+		before := c.userPatients.Load()
+		code, p := e.probe(q)
+		if code != http.StatusOK || strings.Join(p.Patients, ",") != "P001,P002" {
+			t.Errorf("%+v: %d %+v", q, code, p)
+		}
+		if n := c.userPatients.Load() - before; n != 1 {
+			t.Errorf("%+v: UserPatients asked %d times, want 1", q, n)
+		}
+	}
+}
+
 // TestAuditUnwritten: an audit entry the database refuses makes
 // auth.Audit's error ErrAuditUnavailable, whose text (what the client is
 // told) names no cause; the guard logs the cause.
