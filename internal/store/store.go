@@ -11,6 +11,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -367,19 +368,76 @@ func checkJSON(field string, raw json.RawMessage, allowEmpty bool) (any, error) 
 		}
 		return nil, fmt.Errorf("%w: %s is required", ErrInvalidInput, field)
 	}
-	var v any
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil || dec.More() {
+	// Checked on the bytes, without decoding (every webhook's metadata
+	// passes here); only a refused value is decoded, to name its array.
+	if !json.Valid(raw) {
 		return nil, fmt.Errorf("%w: %s is not valid JSON", ErrInvalidInput, field)
 	}
-	if _, ok := v.(map[string]any); !ok {
+	if bytes.TrimLeft(raw, " \t\r\n")[0] != '{' {
 		return nil, fmt.Errorf("%w: %s must be a JSON object", ErrInvalidInput, field)
 	}
-	if path, n := LongestNumberArray(v, "$"); n > MaxJSONArrayNumbers {
+	if longestNumberArray(raw) > MaxJSONArrayNumbers {
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%w: %s is not valid JSON", ErrInvalidInput, field)
+		}
+		path, n := LongestNumberArray(v, "$")
 		return nil, fmt.Errorf("%w: %s%s has %d numbers (at most %d)", ErrTimeSeries, field, strings.TrimPrefix(path, "$"), n, MaxJSONArrayNumbers)
 	}
 	return string(raw), nil
+}
+
+// longestNumberArray is the length of the longest array made only of
+// numbers in raw, valid JSON, as LongestNumberArray finds it in the
+// decoded value.
+func longestNumberArray(raw []byte) int {
+	type frame struct {
+		array, numbers bool
+		n              int
+	}
+	stack := make([]frame, 0, 16)
+	best := 0
+	element := false // the next value starts an element of the top array
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		if element && c != ']' {
+			top := &stack[len(stack)-1]
+			if c == '-' || (c >= '0' && c <= '9') {
+				top.n++
+			} else {
+				top.numbers = false
+			}
+		}
+		element = false
+		switch c {
+		case '"':
+			for i++; i < len(raw) && raw[i] != '"'; i++ {
+				if raw[i] == '\\' {
+					i++
+				}
+			}
+		case '[':
+			stack = append(stack, frame{array: true, numbers: true})
+			element = true
+		case '{':
+			stack = append(stack, frame{})
+		case ']', '}':
+			top := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if top.array && top.numbers && top.n > best {
+				best = top.n
+			}
+		case ',':
+			element = stack[len(stack)-1].array
+		}
+	}
+	return best
 }
 
 // LongestNumberArray walks a decoded JSON value and returns the path and
