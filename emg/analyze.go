@@ -179,6 +179,13 @@ func BaseName(key string) string {
 // analyses that many channels at once.
 type Analyzer struct {
 	Workers int
+
+	// Alloc, when set, makes the arrays of n samples that a base's
+	// envelope needs (the envelope and its padded filter buffer, kept by
+	// the goroutine for its next bases) instead of make, so that the
+	// caller can hand out memory prepared for it. It returns n samples;
+	// their contents are overwritten. A shorter slice is not used.
+	Alloc func(n int) []float64
 }
 
 // Analyze runs Analyzer{}.Analyze.
@@ -195,6 +202,7 @@ type plan struct {
 	index  map[string]int // key -> channel index
 	bases  []string       // analysed bases, sorted
 	limits Profile
+	alloc  func(n int) []float64 // Analyzer.Alloc
 }
 
 // resolveChannel maps a parameter's channel name (base or key) to a base.
@@ -226,6 +234,7 @@ func (a Analyzer) AnalyzeContext(ctx context.Context, rec Recording, p Params) (
 	if err != nil {
 		return nil, err
 	}
+	pl.alloc = a.Alloc
 	results := a.analyzeBases(ctx, pl, rec)
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -563,11 +572,18 @@ func (w *workspace) trim(n int) {
 	}
 }
 
-func grow(s []float64, n int) []float64 {
-	if cap(s) < n {
-		return make([]float64, n)
+// grow returns s with n samples, or a new array (from the Analyzer's
+// Alloc when set) when s is too short; the contents are undefined.
+func (pl *plan) grow(s []float64, n int) []float64 {
+	if cap(s) >= n {
+		return s[:n]
 	}
-	return s[:n]
+	if pl.alloc != nil {
+		if x := pl.alloc(n); len(x) >= n {
+			return x[:n]
+		}
+	}
+	return make([]float64, n)
 }
 
 func failedChannel(msg string) *ChannelAnalytics {
@@ -595,8 +611,8 @@ func (pl *plan) analyzeBase(ws *workspace, rec Recording, base string) *ChannelA
 	}
 	// Step 2: Processed envelope.
 	n := len(st.x)
-	ws.buf = grow(ws.buf, n+2*ws.ef.padlen())
-	ws.env = grow(ws.env, n)
+	ws.buf = pl.grow(ws.buf, n+2*ws.ef.padlen())
+	ws.env = pl.grow(ws.env, n)
 	if err := ws.ef.envelope(ws.env, st.x, ws.buf); err != nil {
 		return failedChannel(err.Error())
 	}
@@ -618,8 +634,8 @@ func (pl *plan) analyzePair(ws *workspace, rec Recording, b1, b2 string) (*Chann
 				return failed
 			}
 			n := len(st.x)
-			ws.buf = grow(ws.buf, n+2*ws.ef.padlen())
-			ws.env = grow(ws.env, n)
+			ws.buf = pl.grow(ws.buf, n+2*ws.ef.padlen())
+			ws.env = pl.grow(ws.env, n)
 			if err := ws.ef.envelope(ws.env, st.x, ws.buf); err != nil {
 				return failedChannel(err.Error())
 			}
@@ -628,10 +644,10 @@ func (pl *plan) analyzePair(ws *workspace, rec Recording, b1, b2 string) (*Chann
 		return one(s1, f1), one(s2, f2)
 	}
 	n := len(s1.x)
-	ws.buf = grow(ws.buf, n+2*ws.ef.padlen())
-	ws.buf2 = grow(ws.buf2, n+2*ws.ef.padlen())
-	ws.env = grow(ws.env, n)
-	ws.env2 = grow(ws.env2, n)
+	ws.buf = pl.grow(ws.buf, n+2*ws.ef.padlen())
+	ws.buf2 = pl.grow(ws.buf2, n+2*ws.ef.padlen())
+	ws.env = pl.grow(ws.env, n)
+	ws.env2 = pl.grow(ws.env2, n)
 	if err := ws.ef.envelopePair(ws.env, ws.env2, s1.x, s2.x, ws.buf, ws.buf2); err != nil {
 		return failedChannel(err.Error()), failedChannel(err.Error())
 	}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -532,6 +533,56 @@ func TestAnalyzeOddInputsDoNotPanic(t *testing.T) {
 				if _, err := json.Marshal(res); err != nil {
 					t.Errorf("fs %v n %d %s: result does not encode: %v", fs, n, profile, err)
 				}
+			}
+		}
+	}
+}
+
+// TestAnalyzerAlloc: the arrays of a base's envelope come from Alloc when it
+// is set (the signal is longer than a pooled workspace keeps, so they are
+// new each time), whatever they hold, and the result is the one make's
+// arrays give; a slice shorter than asked for is not used.
+func TestAnalyzerAlloc(t *testing.T) {
+	rec := synthRecording(990, 530, 1)
+	if n := len(rec.Channels[0].Samples); n <= maxPooledSamples {
+		t.Fatalf("%d samples: not longer than a pooled workspace keeps", n)
+	}
+	want, err := Analyzer{}.Analyze(rec, Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantJSON, _ := json.Marshal(want)
+	for _, short := range []bool{false, true} {
+		for _, workers := range []int{1, 2} {
+			var mu sync.Mutex
+			var asked []int
+			a := Analyzer{Workers: workers, Alloc: func(n int) []float64 {
+				mu.Lock()
+				asked = append(asked, n)
+				mu.Unlock()
+				if short {
+					n--
+				}
+				x := make([]float64, n)
+				for i := range x {
+					x[i] = math.NaN()
+				}
+				return x
+			}}
+			got, err := a.Analyze(rec, Params{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(asked) < 2 {
+				t.Errorf("short %v, %d workers: Alloc asked for %v, want the envelope and its filter buffer", short, workers, asked)
+			}
+			for _, n := range asked {
+				if n < len(rec.Channels[0].Samples) {
+					t.Errorf("short %v, %d workers: Alloc asked for %d samples, fewer than the signal's", short, workers, n)
+				}
+			}
+			if b, _ := json.Marshal(got); string(b) != string(wantJSON) {
+				t.Errorf("short %v, %d workers: the result differs from make's arrays'", short, workers)
 			}
 		}
 	}
