@@ -369,6 +369,11 @@ func analyzeFiles(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	// stays with the process for the next file (debug.FreeOSMemory after
 	// each would make it fault every page in again).
 	analysis.KeepFreedMemory(debug.SetMemoryLimit(-1) < math.MaxInt64)
+	// Every buffer of this process is new: the large ones are faulted in
+	// at once, in huge pages where the system has them, rather than a trap
+	// per page on first touch.
+	analysis.PrefaultBuffers(true)
+	defer analysis.PrefaultBuffers(false)
 	files, fromDir := collectInputs(paths)
 	if len(files) == 0 {
 		fmt.Fprintln(stderr, "emgd analyze: no .c3d files found")

@@ -195,6 +195,9 @@ func AnalyzeContext(ctx context.Context, r io.ReaderAt, size int64, name string,
 		// over 32 MB). Long channels keep the passes above.
 		perPass = max(perPass, passBytes/(2*8*n))
 	}
+	if a.Alloc == nil && prefaultOn.Load() {
+		a.Alloc = newSamples
+	}
 	bufs := &sampleBuffers{}
 	defer bufs.drop()
 	ld := newGroupLoader(ctx, f, perPass, bufs)

@@ -29,7 +29,7 @@ func getSamples(n int) []float64 {
 	if p, ok := sampleBufs.Get().(*[]float64); ok && cap(*p) >= n {
 		return (*p)[:n]
 	}
-	return make([]float64, n)
+	return newSamples(n)
 }
 
 // putSamples hands a slice back for reuse by any analysis when it is short
@@ -64,7 +64,7 @@ func (b *sampleBuffers) get(n int) []float64 {
 		}
 	}
 	b.allocated += 8 * int64(n)
-	return make([]float64, n)
+	return newSamples(n)
 }
 
 // put hands a slice back; the caller must not use it again.
