@@ -34,14 +34,31 @@ type commitReq struct {
 // the database has one writer, so webhooks otherwise queue one transaction
 // at a time; on PostgreSQL each webhook otherwise pays its own round trips
 // and commit. A lone webhook commits at once, as before. It needs a
-// ManyQueue; with another queue it does nothing. The commit loop runs for
-// the life of the process.
+// ManyQueue; with another queue it does nothing. The commit loops
+// (Config.CommitLoops) run for the life of the process.
 func (s *Service) StartBatching() {
 	if _, ok := s.Queue.(ManyQueue); !ok || s.commits != nil {
 		return
 	}
 	s.commits = make(chan *commitReq, maxBatch*4)
-	go s.commitLoop(s.Queue.(ManyQueue), s.commits)
+	for range s.commitLoops() {
+		go s.commitLoop(s.Queue.(ManyQueue), s.commits)
+	}
+}
+
+// commitLoops is how many phase-1 transactions run at once: Config's, else
+// one on SQLite (one writer: a second would only wait for the first) and
+// two on PostgreSQL, where a batch builds while the previous one waits for
+// its commit to reach the disk (concurrent transactions on one patient
+// take its code lock in turn, so codes stay gapless and unique).
+func (s *Service) commitLoops() int {
+	switch {
+	case s.Config.CommitLoops > 0:
+		return s.Config.CommitLoops
+	case s.Store.Dialect() == store.Postgres:
+		return 2
+	}
+	return 1
 }
 
 // commit creates the session (or finds the existing one) and enqueues its

@@ -202,11 +202,20 @@ func TestPipelineMissingObjectRetriesThenFails(t *testing.T) {
 	_ = testenv.Strict
 }
 
-// Concurrent webhooks committed in batches: every object gets exactly one
-// session and one job, duplicates within a batch included, and all complete.
+// Concurrent webhooks committed in batches, by one transaction at a time
+// or by several at once: every object gets exactly one session and one
+// job, duplicates within a batch included, each patient's codes are
+// gapless, and all complete.
 func TestPipelineBatchedConcurrentIngest(t *testing.T) {
+	for _, loops := range []int{1, 3} {
+		t.Run(fmt.Sprintf("loops=%d", loops), func(t *testing.T) { testBatchedConcurrentIngest(t, loops) })
+	}
+}
+
+func testBatchedConcurrentIngest(t *testing.T, loops int) {
 	eachDatabase(t, func(t *testing.T, st store.Store) {
 		p := newPipeline(t, st, 3)
+		p.svc.Config.CommitLoops = loops
 		p.svc.StartBatching()
 		rec := testrec.Ghostly(testrec.Options{Seconds: 12})
 		const objects = 24
@@ -256,6 +265,11 @@ func TestPipelineBatchedConcurrentIngest(t *testing.T) {
 				t.Errorf("session code %s twice", s.SessionCode)
 			}
 			codes[s.SessionCode] = true
+		}
+		for i := 0; i < objects; i++ { // eight objects for each of three patients
+			if code := fmt.Sprintf("P%03dS%03d", 500+i%3, 1+i/3); !codes[code] {
+				t.Errorf("no session %s: codes %v", code, codes)
+			}
 		}
 		var jobs int
 		if err := storetest.DB(st).QueryRow(`SELECT count(*) FROM river_job`).Scan(&jobs); err != nil || jobs != objects {

@@ -147,6 +147,9 @@ type Config struct {
 	// nice value is raised by this much, so that the kernel prefers phase 1
 	// when the cores are short (lowprio.go).
 	AnalysisNice int
+	// CommitLoops is how many phase-1 transactions commit batched webhooks
+	// at once (StartBatching); 0: one on SQLite, two on PostgreSQL.
+	CommitLoops int
 }
 
 // DefaultMaxObjectBytes is the default Config.MaxObjectBytes, 1 GiB.
