@@ -327,7 +327,18 @@ func readAnalyses(ctx context.Context, legacy *pgxpool.Pool, q, fileID string) (
 	return out, rows.Err()
 }
 
-var patientRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^P\d+$`) })
+// patientOf is the patient code a file is migrated under: its resolved
+// patient, else its patient_id, when that is a patient code
+// (store.IsPatientCode: P and 1 to 12 digits), else the first segment of
+// its key that is one, else P000.
+func patientOf(f file, key string) string {
+	for _, p := range []*string{f.ResolvedPatient, f.PatientID} {
+		if p != nil && store.IsPatientCode(*p) {
+			return *p
+		}
+	}
+	return store.PatientCodeFromKey(key)
+}
 
 func migrateFile(ctx context.Context, target store.Store, f file, ars []analysis, o Options, rep *Report) error {
 	bucket := f.Bucket
@@ -363,16 +374,7 @@ func migrateFile(ctx context.Context, target store.Store, f file, ars []analysis
 		rep.AnalysesMigrated += len(ars)
 		return nil
 	}
-	patient := ""
-	for _, p := range []*string{f.ResolvedPatient, f.PatientID} {
-		if p != nil && patientRe().MatchString(*p) {
-			patient = *p
-			break
-		}
-	}
-	if patient == "" {
-		patient = store.PatientCodeFromKey(key)
-	}
+	patient := patientOf(f, key)
 	recorded := f.ResolvedDate
 	if recorded == nil {
 		recorded = f.SessionDate

@@ -3,10 +3,12 @@ package upload
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +107,39 @@ func TestObjectKey(t *testing.T) {
 	long := string(bytes.Repeat([]byte("a"), 300)) + ".c3d"
 	if got, err := objectKey("P001", long); err != nil || len(got) != len("P001/")+200 {
 		t.Errorf("long name: %d bytes %v", len(got), err)
+	}
+}
+
+// TestPatientCodeBound: a patient code is store.IsPatientCode's (P and 1
+// to 12 digits) in the form's patient and patient_id and in the words of a
+// file name; 13 digits name no patient, as everywhere else.
+func TestPatientCodeBound(t *testing.T) {
+	const p12, p13 = "P123456789012", "P1234567890123"
+	if got := namedPatients(p12+"S001.c3d", p12, "P001"); len(got) != 2 || got[0] != p12 || got[1] != "P001" {
+		t.Errorf("12 digits: %v", got)
+	}
+	if got := namedPatients(p13+"S001_"+p13+".c3d", p13); len(got) != 0 {
+		t.Errorf("13 digits named %v", got)
+	}
+	opts := func(fields map[string]string) (*options, error) {
+		o := &options{store: fields["store"] == "true"}
+		return o, o.identifiers(&form{values: fields})
+	}
+	if o, err := opts(map[string]string{"patient": p12}); err != nil || o.patient != p12 {
+		t.Errorf("patient %s: %+v, %v", p12, o, err)
+	}
+	unprocessable := func(err error) bool {
+		var he *httpError
+		return errors.As(err, &he) && he.code == http.StatusUnprocessableEntity && strings.Contains(he.msg, "1 to 12 digits")
+	}
+	if _, err := opts(map[string]string{"patient": p13}); !unprocessable(err) {
+		t.Errorf("patient %s: %v, want a 422", p13, err)
+	}
+	if _, err := opts(map[string]string{"patient_id": p13, "store": "true"}); !unprocessable(err) {
+		t.Errorf("patient_id %s to store: %v, want a 422", p13, err)
+	}
+	// Not stored, patient_id is only echoed: the file goes under no patient.
+	if o, err := opts(map[string]string{"patient_id": p13}); err != nil || o.patient != "P000" || *o.patientID != p13 {
+		t.Errorf("patient_id %s echoed: %+v, %v", p13, o, err)
 	}
 }

@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 
 	"emgd/emg"
+	"emgd/internal/store"
 )
 
 // options are the parsed form fields.
@@ -49,9 +48,6 @@ var formField = map[string]string{
 	"duration_threshold_ms": "contraction_duration_threshold", "expected_contractions": "session_expected_contractions",
 	"rpe": "rpe", "profile": "profile",
 }
-
-// patientRe is built on first use (nothing at init).
-var patientRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^P\d{1,12}$`) })
 
 // parseOptions reads the form: emgd's params JSON, then the old backend's
 // processing and session fields over it (a value of the wrong type or out
@@ -312,15 +308,15 @@ func (o *options) identifiers(f *form) error {
 	o.userID, o.sessionID, o.patientID = str("user_id"), str("session_id"), str("patient_id")
 	o.patient = "P000"
 	if v, ok := f.get("patient"); ok && v != "" {
-		if !patientRe().MatchString(v) {
-			return unprocessable("patient", "must be a patient code such as P001 (P followed by digits), got %q", v)
+		if !store.IsPatientCode(v) {
+			return unprocessable("patient", "must be a patient code such as P001 (P followed by 1 to 12 digits), got %q", v)
 		}
 		o.patient = v
 	} else if o.patientID != nil {
-		if patientRe().MatchString(*o.patientID) {
+		if store.IsPatientCode(*o.patientID) {
 			o.patient = *o.patientID
 		} else if o.store {
-			return unprocessable("patient_id", "must be a patient code such as P001 (P followed by digits) to store the file, got %q", *o.patientID)
+			return unprocessable("patient_id", "must be a patient code such as P001 (P followed by 1 to 12 digits) to store the file, got %q", *o.patientID)
 		}
 	}
 	if o.patientID == nil && o.store {

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"emgd/internal/auth"
+	"emgd/internal/store"
 )
 
 // The audit trail's actions of this package's routes.
@@ -17,9 +18,11 @@ const (
 	actionMVCCalibrate = "mvc.calibrate"   // POST /mvc/calibrate
 )
 
-// patientWordRe matches a word naming a patient: its code, or a session
-// code of it (P002S001, P002R001).
-var patientWordRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(P\d{1,12})(?:[SR]\d{1,12})?$`) })
+// patientWordRe matches a word naming a patient: its code
+// (store.PatientCodePattern), or a session code of it (P002S001, P002R001).
+var patientWordRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(` + store.PatientCodePattern + `)(?:[SR]\d{1,12})?$`)
+})
 
 // namedPatients lists, once each and in order, the patient codes a request
 // names: each of values that is a patient code, and each word of the file
@@ -33,7 +36,7 @@ func namedPatients(fileName string, values ...string) []string {
 		}
 	}
 	for _, v := range values {
-		if patientRe().MatchString(v) {
+		if store.IsPatientCode(v) {
 			add(v)
 		}
 	}

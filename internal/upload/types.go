@@ -299,7 +299,7 @@ type Form struct {
 	Params                         string        `json:"params,omitempty" doc:"a JSON document of session parameters (as POST /sessions/{id}/recalc takes); the fields above override it"`
 	IncludeSignals                 bool          `json:"include_signals,omitempty" doc:"answer emg_signals: per channel sampling_rate, time_axis, data and rms_envelope, plus <base> Processed (default true; false leaves it {})"`
 	Store                          bool          `json:"store,omitempty" doc:"save the file and create a session (default false)"`
-	Patient                        string        `json:"patient,omitempty" doc:"patient code (P followed by digits) the stored file goes under; default P000"`
+	Patient                        string        `json:"patient,omitempty" doc:"patient code (P followed by 1 to 12 digits) the stored file goes under; default P000"`
 	PatientID                      string        `json:"patient_id,omitempty" doc:"echoed; the patient code when patient is not given and it matches P\\d+ (required to match when store=true)"`
 	UserID                         string        `json:"user_id,omitempty" doc:"echoed"`
 	SessionID                      string        `json:"session_id,omitempty" doc:"echoed (replaced by the new session's id when store=true)"`
