@@ -489,11 +489,15 @@ func (h *handler) saveCustom(w http.ResponseWriter, r *http.Request) {
 	if q.PatientID != nil && *q.PatientID == "" {
 		q.PatientID = nil // the old route looked an empty patient up as none
 	}
-	if q.PatientID != nil && !auth.May(r.Context(), *q.PatientID) {
-		httpError(w, r, http.StatusNotFound, "Patient not found: "+*q.PatientID)
-		return
+	var patient string // the audited patient, "" for none
+	if q.PatientID != nil {
+		if !auth.May(r.Context(), *q.PatientID) {
+			httpError(w, r, http.StatusNotFound, "Patient not found: "+*q.PatientID)
+			return
+		}
+		patient = *q.PatientID
 	}
-	if err := auth.Audit(r, actionScoringCustom, deref(q.PatientID), ""); err != nil {
+	if err := auth.Audit(r, actionScoringCustom, patient, ""); err != nil {
 		httpError(w, r, httperr.Status(err), err.Error())
 		return
 	}

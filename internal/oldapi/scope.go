@@ -64,11 +64,3 @@ func adminOnly(w http.ResponseWriter, r *http.Request, why string) bool {
 	httpError(w, r, http.StatusForbidden, "admin only: "+why)
 	return false
 }
-
-// deref is *p, or "".
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}

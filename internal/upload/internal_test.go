@@ -121,6 +121,14 @@ func TestPatientCodeBound(t *testing.T) {
 	if got := namedPatients(p13+"S001_"+p13+".c3d", p13); len(got) != 0 {
 		t.Errorf("13 digits named %v", got)
 	}
+	// An existing analysis sent back names its patient_id's and file's.
+	pid := p12
+	if got := (&existingResult{SourceFilename: "P002S001.c3d", PatientID: &pid}).patients(); len(got) != 2 || got[0] != p12 || got[1] != "P002" {
+		t.Errorf("existing analysis of %s: %v", p12, got)
+	}
+	if got := (&existingResult{SourceFilename: p13 + ".c3d"}).patients(); len(got) != 0 {
+		t.Errorf("existing analysis without patient_id: %v", got)
+	}
 	opts := func(fields map[string]string) (*options, error) {
 		o := &options{store: fields["store"] == "true"}
 		return o, o.identifiers(&form{values: fields})

@@ -226,7 +226,7 @@ func (h *Handler) calibrateExisting(w http.ResponseWriter, r *http.Request) {
 	if h.bodyFailed(w, r, errs, err) {
 		return
 	}
-	patients := namedPatients(body.existing.SourceFilename, deref(body.existing.PatientID))
+	patients := body.existing.patients()
 	if oldNotMine(w, r, patients) {
 		return
 	}

@@ -95,7 +95,7 @@ func (h *Handler) recalc(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The answer's patient must be the principal's (404 as if absent).
-	patients := namedPatients(body.existing.SourceFilename, deref(body.existing.PatientID))
+	patients := body.existing.patients()
 	if oldNotMine(w, r, patients) {
 		return
 	}

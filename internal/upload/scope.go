@@ -80,12 +80,14 @@ func oldNotMine(w http.ResponseWriter, r *http.Request, codes []string) bool {
 	return false
 }
 
-// deref is *p, or "" for nil.
-func deref(p *string) string {
-	if p == nil {
-		return ""
+// patients lists the patients an existing analysis sent back names: its
+// patient_id and its source file name's.
+func (e *existingResult) patients() []string {
+	var pid string
+	if e.PatientID != nil {
+		pid = *e.PatientID
 	}
-	return *p
+	return namedPatients(e.SourceFilename, pid)
 }
 
 // uploadPatients lists the patients an upload names: the stored patient
