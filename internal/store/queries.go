@@ -280,8 +280,8 @@ func (q *queries) CreateSessions(ctx context.Context, ns []NewSession) ([]Create
 		return q.createPipelined(ctx, b, rows)
 	}
 	out := make([]Created, len(ns))
-	for i, n := range ns {
-		s, created, err := q.CreateSession(ctx, n)
+	for i, r := range rows {
+		s, created, err := q.createSession(ctx, r)
 		if err != nil {
 			return nil, err
 		}
@@ -295,10 +295,21 @@ func (q *queries) CreateSession(ctx context.Context, n NewSession) (*Session, bo
 	if err != nil {
 		return nil, false, err
 	}
+	return q.createSession(ctx, r)
+}
+
+// createSession is CreateSession of a checked row.
+func (q *queries) createSession(ctx context.Context, r *newRow) (*Session, bool, error) {
+	n := r.n
 	patient, meta, recorded, timings := r.patient, r.meta, r.recorded, r.timings
 
 	if q.d.name() == Postgres && n.SessionCode == "" {
 		return q.createSessionLocked(ctx, n, patient, meta, recorded, timings)
+	}
+	if q.d.name() == SQLite && n.SessionCode == "" {
+		if s, created, ok, err := q.createSQLite(ctx, r); ok || err != nil {
+			return s, created, err
+		}
 	}
 	if s, err := q.GetSessionByObject(ctx, n.Bucket, n.ObjectKey, n.ETag); err == nil {
 		return s, false, nil
