@@ -156,8 +156,10 @@ type Accounts interface {
 	// DeleteExpiredAuthSessions removes the sessions expired before t.
 	DeleteExpiredAuthSessions(ctx context.Context, t time.Time) (int64, error)
 
-	// CreateAPIToken stores a token's hash (ErrDuplicate when the user has
-	// a token of that name not revoked).
+	// CreateAPIToken stores a token's hash (ErrDuplicate, naming the
+	// user's email, when the user has a token of that name not revoked;
+	// ErrNotFound for an unknown user). The token returned has no User
+	// (GetAPIToken reads it with its user).
 	CreateAPIToken(ctx context.Context, n NewAPIToken) (*APIToken, error)
 	// GetAPIToken finds a token not revoked by its hash, with its user.
 	GetAPIToken(ctx context.Context, tokenHash string) (*APIToken, error)
@@ -462,20 +464,26 @@ func (q *queries) CreateAPIToken(ctx context.Context, n NewAPIToken) (*APIToken,
 	if strings.TrimSpace(n.Name) == "" {
 		return nil, fmt.Errorf("%w: a token needs a name", ErrInvalidInput)
 	}
-	u, err := q.GetUser(ctx, n.UserID)
-	if err != nil {
-		return nil, err
+	if !validID(n.UserID) {
+		return nil, fmt.Errorf("%w: no user %q", ErrNotFound, n.UserID)
 	}
-	t := APIToken{ID: uuid.Must(uuid.NewV7()).String(), TokenHash: n.TokenHash, Name: n.Name, UserID: u.ID, CreatedAt: now(), User: *u}
-	_, err = q.c.exec(ctx, `INSERT INTO api_tokens (id, token_hash, name, user_id, created_at) VALUES ($1, $2, $3, $4, $5)`,
+	// One statement: an unknown user is the foreign key's violation (no
+	// query before; the caller has found the user already). The user is
+	// read only to name them when the name is taken.
+	t := APIToken{ID: uuid.Must(uuid.NewV7()).String(), TokenHash: n.TokenHash, Name: n.Name, UserID: strings.ToLower(n.UserID), CreatedAt: now()}
+	_, err := q.c.exec(ctx, `INSERT INTO api_tokens (id, token_hash, name, user_id, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		t.ID, t.TokenHash, t.Name, t.UserID, q.d.ts(t.CreatedAt))
 	switch {
 	case err == nil:
 		return &t, nil
 	case q.d.classify(err) == errUnique:
-		return nil, fmt.Errorf("%w: %s already has a token named %q", ErrDuplicate, u.Email, n.Name)
+		who := t.UserID
+		if u, err := q.GetUser(ctx, t.UserID); err == nil {
+			who = u.Email
+		}
+		return nil, fmt.Errorf("%w: %s already has a token named %q", ErrDuplicate, who, n.Name)
 	case q.d.classify(err) == errForeignKey:
-		return nil, fmt.Errorf("%w: no user %s", ErrNotFound, n.UserID)
+		return nil, fmt.Errorf("%w: no user %s", ErrNotFound, t.UserID)
 	}
 	return nil, fmt.Errorf("store: create token: %w", err)
 }

@@ -282,11 +282,13 @@ func testAPITokens(t *testing.T, a store.Accounts) {
 	if err != nil || got.ID != tok.ID || got.User.Email != u.Email || got.User.Role != store.RoleTherapist {
 		t.Errorf("GetAPIToken = %+v, %v", got, err)
 	}
-	if _, err := a.CreateAPIToken(c, store.NewAPIToken{UserID: u.ID, Name: "nightly", TokenHash: hashOf("emgd_two")}); !errors.Is(err, store.ErrDuplicate) {
-		t.Errorf("a second live token of the same name: %v, want ErrDuplicate", err)
+	if _, err := a.CreateAPIToken(c, store.NewAPIToken{UserID: u.ID, Name: "nightly", TokenHash: hashOf("emgd_two")}); !errors.Is(err, store.ErrDuplicate) ||
+		!strings.HasSuffix(err.Error(), `: script@example.org already has a token named "nightly"`) {
+		t.Errorf("a second live token of the same name: %v, want ErrDuplicate naming the user's email", err)
 	}
-	if _, err := a.CreateAPIToken(c, store.NewAPIToken{UserID: other.ID, Name: "nightly", TokenHash: hashOf("emgd_three")}); err != nil {
-		t.Errorf("another user's token of the same name: %v", err)
+	// (The user's id in any case, as GetUser takes it.)
+	if o, err := a.CreateAPIToken(c, store.NewAPIToken{UserID: strings.ToUpper(other.ID), Name: "nightly", TokenHash: hashOf("emgd_three")}); err != nil || o.UserID != other.ID {
+		t.Errorf("another user's token of the same name: %+v, %v", o, err)
 	}
 	for _, bad := range []store.NewAPIToken{{UserID: u.ID, Name: "plain", TokenHash: "emgd_plain_token"},
 		{UserID: u.ID, Name: " ", TokenHash: hashOf("x")}} {
@@ -294,8 +296,12 @@ func testAPITokens(t *testing.T, a store.Accounts) {
 			t.Errorf("CreateAPIToken(%+v): %v, want ErrInvalidInput", bad, err)
 		}
 	}
-	if _, err := a.CreateAPIToken(c, store.NewAPIToken{UserID: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", Name: "x", TokenHash: hashOf("y")}); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("a token of nobody: %v, want ErrNotFound", err)
+	if _, err := a.CreateAPIToken(c, store.NewAPIToken{UserID: "0190A1B2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", Name: "x", TokenHash: hashOf("y")}); !errors.Is(err, store.ErrNotFound) ||
+		!strings.HasSuffix(err.Error(), ": no user 0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b") {
+		t.Errorf("a token of nobody: %v, want ErrNotFound naming the id", err)
+	}
+	if _, err := a.CreateAPIToken(c, store.NewAPIToken{UserID: "not-an-id", Name: "x", TokenHash: hashOf("z")}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a token of a malformed id: %v, want ErrNotFound", err)
 	}
 	if err := a.RevokeAPIToken(c, u.ID, "nightly"); err != nil {
 		t.Fatal(err)
