@@ -165,6 +165,17 @@ func AnalyzeContext(ctx context.Context, r io.ReaderAt, size int64, name string,
 	if err != nil {
 		return nil, err
 	}
+	return AnalyzeOpen(ctx, f, name, p, a)
+}
+
+// AnalyzeOpen is AnalyzeContext of a file the caller has opened already
+// (c3d.Open), for a caller that reads its header for its own needs too
+// (phase 2: the channel labels and the therapist): the header and
+// parameter section are not read again.
+func AnalyzeOpen(ctx context.Context, f *c3d.File, name string, p emg.Params, a emg.Analyzer) (*emg.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := CheckFile(f); err != nil {
 		return nil, err
 	}
