@@ -159,5 +159,10 @@ func TherapistID(ra io.ReaderAt, size int64) string {
 	if err != nil {
 		return ""
 	}
+	return therapistOf(f)
+}
+
+// therapistOf is TherapistID of an open file.
+func therapistOf(f *c3d.File) string {
 	return analysis.ReadMetadata(f, "").TherapistID
 }

@@ -168,7 +168,8 @@ type Service struct {
 	Log     *slog.Logger
 	Metrics *Metrics
 
-	testHook func(AnalyzeArgs) // called at the start of each job (tests)
+	testHook  func(AnalyzeArgs)             // called at the start of each job (tests)
+	spoolHook func(io.ReaderAt) io.ReaderAt // wraps each job's spooled copy (tests)
 
 	commits chan *commitReq // set by StartBatching
 	prio    priority        // phase-1 requests under way, to which analyses yield
@@ -635,24 +636,42 @@ func (s *Service) Process(ctx context.Context, args AnalyzeArgs) error {
 		return err
 	}
 	defer cleanup()
-	if labels == nil && settings != nil {
-		if labels = fileLabels(ra, size); labels != nil {
-			if err := merge(); err != nil {
-				return err
+	if s.spoolHook != nil {
+		ra = s.spoolHook(ra)
+	}
+	// The copy's header and parameter section, read once: the labels (when
+	// the metadata lacks them), the therapist and the analysis all come
+	// from f. A copy that cannot be opened is failed by the analysis below
+	// with openErr.
+	f, openErr := c3d.Open(ra, size)
+	therapist := ""
+	if openErr == nil {
+		therapist = therapistOf(f)
+		if labels == nil && settings != nil {
+			if labels = f.Analog.Labels; labels != nil {
+				if err := merge(); err != nil {
+					return err
+				}
 			}
 		}
 	}
 	read := time.Since(start)
 	// The scores' weights: the job's parameters', else the patient's
 	// settings', custom or the active scoring configuration's (scoring.go),
-	// recorded with the scores.
-	scoring, err := s.ScoringWeights(ctx, explicitWeights(args.Params), WeightsFor{Patient: sess.PatientCode,
-		Therapist: TherapistID(ra, size), Settings: settings})
+	// recorded with the scores. The merged parameters hold the job's
+	// weights, else the settings' (a top-level field of the settings that
+	// the job's parameters do not give), and ReadParams has validated them:
+	// they are the first two steps' answer whenever they are set.
+	scoring, err := s.ScoringWeights(ctx, params.Weights, WeightsFor{Patient: sess.PatientCode,
+		Therapist: therapist, Settings: settings})
 	var res *emg.Result
 	if err == nil {
 		params.Weights = &scoring.Weights
 		err = lowPriority(s.Config.AnalysisNice, func() (err error) {
-			res, err = analysis.AnalyzeContext(yieldingContext{ctx, &s.prio}, ra, size, path.Base(sess.ObjectKey), params, s.Config.Analyzer) // yields to phase 1 (yield.go)
+			if openErr != nil {
+				return openErr
+			}
+			res, err = analysis.AnalyzeOpen(yieldingContext{ctx, &s.prio}, f, path.Base(sess.ObjectKey), params, s.Config.Analyzer) // yields to phase 1 (yield.go)
 			return err
 		})
 	} else if ctx.Err() == nil {

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"strings"
 
-	"emgd/c3d"
 	"emgd/emg"
 	"emgd/internal/store"
 )
@@ -188,29 +186,4 @@ func metadataLabels(sess *store.Session) []string {
 		return nil
 	}
 	return md.ChannelNames
-}
-
-// fileLabels are the analog labels of the C3D file in ra (nil when it
-// cannot be read: the analysis then says why).
-func fileLabels(ra io.ReaderAt, size int64) []string {
-	f, err := c3d.Open(ra, size)
-	if err != nil {
-		return nil
-	}
-	return f.Analog.Labels
-}
-
-// explicitWeights are the weights the job's own parameters give (nil:
-// none, or parameters phase 2 refuses anyway).
-func explicitWeights(explicit json.RawMessage) *emg.Weights {
-	if len(explicit) == 0 {
-		return nil
-	}
-	var p struct {
-		Weights *emg.Weights `json:"weights"`
-	}
-	if json.Unmarshal(explicit, &p) != nil {
-		return nil
-	}
-	return p.Weights
 }
