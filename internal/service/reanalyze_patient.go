@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"emgd/internal/storage"
 	"emgd/internal/store"
 )
@@ -30,6 +32,10 @@ func WithCurrentSettings() ReanalyzeOption {
 // rather than one that holds the database (SQLite's single writer) for the
 // whole range.
 const reanalyzeBatch = 100
+
+// reanalyzeStats bounds the storage requests ReanalyzePatient makes at
+// once to tell whether each session's object version is still there.
+const reanalyzeStats = 8
 
 // sessionFacts are the parameters that describe the session itself rather
 // than the patient's targets: a reanalysis with the current settings keeps
@@ -92,40 +98,38 @@ func (s *Service) ReanalyzePatient(ctx context.Context, patient string, from, be
 	if err != nil {
 		return nil, fmt.Errorf("%w: database: %v", ErrUnavailable, err)
 	}
+	reasons := make([]string, reanalyzeBatch)
 	for len(all) > 0 {
 		n := min(len(all), reanalyzeBatch)
 		batch := all[:n]
 		all = all[n:]
+		// Each session's object is asked about (a HEAD on S3) a few at a
+		// time rather than one after the other; the answers keep the
+		// sessions' order.
+		var g errgroup.Group
+		g.SetLimit(reanalyzeStats)
+		for i := range batch {
+			if reasons[i] = ""; batch[i].sess.StorageVersion == "" {
+				continue // nothing to ask (objectChangedReason)
+			}
+			g.Go(func() error {
+				reasons[i] = s.objectChangedReason(ctx, &batch[i].sess)
+				return nil
+			})
+		}
+		g.Wait()
 		var args []AnalyzeArgs
-		var ids []string
-		for _, t := range batch {
-			if reason := s.objectChangedReason(ctx, &t.sess); reason != "" {
-				out.Skipped = append(out.Skipped, SkippedSession{SessionID: t.sess.ID, SessionCode: t.sess.SessionCode, Reason: reason})
+		for i, t := range batch {
+			if reasons[i] != "" {
+				out.Skipped = append(out.Skipped, SkippedSession{SessionID: t.sess.ID, SessionCode: t.sess.SessionCode, Reason: reasons[i]})
 				continue
 			}
 			args = append(args, t.args)
-			ids = append(ids, t.sess.ID)
 		}
 		if len(args) == 0 {
 			continue
 		}
-		err := s.Store.InTx(ctx, func(tx store.Tx) error {
-			for _, id := range ids {
-				if _, err := tx.SetStatus(ctx, id, store.StatusUpdate{Status: store.StatusPending}); err != nil {
-					return err
-				}
-			}
-			if mq, ok := s.Queue.(ManyQueue); ok {
-				return mq.EnqueueManyTx(ctx, tx, args)
-			}
-			for _, a := range args {
-				if err := s.Queue.EnqueueTx(ctx, tx, a); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := s.requeueJobs(ctx, args); err != nil {
 			return nil, fmt.Errorf("%w: database: %v (%d sessions were queued before)", ErrUnavailable, err, out.Sessions)
 		}
 		out.Sessions += len(args)

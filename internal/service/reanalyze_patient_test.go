@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,7 +15,9 @@ import (
 
 	"emgd/emg"
 	"emgd/internal/service"
+	"emgd/internal/storage"
 	"emgd/internal/store"
+	"emgd/internal/store/storetest"
 	"emgd/internal/testenv"
 	"emgd/internal/testrec"
 )
@@ -263,4 +266,73 @@ func TestReanalyzePatientBatches(t *testing.T) {
 			}
 		}
 	})
+}
+
+// slowStat is a storage whose Stat takes a while, counting the most calls
+// under way at once; the objects in gone are not found, the others are at
+// version v1.
+type slowStat struct {
+	storage.Backend
+	gone           map[string]bool
+	inFlight, most atomic.Int32
+	calls          atomic.Int32
+}
+
+func (s *slowStat) Stat(ctx context.Context, bucket, key string) (storage.ObjectInfo, error) {
+	s.calls.Add(1)
+	n := s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
+	}
+	time.Sleep(10 * time.Millisecond)
+	if s.gone[key] {
+		return storage.ObjectInfo{}, storage.ErrNotFound
+	}
+	return storage.ObjectInfo{Version: "v1"}, nil
+}
+
+// A reanalysis asks the storage about its sessions' objects a few at a
+// time, never more than service.ReanalyzeStats at once, and lists the
+// sessions whose object is gone in the sessions' order, queuing the others.
+func TestReanalyzePatientStatsConcurrently(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.OpenSQLite(t, store.Options{MaxConns: 8})
+	fs := &slowStat{gone: map[string]bool{}}
+	var ids, gone []string
+	for i := range 130 {
+		rec := day("2024-01-01").Add(time.Duration(i) * time.Hour)
+		key := fmt.Sprintf("P044/Ghostly_Emg_%s-0001.c3d", rec.Format("20060102_15-04-05"))
+		s, _, err := st.CreateSession(ctx, store.NewSession{Bucket: "c3d-examples", ETag: "e", ObjectKey: key, RecordedAt: &rec, StorageVersion: "v1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			fs.gone[key] = true
+			gone = append(gone, s.ID)
+		} else {
+			ids = append(ids, s.ID)
+		}
+	}
+	q := &jobQueue{okJobs: -1}
+	svc := &service.Service{Store: st, Storage: fs, Queue: q}
+	re, err := svc.ReanalyzePatient(ctx, "P044", time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if re.Sessions != len(ids) || len(re.Skipped) != len(gone) || int(fs.calls.Load()) != len(ids)+len(gone) {
+		t.Fatalf("%d queued, %d skipped after %d storage requests; want %d and %d", re.Sessions, len(re.Skipped), fs.calls.Load(), len(ids), len(gone))
+	}
+	for i, s := range re.Skipped {
+		if s.SessionID != gone[i] || !strings.Contains(s.Reason, "no longer in storage") {
+			t.Fatalf("skipped %d: %+v, want session %s, its object gone", i, s, gone[i])
+		}
+	}
+	for i, j := range q.jobs {
+		if j.SessionID != ids[i] {
+			t.Fatalf("job %d: session %s, want %s", i, j.SessionID, ids[i])
+		}
+	}
+	if m := fs.most.Load(); m < 2 || m > service.ReanalyzeStats {
+		t.Errorf("at most %d storage requests at once, want 2 to %d", m, service.ReanalyzeStats)
+	}
 }

@@ -452,17 +452,32 @@ func (s *Service) requeue(ctx context.Context, sess *store.Session, params json.
 
 // requeueArgs is requeue of a job with args.
 func (s *Service) requeueArgs(ctx context.Context, sess *store.Session, args AnalyzeArgs) error {
-	err := s.Store.InTx(ctx, func(tx store.Tx) error {
-		if _, err := tx.SetStatus(ctx, sess.ID, store.StatusUpdate{Status: store.StatusPending}); err != nil {
-			return err
-		}
-		return s.Queue.EnqueueTx(ctx, tx, args)
-	})
-	if err != nil {
+	if err := s.requeueJobs(ctx, []AnalyzeArgs{args}); err != nil {
 		return fmt.Errorf("%w: database: %v", ErrUnavailable, err)
 	}
 	sess.Status = store.StatusPending
 	return nil
+}
+
+// requeueJobs sets the session of each job pending and enqueues the jobs,
+// all in one transaction (several jobs in one call on a ManyQueue).
+func (s *Service) requeueJobs(ctx context.Context, args []AnalyzeArgs) error {
+	return s.Store.InTx(ctx, func(tx store.Tx) error {
+		for _, a := range args {
+			if _, err := tx.SetStatus(ctx, a.SessionID, store.StatusUpdate{Status: store.StatusPending}); err != nil {
+				return err
+			}
+		}
+		if mq, ok := s.Queue.(ManyQueue); ok && len(args) > 1 {
+			return mq.EnqueueManyTx(ctx, tx, args)
+		}
+		for _, a := range args {
+			if err := s.Queue.EnqueueTx(ctx, tx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (s *Service) existing(sess *store.Session) *Outcome {
