@@ -382,7 +382,7 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	var cfg app.Config
 	bindDatabase(fs, &cfg)
 	patient := fs.String("patient", "", "only this patient's entries")
-	user := fs.String("user", "", "only this user's entries (an email, or open/static)")
+	user := fs.String("user", "", "only the entries this user made and, for an account, those that changed it (an email, or open/static/cli)")
 	from := fs.String("from", "", "first day (YYYY-MM-DD, UTC) or time (RFC 3339)")
 	to := fs.String("to", "", "last day (YYYY-MM-DD, UTC, the whole day) or time (RFC 3339)")
 	limit := fs.Int("limit", 0, "at most this many entries, newest first (0: all)")
@@ -414,8 +414,11 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 			if *asJSON {
 				return enc.Encode(auth.AuditEntryOf(e))
 			}
-			_, err := fmt.Fprintf(stdout, "%s %s %s %s %s %s\n", e.At.Format("2006-01-02T15:04:05.000000Z"), dash(e.User), e.Action,
-				dash(e.PatientCode), dash(e.SessionID), dash(e.IP))
+			// at user action patient session ip target: the account a
+			// change made with emgd users or tokens concerns comes last, so
+			// that the columns before it are those of every entry.
+			_, err := fmt.Fprintf(stdout, "%s %s %s %s %s %s %s\n", e.At.Format("2006-01-02T15:04:05.000000Z"), dash(e.User), e.Action,
+				dash(e.PatientCode), dash(e.SessionID), dash(e.IP), dash(e.Target))
 			return err
 		})
 	})

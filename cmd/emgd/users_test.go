@@ -137,7 +137,7 @@ func TestUsersTokensAuditCommands(t *testing.T) {
 	findings := 0
 	for _, secret := range []string{anaPassword, "a piped password", tok} {
 		rows, err := storetest.DB(st).Query(`SELECT email || password_hash FROM users UNION ALL SELECT token_hash || name FROM api_tokens
-			UNION ALL SELECT user_name || action FROM audit_log`)
+			UNION ALL SELECT user_name || target || action FROM audit_log`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,15 +160,17 @@ func TestUsersTokensAuditCommands(t *testing.T) {
 	}
 	code, out, _ = runCLI("audit", db)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 8 || !strings.Contains(lines[0], " theo@example.org tokens.revoke - - -") ||
-		!strings.Contains(lines[len(lines)-1], " ana@example.org users.add - - -") {
+	// A change made with the command line: user cli, the account last.
+	if code != 0 || len(lines) != 8 || !strings.HasSuffix(lines[0], " cli tokens.revoke - - - theo@example.org") ||
+		!strings.HasSuffix(lines[len(lines)-1], " cli users.add - - - ana@example.org") {
 		t.Errorf("audit: %d\n%s", code, out)
 	}
 	if code, out, _ := runCLI("audit", db, "--patient", "P001"); code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "users.assign P001") {
 		t.Errorf("audit --patient P001: %d\n%s", code, out)
 	}
+	// --user finds the changes made to the account too.
 	if code, out, _ := runCLI("audit", db, "--user", "THEO@example.org", "--limit", "2", "--json"); code != 0 || strings.Count(out, "\n") != 2 ||
-		!strings.Contains(out, `"action":"tokens.revoke"`) {
+		!strings.Contains(out, `"user":"cli","target":"theo@example.org","action":"tokens.revoke"`) {
 		t.Errorf("audit --user --limit --json: %d\n%s", code, out)
 	}
 	if code, out, _ := runCLI("audit", db, "--to", "2000-01-01"); code != 0 || out != "" {

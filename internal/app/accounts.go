@@ -80,10 +80,16 @@ func (a *Accounts) AddUser(ctx context.Context, email, role, password string) (*
 	return u, a.auditUser(ctx, "users.add", u.Email, "")
 }
 
+// CLIUser is the audit trail's user of the changes made with emgd users
+// and tokens: whoever runs the command on the database (no email can be
+// "cli").
+const CLIUser = "cli"
+
 // auditUser records a change made with the command line to the account
-// email: the entry names that account as its user, with no address.
+// email: the entry's user is CLIUser, its target the account, with no
+// address.
 func (a *Accounts) auditUser(ctx context.Context, action, email, patient string) error {
-	if err := a.acc.AppendAudit(ctx, store.AuditEntry{At: time.Now().UTC(), User: email, Action: action, PatientCode: patient}); err != nil {
+	if err := a.acc.AppendAudit(ctx, store.AuditEntry{At: time.Now().UTC(), User: CLIUser, Target: email, Action: action, PatientCode: patient}); err != nil {
 		return fmt.Errorf("audit trail: %w", err)
 	}
 	return nil

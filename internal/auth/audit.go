@@ -12,7 +12,8 @@ import (
 // AuditEntryJSON is one line of the audit trail as GET /audit answers it.
 type AuditEntryJSON struct {
 	At          time.Time `json:"at"`
-	User        string    `json:"user" doc:"the user's email, or open/static for the open service and the read token; empty for a failed login naming no account"`
+	User        string    `json:"user" doc:"who acted: the user's email, open/static for the open service and the read token, or cli for emgd users and tokens; empty for a failed login naming no account"`
+	Target      string    `json:"target,omitempty" doc:"the account the action changed (its email), for changes made with emgd users and tokens; absent otherwise"`
 	Action      string    `json:"action" doc:"what was done: session.read, signals.read, export.csv, settings.update, auth.login, ..."`
 	PatientCode string    `json:"patient_code" doc:"empty when the action concerns no patient"`
 	SessionID   string    `json:"session_id" doc:"empty when the action concerns no session"`
@@ -21,7 +22,7 @@ type AuditEntryJSON struct {
 
 // AuditEntryOf is e as GET /audit and emgd audit --json show it.
 func AuditEntryOf(e store.AuditEntry) AuditEntryJSON {
-	return AuditEntryJSON{At: e.At, User: e.User, Action: e.Action, PatientCode: e.PatientCode, SessionID: e.SessionID, IP: e.IP}
+	return AuditEntryJSON{At: e.At, User: e.User, Target: e.Target, Action: e.Action, PatientCode: e.PatientCode, SessionID: e.SessionID, IP: e.IP}
 }
 
 // AuditResponse is a page of the audit trail, newest first.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -83,9 +84,14 @@ type LoginThrottle struct {
 
 // AuditEntry is one line of the audit trail.
 type AuditEntry struct {
-	ID          int64 // assigned by AppendAudit, increasing
-	At          time.Time
-	User        string // an email, or how an anonymous principal came in ("open", "static")
+	ID   int64 // assigned by AppendAudit, increasing
+	At   time.Time
+	User string // who acted: an email, how an anonymous principal came in ("open", "static"), or "cli" for the command line
+	// Target is the account the action changed, its email as stored
+	// (lower-case), "" when the action concerns no account: emgd users and
+	// tokens write it beside User "cli"; a login names its account as
+	// User, not here.
+	Target      string
 	Action      string // e.g. "session.read", "auth.login"
 	PatientCode string // "" when none
 	SessionID   string // "" when none
@@ -94,10 +100,16 @@ type AuditEntry struct {
 
 // AuditFilter filters and pages ListAudit.
 type AuditFilter struct {
-	PatientCode string    // "" for any
-	User        string    // "" for any; an email in any case, or "open"/"static"
-	From        time.Time // when set, entries at or after it
-	To          time.Time // when set, entries strictly before it
+	PatientCode string // "" for any
+	// User is "" for any, else an email in any case, or "open", "static"
+	// or "cli": the entries that principal made and, for an account, the
+	// entries that changed it (Target). So a filter by an account finds
+	// what it did and what was done to it with the command line, as it
+	// did when those entries named the account as their user; User in
+	// each entry tells which.
+	User string
+	From time.Time // when set, entries at or after it
+	To   time.Time // when set, entries strictly before it
 	// Limit defaults to 100 and is capped at 1000.
 	Limit int
 	// Cursor is AuditPage.NextCursor of the previous page, or "".
@@ -620,8 +632,8 @@ func (q *queries) AppendAudit(ctx context.Context, e AuditEntry) error {
 	if e.Action == "" || e.At.IsZero() {
 		return fmt.Errorf("%w: an audit entry needs an action and a time", ErrInvalidInput)
 	}
-	_, err := q.c.exec(ctx, `INSERT INTO audit_log (at, user_name, action, patient_code, session_id, ip) VALUES ($1, $2, $3, $4, $5, $6)`,
-		q.d.ts(e.At.UTC().Truncate(time.Microsecond)), e.User, e.Action, e.PatientCode, e.SessionID, e.IP)
+	_, err := q.c.exec(ctx, `INSERT INTO audit_log (at, user_name, target, action, patient_code, session_id, ip) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		q.d.ts(e.At.UTC().Truncate(time.Microsecond)), e.User, e.Target, e.Action, e.PatientCode, e.SessionID, e.IP)
 	if err != nil {
 		return fmt.Errorf("store: append audit: %w", err)
 	}
@@ -653,9 +665,6 @@ func (q *queries) ListAudit(ctx context.Context, f AuditFilter) (*AuditPage, err
 	if f.PatientCode != "" {
 		where = append(where, "patient_code = "+arg(f.PatientCode))
 	}
-	if f.User != "" {
-		where = append(where, "user_name = "+arg(NormalizeEmail(f.User)))
-	}
 	if !f.From.IsZero() {
 		where = append(where, "at >= "+arg(q.d.ts(f.From)))
 	}
@@ -674,11 +683,26 @@ func (q *queries) ListAudit(ctx context.Context, f AuditFilter) (*AuditPage, err
 		t, id := arg(q.d.ts(c.At)), arg(c.ID)
 		where = append(where, fmt.Sprintf("(at < %s OR (at = %s AND id < %s))", t, t, id))
 	}
-	text := `SELECT id, at, user_name, action, patient_code, session_id, ip FROM audit_log`
-	if len(where) > 0 {
-		text += ` WHERE ` + strings.Join(where, " AND ")
+	const cols = `id, at, user_name, target, action, patient_code, session_id, ip`
+	order := ` ORDER BY at DESC, id DESC LIMIT ` + arg(limit+1)
+	selectWhere := func(more ...string) string {
+		text, conds := `SELECT `+cols+` FROM audit_log`, append(slices.Clip(where), more...)
+		if len(conds) > 0 {
+			text += ` WHERE ` + strings.Join(conds, " AND ")
+		}
+		return text + order
 	}
-	text += ` ORDER BY at DESC, id DESC LIMIT ` + arg(limit+1)
+	text := selectWhere()
+	if f.User != "" {
+		// The entries the principal made, and those another principal
+		// made that changed the account it names (no entry twice): each a
+		// page read in order from its own index (user_name's; target's,
+		// which is partial: target <> '' lets both databases use it),
+		// then merged.
+		u := arg(NormalizeEmail(f.User))
+		text = `SELECT ` + cols + ` FROM (SELECT * FROM (` + selectWhere("user_name = "+u) + `) AS acted
+			UNION ALL SELECT * FROM (` + selectWhere("target = "+u, "target <> ''", "user_name <> "+u) + `) AS changed) AS entries` + order
+	}
 	rs, err := q.c.query(ctx, text, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list audit: %w", err)
@@ -688,7 +712,7 @@ func (q *queries) ListAudit(ctx context.Context, f AuditFilter) (*AuditPage, err
 	for rs.Next() {
 		var e AuditEntry
 		var at dbTime
-		if err := rs.Scan(&e.ID, &at, &e.User, &e.Action, &e.PatientCode, &e.SessionID, &e.IP); err != nil {
+		if err := rs.Scan(&e.ID, &at, &e.User, &e.Target, &e.Action, &e.PatientCode, &e.SessionID, &e.IP); err != nil {
 			return nil, fmt.Errorf("store: list audit: %w", err)
 		}
 		e.At = at.t

@@ -29,6 +29,7 @@ func RunAccounts(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"LoginThrottle", testLoginThrottle},
 		{"LoginThrottleConcurrentFailures", testLoginThrottleConcurrent},
 		{"AuditTrail", testAudit},
+		{"AuditTrailTarget", testAuditTarget},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, ok := store.AccountsOf(newStore(t))
@@ -496,5 +497,67 @@ func testAudit(t *testing.T, a store.Accounts) {
 	}
 	if err := a.AppendAudit(c, store.AuditEntry{At: t0, User: "x"}); !errors.Is(err, store.ErrInvalidInput) {
 		t.Errorf("entry without action: %v, want ErrInvalidInput", err)
+	}
+}
+
+// testAuditTarget: an entry's target (the account a change made with the
+// command line concerns) reads back; a filter by user finds the entries a
+// principal made and, for an account, those whose target it is, in any
+// case; "cli" finds the command line's.
+func testAuditTarget(t *testing.T, a store.Accounts) {
+	c := ctx(t)
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	entries := []store.AuditEntry{
+		{User: "ana@example.org", Action: "session.read", PatientCode: "P001", SessionID: "P001S001", IP: "192.0.2.7"},
+		{User: "cli", Target: "theo@example.org", Action: "users.assign", PatientCode: "P001"},
+		{User: "theo@example.org", Action: "auth.login", IP: "192.0.2.8"},
+		{User: "cli", Target: "ana@example.org", Action: "tokens.create"},
+	}
+	for i := range entries {
+		entries[i].At = t0.Add(time.Duration(i) * time.Minute)
+		if err := a.AppendAudit(c, entries[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(f store.AuditFilter) []string {
+		t.Helper()
+		p, err := a.ListAudit(c, f)
+		if err != nil {
+			t.Fatalf("ListAudit(%+v): %v", f, err)
+		}
+		var out []string
+		for _, e := range p.Entries {
+			out = append(out, e.User+">"+e.Target+" "+e.Action)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		f    store.AuditFilter
+		want []string
+	}{
+		{store.AuditFilter{}, []string{"cli>ana@example.org tokens.create", "theo@example.org> auth.login",
+			"cli>theo@example.org users.assign", "ana@example.org> session.read"}},
+		{store.AuditFilter{User: "THEO@example.org"}, []string{"theo@example.org> auth.login", "cli>theo@example.org users.assign"}},
+		{store.AuditFilter{User: "ana@example.org"}, []string{"cli>ana@example.org tokens.create", "ana@example.org> session.read"}},
+		{store.AuditFilter{User: "cli"}, []string{"cli>ana@example.org tokens.create", "cli>theo@example.org users.assign"}},
+		{store.AuditFilter{User: "theo@example.org", PatientCode: "P001"}, []string{"cli>theo@example.org users.assign"}},
+		{store.AuditFilter{User: "ana@example.org", From: t0.Add(time.Minute)}, []string{"cli>ana@example.org tokens.create"}},
+		{store.AuditFilter{User: "nobody@example.org"}, nil},
+	} {
+		if got := list(tc.f); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ListAudit(%+v) = %q, want %q", tc.f, got, tc.want)
+		}
+	}
+	p, err := a.ListAudit(c, store.AuditFilter{User: "cli", Limit: 1})
+	if err != nil || len(p.Entries) != 1 || p.NextCursor == "" {
+		t.Fatalf("first page of cli = %+v, %v", p, err)
+	}
+	p, err = a.ListAudit(c, store.AuditFilter{User: "cli", Limit: 1, Cursor: p.NextCursor})
+	if err != nil || len(p.Entries) != 1 || p.NextCursor != "" {
+		t.Fatalf("second page of cli = %+v, %v", p, err)
+	}
+	if e, w := p.Entries[0], entries[1]; !e.At.Equal(w.At) || e.User != w.User || e.Target != w.Target || e.Action != w.Action ||
+		e.PatientCode != w.PatientCode || e.SessionID != "" || e.IP != "" {
+		t.Errorf("second page of cli = %+v, want %+v", e, w)
 	}
 }
