@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,7 +249,11 @@ func TestDashboardLoginTherapist(t *testing.T) {
 	b.do("admin's patients", chromedp.Click(css("#nav-patients")), b.poll(`document.querySelectorAll('#patients tr[data-patient]').length === 2`, 20*time.Second))
 	b.do("audit", chromedp.Click(css("#nav-audit")), b.poll(`document.querySelectorAll('#audit tbody tr').length > 0`, 20*time.Second),
 		chromedp.SetValue(css("#a-user"), therapist), chromedp.Click(css(`#audit-filters button[type="submit"]`)),
-		b.poll(`location.hash.startsWith('#/audit?user=') && document.querySelectorAll('#audit tbody tr').length > 0 && [...document.querySelectorAll('#audit tbody tr')].every(r => r.dataset.user === '`+therapist+`')`, 20*time.Second))
+		b.poll(`location.hash.startsWith('#/audit?user=') && document.querySelectorAll('#audit tbody tr').length > 0 && [...document.querySelectorAll('#audit tbody tr')].every(r => r.dataset.user === '`+therapist+`' || r.dataset.target === '`+therapist+`')`, 20*time.Second))
+	// The command line's changes to the account are listed under it, made by cli.
+	if cli := eval[[]string](b, `[...document.querySelectorAll('#audit tbody tr')].filter(r => r.dataset.target === '`+therapist+`').map(r => r.dataset.action + ':' + r.cells[1].textContent)`); !slices.Contains(cli, "users.add:cli → "+therapist) || !slices.Contains(cli, "users.assign:cli → "+therapist) {
+		t.Errorf("the command line's changes to the therapist's account: %v, want users.add and users.assign by cli", cli)
+	}
 	actions := eval[[]string](b, `[...document.querySelectorAll('#audit tbody tr')].map(r => r.dataset.action + ':' + r.dataset.patient)`)
 	joined := strings.Join(actions, ",")
 	for _, want := range []string{"auth.login:", "auth.login_failed:", "settings.update:P001", "auth.logout:"} {

@@ -55,7 +55,7 @@ func (g *Guard) Register(mux apidoc.Router) {
 			"Admins only: a therapist gets 403 (the trail is no patient's data).",
 		Params: []apidoc.Param{
 			{Name: "patient", In: "query", Description: "a patient code", Type: ""},
-			{Name: "user", In: "query", Description: "a user's email (any case), or open/static", Type: ""},
+			{Name: "user", In: "query", Description: "a user's email (any case), or open/static/cli: the entries it made and, for an account, those that changed it (target)", Type: ""},
 			{Name: "from", In: "query", Description: "first day (YYYY-MM-DD, UTC) or time (RFC 3339), inclusive", Type: ""},
 			{Name: "to", In: "query", Description: "last day (YYYY-MM-DD, UTC, the whole day) or time (RFC 3339), inclusive", Type: ""},
 			{Name: "limit", In: "query", Description: "1 to 1000 (default 100)", Type: 0},

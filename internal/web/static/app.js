@@ -741,9 +741,9 @@
   }
 
   function auditRow(e) {
-    return el('tr', { 'data-action': e.action, 'data-user': e.user, 'data-patient': e.patient_code || '' },
+    return el('tr', { 'data-action': e.action, 'data-user': e.user, 'data-target': e.target || '', 'data-patient': e.patient_code || '' },
       el('td', { text: serverTime(e.at) || '–' }),
-      el('td', { text: e.user || '(unknown email)' }),
+      el('td', { text: (e.user || '(unknown email)') + (e.target ? ' → ' + e.target : '') }),
       el('td', {}, el('code', { text: e.action })),
       el('td', {}, e.patient_code ? el('a', { href: '#/patients/' + encodeURIComponent(e.patient_code), class: 'code' }, e.patient_code) : '–'),
       el('td', {}, e.session_id ? el('a', { href: '#/session/' + encodeURIComponent(e.session_id) }, e.session_id) : '–'),
